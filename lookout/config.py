@@ -1,0 +1,201 @@
+"""`config.toml` loaded into typed config objects, one dataclass per table.
+
+Every field has a default and a one-line doc (``doc(...)``); an unknown key or a value
+of the wrong type is a `UserError` that names the file, the line and the key.
+Command-line flags override file values through `override`.
+
+Each part of lookout owns its table's dataclass here; tables are registered in
+`Config` at the bottom.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lookout.errors import UserError
+
+DEFAULT_CONFIG = "config.toml"
+
+
+def doc(default: Any, text: str) -> Any:
+    """A dataclass field with a default and a description (shown by `lookout config show`)."""
+    if isinstance(default, (list, dict)) or dataclasses.is_dataclass(default):
+        factory = (lambda d=default: type(d)(d)) if isinstance(default, (list, dict)) else type(default)
+        return field(default_factory=factory, metadata={"doc": text})
+    return field(default=default, metadata={"doc": text})
+
+
+# --------------------------------------------------------------------------- tables
+
+
+@dataclass
+class DatasetConfig:
+    format: str = doc("auto", "auto | voc | tutorial | csv | coco | tfrecord")
+    test_fraction: float = doc(0.2, "share of images held out for test when no split is given")
+    seed: int = doc(42, "seed of the reproducible train/test split")
+    max_size: str = doc("", "downscale larger images to fit WxH, e.g. '800x600' ('' = keep)")
+    shard_mb: int = doc(200, "start a new TFRecord shard past this many MB")
+    skip_bad: bool = doc(False, "build anyway, skipping images with errors")
+    strict: bool = doc(False, "treat warnings as errors")
+
+
+@dataclass
+class TrainConfig:
+    model: str = doc("retinanet-mobilenetv2-fpn", "preset: retinanet-mobilenetv2-fpn | "
+                     "retinanet-spinenet-mobile | retinanet-resnet50-fpn")
+    input_size: int = doc(256, "square input size in pixels (multiple of 128 for SpineNet)")
+    steps: int = doc(2000, "training steps")
+    batch: int = doc(8, "global batch size")
+    lr: float = doc(0.01, "base learning rate (cosine decay with warm-up)")
+    init: str = doc("", "checkpoint path, URL or runs/NAME to start from ('' = from scratch)")
+    checkpoint_every: int = doc(200, "write a checkpoint every N steps")
+    strategy: str = doc("one_device", "one_device | mirrored | multi_worker_mirrored")
+    aug_flip: bool = doc(True, "random horizontal flip")
+    aug_scale_min: float = doc(0.8, "scale jitter lower bound")
+    aug_scale_max: float = doc(1.2, "scale jitter upper bound")
+
+
+@dataclass
+class DetectorConfig:
+    device: str = doc("auto", "auto | cpu | gpu | gpu:N")
+    score: float = doc(0.5, "minimum detection score kept")
+    max_det: int = doc(100, "at most this many detections per frame")
+    classes: list[str] = doc([], "keep only these labels ([] = all)")
+    labels: str = doc("", "label_map.pbtxt for models without a bundle")
+
+
+@dataclass
+class PipelineConfig:
+    batch: int = doc(4, "frames per detector call")
+    max_wait_ms: float = doc(20.0, "send a partial batch after this many ms")
+    stride: int = doc(1, "read every Nth frame")
+    queue_size: int = doc(8, "bound of every inter-stage queue")
+
+
+@dataclass
+class Config:
+    """The whole file. Unknown tables are errors too."""
+
+    dataset: DatasetConfig = doc(DatasetConfig(), "[dataset]: lookout dataset check/build")
+    train: TrainConfig = doc(TrainConfig(), "[train]: lookout train")
+    detector: DetectorConfig = doc(DetectorConfig(), "[detector]: every command that runs a model")
+    pipeline: PipelineConfig = doc(PipelineConfig(), "[pipeline]: annotate, live, watch")
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Load ``path`` (default: ./config.toml if present, else all defaults)."""
+    if path is None:
+        if not Path(DEFAULT_CONFIG).is_file():
+            return Config()
+        path = DEFAULT_CONFIG
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: cannot read config ({exc})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"{path}: invalid TOML: {exc}") from None
+    return _build(Config, data, _Where(path, text), "")
+
+
+@dataclass
+class _Where:
+    path: Path
+    text: str
+
+    def line_of(self, dotted: str) -> str:
+        """Best-effort ``:LINE`` of a dotted key, for error messages."""
+        key = dotted.rsplit(".", 1)[-1].split("[")[0]
+        for number, line in enumerate(self.text.splitlines(), 1):
+            if re.match(rf"\s*(\[+\s*)?([\w.]*\.)?{re.escape(key)}\s*(=|\])", line):
+                return f":{number}"
+        return ""
+
+    def error(self, dotted: str, message: str) -> UserError:
+        return UserError(f"{self.path}{self.line_of(dotted)}: {dotted}: {message}")
+
+
+def _build(cls: type, data: Any, where: _Where, prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise where.error(prefix or "(top)", f"expected a table, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in data.items():
+        dotted = f"{prefix}.{key}" if prefix else key
+        if key not in names:
+            known = ", ".join(sorted(names))
+            raise where.error(dotted, f"unknown key (known: {known})")
+        kwargs[key] = _coerce(hints[key], value, where, dotted)
+    return cls(**kwargs)
+
+
+def _coerce(hint: Any, value: Any, where: _Where, dotted: str) -> Any:
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, where, dotted)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(hint) if a is not type(None)]
+        if value is None:
+            return None
+        return _coerce(options[0], value, where, dotted)
+    if origin is list:
+        (item,) = typing.get_args(hint) or (Any,)
+        if not isinstance(value, list):
+            raise where.error(dotted, f"expected a list, got {_tname(value)}")
+        return [_coerce(item, v, where, f"{dotted}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise where.error(dotted, f"expected a table, got {_tname(value)}")
+        return dict(value)
+    if hint is Any:
+        return value
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, float) and isinstance(value, bool):
+        raise where.error(dotted, f"expected {hint.__name__}, got bool")
+    if isinstance(hint, type) and not isinstance(value, hint):
+        raise where.error(dotted, f"expected {hint.__name__}, got {_tname(value)} {value!r}")
+    return value
+
+
+def _tname(value: Any) -> str:
+    return {dict: "table", list: "list", str: "string"}.get(type(value), type(value).__name__)
+
+
+def override(section: Any, **flags: Any) -> Any:
+    """Copy of ``section`` with every flag that is not None applied (flags win over the file)."""
+    names = {f.name for f in dataclasses.fields(section)}
+    changes = {k: v for k, v in flags.items() if v is not None and k in names}
+    unknown = [k for k in flags if k not in names]
+    if unknown:
+        raise ValueError(f"override: {type(section).__name__} has no field {unknown}")
+    return dataclasses.replace(section, **changes)
+
+
+def describe(cls: type = Config, prefix: str = "") -> list[tuple[str, Any, str]]:
+    """``(dotted key, default, doc)`` for every leaf field: the documented key list."""
+    rows = []
+    for f in dataclasses.fields(cls):
+        dotted = f"{prefix}.{f.name}" if prefix else f.name
+        hint = typing.get_type_hints(cls)[f.name]
+        if dataclasses.is_dataclass(hint):
+            rows.extend(describe(hint, dotted))
+        else:
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            rows.append((dotted, default, f.metadata.get("doc", "")))
+    return rows

@@ -1,0 +1,1 @@
+"""lookout's training side: datasets -> TFRecords -> Model Garden RetinaNet -> eval -> bundle."""

@@ -1,0 +1,1 @@
+"""Annotated-image datasets: readers, checks, splits and TFRecord writing."""
