@@ -1,0 +1,1 @@
+"""Detector backends behind one interface; see `base.Detector` and `load_detector`."""

@@ -1,0 +1,31 @@
+"""The `Detector` interface every backend implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+from realtime.detections import Detections
+
+
+class Detector(ABC):
+    """Runs one model on batches of RGB images.
+
+    Attributes:
+        names: ``{class id: label}`` from the label map (1-based ids).
+        kind: backend name, e.g. ``"bundle"``, ``"frozen_graph"``, ``"saved_model"``, ``"tflite"``.
+    """
+
+    names: dict[int, str]
+    kind: str
+
+    @abstractmethod
+    def detect(self, images: list[np.ndarray]) -> list[Detections]:
+        """Detect objects in uint8 RGB ``[H, W, 3]`` images; one `Detections` per image.
+
+        Images of the same size are run as one batch (one device call).
+        """
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release the model (default: nothing to do)."""
