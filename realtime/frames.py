@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from realtime.detections import Detections
+
 
 @dataclass(frozen=True)
 class Frame:
@@ -30,3 +32,20 @@ class Frame:
     @property
     def width(self) -> int:
         return int(self.rgb.shape[1])
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """A frame and what the detector found in it; what sinks receive.
+
+    Attributes:
+        frame: the frame.
+        detections: in the frame's pixel coordinates (empty when not detected).
+        detected: False when a gate (e.g. watch mode's motion gating) skipped the detector.
+        latency: seconds from capture (reading the frame) to the result being ready.
+    """
+
+    frame: Frame
+    detections: Detections
+    detected: bool = True
+    latency: float = 0.0

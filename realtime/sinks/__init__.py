@@ -1,0 +1,1 @@
+"""Sinks: where results go (annotated video, JSONL, window, alerts)."""
