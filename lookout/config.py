@@ -80,6 +80,78 @@ class PipelineConfig:
 
 
 @dataclass
+class WatchRuleConfig:
+    """One ``[[watch.rules]]`` entry: which objects make an event."""
+
+    name: str = doc("", "rule name used in events and logs ('' = the labels joined)")
+    labels: list[str] = doc([], "labels this rule alerts on (must exist in the model)")
+    min_score: float = doc(0.5, "a detection counts only at this score or above")
+    median_score: float = doc(0.6, "the tracked object's median score must reach this to alert")
+    min_area: float = doc(0.0, "smallest box: <= 1 is a fraction of the frame, > 1 pixels")
+    max_area: float = doc(1.0, "largest box: <= 1 is a fraction of the frame, > 1 pixels")
+    zones: list[list[list[float]]] = doc([], "polygons [[x, y], ...] (all <= 1: fractions, "
+                                         "else pixels); in zone = box bottom-centre inside "
+                                         "([] = whole frame)")
+    confirm_k: int = doc(3, "confirm an object seen in K ...")
+    confirm_n: int = doc(5, "... of the last N detector runs")
+    end_after_s: float = doc(5.0, "end the event after the object is unseen this long")
+    cooldown_s: float = doc(30.0, "no new event for this rule this long after the last one ended")
+
+
+@dataclass
+class WatchMotionConfig:
+    enabled: bool = doc(True, "run the detector only on motion (plus periodic re-checks)")
+    width: int = doc(160, "downscale frames to this width for motion detection")
+    pixel_threshold: int = doc(25, "grey-level change (0-255) that counts as a moving pixel")
+    min_fraction: float = doc(0.002, "share of moving pixels that counts as motion")
+    background_alpha: float = doc(0.05, "how fast the background follows the scene (0-1)")
+    recheck_s: float = doc(1.0, "while objects are present, run the detector at least this often")
+
+
+@dataclass
+class WatchWebhookConfig:
+    url: str = doc("", "POST events here ('' = off); or set the env var named by url_env")
+    url_env: str = doc("LOOKOUT_WEBHOOK_URL", "environment variable holding the URL")
+    secret_env: str = doc("LOOKOUT_WEBHOOK_SECRET", "env var with the HMAC secret (never logged)")
+    snapshot: bool = doc(True, "include the snapshot JPEG (base64) in the JSON body")
+    timeout_s: float = doc(10.0, "HTTP timeout per attempt")
+
+
+@dataclass
+class WatchCommandConfig:
+    argv: list[str] = doc([], "program and arguments run per event, no shell ([] = off); "
+                          "event fields arrive as LOOKOUT_* environment variables")
+    timeout_s: float = doc(30.0, "kill the command after this many seconds (counts as failed)")
+
+
+@dataclass
+class WatchDeliveryConfig:
+    on: list[str] = doc(["new"], "event phases that notify: new | update | end")
+    desktop: bool = doc(False, "desktop notification via notify-send (where it exists)")
+    console: bool = doc(True, "print each notified event on the console")
+    retry_base_s: float = doc(2.0, "first retry delay; doubles per failed attempt")
+    retry_max_s: float = doc(300.0, "longest retry delay")
+    give_up_after_s: float = doc(0.0, "mark a delivery failed after this long (0 = never)")
+
+
+@dataclass
+class WatchConfig:
+    events_dir: str = doc("events", "events.jsonl, snapshots/, clips/ and the delivery spool")
+    snapshot_keep: int = doc(1000, "keep at most this many events' snapshots")
+    snapshot_max_age_days: float = doc(30.0, "delete snapshots and clips older than this")
+    edge_margin: int = doc(2, "a box within this many pixels of the edge counts as cut")
+    clip: bool = doc(False, "save a short mp4 per event")
+    pre_roll_s: float = doc(2.0, "seconds of video before the event in its clip")
+    clip_max_s: float = doc(20.0, "longest clip")
+    health_every_s: float = doc(60.0, "log a health line this often")
+    motion: WatchMotionConfig = doc(WatchMotionConfig(), "[watch.motion]: motion gating")
+    delivery: WatchDeliveryConfig = doc(WatchDeliveryConfig(), "[watch.delivery]: notifiers")
+    webhook: WatchWebhookConfig = doc(WatchWebhookConfig(), "[watch.webhook]")
+    command: WatchCommandConfig = doc(WatchCommandConfig(), "[watch.command]")
+    rules: list[WatchRuleConfig] = doc([], "[[watch.rules]]: what makes an event")
+
+
+@dataclass
 class Config:
     """The whole file. Unknown tables are errors too."""
 
@@ -87,6 +159,7 @@ class Config:
     train: TrainConfig = doc(TrainConfig(), "[train]: lookout train")
     detector: DetectorConfig = doc(DetectorConfig(), "[detector]: every command that runs a model")
     pipeline: PipelineConfig = doc(PipelineConfig(), "[pipeline]: annotate, live, watch")
+    watch: WatchConfig = doc(WatchConfig(), "[watch]: lookout watch (doorbell mode)")
 
 
 # --------------------------------------------------------------------------- loading
