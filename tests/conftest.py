@@ -1,0 +1,49 @@
+"""Shared session-scoped fixtures: real tiny models in every format (see tests/fixtures)."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pytest
+
+from tests.fixtures import models
+
+
+@pytest.fixture(scope="session")
+def color_bundle(tmp_path_factory):
+    """A full model bundle folder (saved_model/, frozen graph, label map, model.json,
+    model.tflite) of the colour-blob detector: class 1 'red', class 2 'blue'."""
+    return models.make_color_bundle(tmp_path_factory.mktemp("models") / "colors", tflite=True)
+
+
+@pytest.fixture(scope="session")
+def frozen_graph(tmp_path_factory):
+    """``frozen_inference_graph.pb`` (TF1 names) with ``label_map.pbtxt`` beside it."""
+    return models.make_frozen_graph(tmp_path_factory.mktemp("frozen"))
+
+
+@pytest.fixture(scope="session")
+def od_api_saved_model(tmp_path_factory):
+    """TF2 OD API style SavedModel folder (input ``input_tensor``, any batch); the label
+    map is at ``path.parent / 'label_map.pbtxt'``."""
+    return models.make_od_api_saved_model(tmp_path_factory.mktemp("odapi"))
+
+
+@pytest.fixture(scope="session")
+def od_api_saved_model_batch1(tmp_path_factory):
+    """As `od_api_saved_model`, but its signature is fixed at batch size 1."""
+    return models.make_od_api_saved_model(tmp_path_factory.mktemp("odapi1"), batch1=True)
+
+
+@pytest.fixture(scope="session")
+def tflite_od_api(tmp_path_factory):
+    """OD API SSD post-process layout .tflite (float input 1x96x96x3, 0-based classes)."""
+    return models.make_tflite(tmp_path_factory.mktemp("tflite_od"), layout="od_api", size=96)
+
+
+@pytest.fixture(scope="session")
+def tflite_lookout(tmp_path_factory):
+    """Our .tflite layout: signature ``serving_default``, input ``images`` of any size."""
+    return models.make_tflite(tmp_path_factory.mktemp("tflite_lk"), layout="lookout")
