@@ -77,6 +77,29 @@ class PipelineConfig:
     max_wait_ms: float = doc(20.0, "send a partial batch after this many ms")
     stride: int = doc(1, "read every Nth frame")
     queue_size: int = doc(8, "bound of every inter-stage queue")
+    resize: int = doc(0, "shrink frames so the longer side is at most N px before the detector "
+                         "(boxes come back in original pixels; 0 = off)")
+    open_timeout_s: float = doc(10.0, "give up opening a camera or stream after this long")
+    read_timeout_s: float = doc(5.0, "treat a live stream as dropped after this long without a frame")
+    reconnect_backoff_s: float = doc(0.5, "first wait before reconnecting a dropped live source")
+    reconnect_backoff_max_s: float = doc(8.0, "the wait doubles up to this")
+    reconnect_give_up_s: float = doc(0.0, "stop after a live source is down this long (0 = never)")
+    max_bad_frames: int = doc(50, "stop a file after this many undecodable frames in a row")
+
+
+@dataclass
+class AnnotateConfig:
+    crf: int = doc(23, "H.264 quality of the annotated video (lower = better and bigger)")
+    preset: str = doc("veryfast", "x264 preset (faster presets leave more CPU to the detector)")
+    audio: bool = doc(True, "keep the source's audio track")
+    fill_gaps: bool = doc(True, "repeat the last frame over undecodable ones (keeps A/V sync)")
+
+
+@dataclass
+class LiveConfig:
+    batch: int = doc(1, "frames per detector call in live mode (1 = lowest latency)")
+    window: bool = doc(True, "show a window (false = stream detections only)")
+    snapshot_dir: str = doc("snapshots", "where the 's' key saves annotated frames")
 
 
 @dataclass
@@ -159,6 +182,8 @@ class Config:
     train: TrainConfig = doc(TrainConfig(), "[train]: lookout train")
     detector: DetectorConfig = doc(DetectorConfig(), "[detector]: every command that runs a model")
     pipeline: PipelineConfig = doc(PipelineConfig(), "[pipeline]: annotate, live, watch")
+    annotate: AnnotateConfig = doc(AnnotateConfig(), "[annotate]: lookout annotate")
+    live: LiveConfig = doc(LiveConfig(), "[live]: lookout live")
     watch: WatchConfig = doc(WatchConfig(), "[watch]: lookout watch (doorbell mode)")
 
 
