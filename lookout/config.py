@@ -135,6 +135,7 @@ class WatchMotionConfig:
 class WatchWebhookConfig:
     url: str = doc("", "POST events here ('' = off); or set the env var named by url_env")
     url_env: str = doc("LOOKOUT_WEBHOOK_URL", "environment variable holding the URL")
+    secret: str = doc("", "HMAC-SHA256 signing secret (never logged); prefer secret_env")
     secret_env: str = doc("LOOKOUT_WEBHOOK_SECRET", "env var with the HMAC secret (never logged)")
     snapshot: bool = doc(True, "include the snapshot JPEG (base64) in the JSON body")
     timeout_s: float = doc(10.0, "HTTP timeout per attempt")
@@ -149,7 +150,7 @@ class WatchCommandConfig:
 
 @dataclass
 class WatchDeliveryConfig:
-    on: list[str] = doc(["new"], "event phases that notify: new | update | end")
+    on: list[str] = doc(["new"], "event phases that notify: new and/or end")
     desktop: bool = doc(False, "desktop notification via notify-send (where it exists)")
     console: bool = doc(True, "print each notified event on the console")
     retry_base_s: float = doc(2.0, "first retry delay; doubles per failed attempt")
