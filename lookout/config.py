@@ -69,6 +69,9 @@ class DetectorConfig:
     max_det: int = doc(100, "at most this many detections per frame")
     classes: list[str] = doc([], "keep only these labels ([] = all)")
     labels: str = doc("", "label_map.pbtxt for models without a bundle")
+    bundle_format: str = doc("saved_model", "which file of a bundle runs: saved_model | "
+                             "frozen_graph | tflite")
+    threads: int = doc(0, "CPU threads for .tflite models (LiteRT/XNNPACK; 0 = all cores)")
 
 
 @dataclass

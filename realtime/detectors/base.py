@@ -27,5 +27,5 @@ class Detector(ABC):
         Images of the same size are run as one batch (one device call).
         """
 
-    def close(self) -> None:  # noqa: B027 - optional hook
+    def close(self) -> None:
         """Release the model (default: nothing to do)."""

@@ -1,0 +1,75 @@
+"""Frozen-graph backend: the TF1 OD API's ``frozen_inference_graph.pb``.
+
+The GraphDef is imported into a pruned `tf.compat.v1.wrap_function`, so it runs as a
+TF2 function: one call per batch (image by image when the graph fixes batch 1).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import numpy as np
+
+from lookout.config import DetectorConfig
+from lookout.errors import UserError
+from realtime.detectors.common import BatchDetector, RawOutputs, resolve_device
+
+INPUT = "image_tensor"
+OUTPUTS = ("detection_boxes", "detection_scores", "detection_classes", "num_detections")
+
+
+class FrozenGraphDetector(BatchDetector):
+    """A TF1 frozen detection graph with the OD API tensor names."""
+
+    def __init__(self, path: Path, names: dict[int, str], labels_source: str,
+                 cfg: DetectorConfig, kind: str = "frozen_graph") -> None:
+        import tensorflow as tf
+        from google.protobuf.message import DecodeError
+
+        self.kind, self.names, self.source, self.labels_source = kind, names, str(path), labels_source
+        self.setup_filters(cfg)
+        self.device = resolve_device(cfg.device)
+        graph_def = tf.compat.v1.GraphDef()
+        try:
+            graph_def.ParseFromString(path.read_bytes())
+        except (DecodeError, RuntimeError) as exc:
+            raise UserError(f"{path}: not a frozen TensorFlow graph ({exc})") from None
+        nodes = {node.name: node for node in graph_def.node}
+        missing = [n for n in (INPUT, *OUTPUTS) if n not in nodes]
+        if missing:
+            raise UserError(f"{path}: graph lacks tensor(s) {', '.join(m + ':0' for m in missing)}"
+                            f"; expected the TF1 OD API names ({INPUT}:0 → detection_*:0)")
+        dims = [d.size for d in nodes[INPUT].attr["shape"].shape.dim]
+        self._fixed_batch = bool(dims) and dims[0] == 1
+
+        def import_graph():
+            tf.compat.v1.import_graph_def(graph_def, name="")
+
+        try:
+            with self._placement():
+                wrapped = tf.compat.v1.wrap_function(import_graph, [])
+                graph = wrapped.graph
+                self._fn = wrapped.prune(graph.get_tensor_by_name(f"{INPUT}:0"),
+                                         [graph.get_tensor_by_name(f"{n}:0") for n in OUTPUTS])
+        except (ValueError, tf.errors.OpError) as exc:
+            raise UserError(f"{path}: cannot import graph ({str(exc).splitlines()[0]})") from None
+
+    def _placement(self):
+        import tensorflow as tf
+
+        return tf.device(self.device) if self.device else contextlib.nullcontext()
+
+    def _run(self, batch: np.ndarray) -> RawOutputs:
+        if self._fixed_batch and len(batch) > 1:
+            parts = [self._call(batch[i : i + 1]) for i in range(len(batch))]
+            return RawOutputs(*(np.concatenate(p) for p in zip(
+                *((r.boxes, r.scores, r.classes, r.num) for r in parts))))
+        return self._call(batch)
+
+    def _call(self, batch: np.ndarray) -> RawOutputs:
+        import tensorflow as tf
+
+        with self._placement():
+            boxes, scores, classes, num = self._fn(tf.constant(batch))
+        return RawOutputs(boxes.numpy(), scores.numpy(), classes.numpy(), num.numpy())

@@ -1,0 +1,126 @@
+"""`load_detector`: look at what MODEL is and open it with the backend that fits.
+
+A registry maps each kind of model to a probe (``is this path one?``) and an opener;
+adding a format is one entry, not another ``elif``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from lookout.config import DetectorConfig
+from lookout.errors import UserError
+from realtime.detectors.base import Detector
+from realtime.detectors.common import BatchDetector, find_labels
+
+
+@dataclass(frozen=True)
+class Backend:
+    probe: Callable[[Path], bool]
+    open: Callable[[Path, DetectorConfig], BatchDetector]
+
+
+def _open_saved_model(path: Path, cfg: DetectorConfig, kind: str = "saved_model",
+                      names: tuple[dict[int, str], str] | None = None) -> BatchDetector:
+    from realtime.detectors.saved_model import SavedModelDetector
+
+    # An OD API export folder holds saved_model/ (+ checkpoint/, pipeline.config).
+    folder = path / "saved_model" if (path / "saved_model" / "saved_model.pb").is_file() else path
+    names = names or find_labels(path, cfg, folder, folder.parent)
+    return SavedModelDetector(folder, *names, cfg, kind=kind)
+
+
+def _open_frozen_graph(path: Path, cfg: DetectorConfig, kind: str = "frozen_graph",
+                       names: tuple[dict[int, str], str] | None = None) -> BatchDetector:
+    from realtime.detectors.frozen_graph import FrozenGraphDetector
+
+    return FrozenGraphDetector(path, *(names or find_labels(path, cfg, path.parent)), cfg, kind=kind)
+
+
+def _open_tflite(path: Path, cfg: DetectorConfig, kind: str = "tflite",
+                 names: tuple[dict[int, str], str] | None = None) -> BatchDetector:
+    from realtime.detectors.tflite import TFLiteDetector
+
+    return TFLiteDetector(path, *(names or find_labels(path, cfg, path.parent)), cfg, kind=kind)
+
+
+BUNDLE_FILES = {  # cfg.bundle_format → (file in the bundle, opener)
+    "saved_model": ("saved_model", _open_saved_model),
+    "frozen_graph": ("frozen_inference_graph.pb", _open_frozen_graph),
+    "tflite": ("model.tflite", _open_tflite),
+}
+
+
+def _open_bundle(path: Path, cfg: DetectorConfig) -> BatchDetector:
+    """A bundle (models/README.md): its label map, checked against model.json, and the
+    file ``cfg.bundle_format`` picks."""
+    choice = cfg.bundle_format
+    if choice not in BUNDLE_FILES:
+        raise UserError(f"bundle_format {choice!r}: expected {' | '.join(BUNDLE_FILES)}")
+    name, opener = BUNDLE_FILES[choice]
+    if not (path / name).exists():
+        raise UserError(f"{path}: bundle has no {name} (bundle_format = {choice}); "
+                        f"re-export it{' with --tflite' if choice == 'tflite' else ''}")
+    names, where = find_labels(path, cfg, path)
+    if not cfg.labels:
+        _check_model_json(path, names)
+    target = path / name if choice != "saved_model" else path
+    return opener(target, cfg, kind="bundle", names=(names, where))
+
+
+def _check_model_json(path: Path, names: dict[int, str]) -> None:
+    try:
+        meta = json.loads((path / "model.json").read_text(encoding="utf-8"))
+        classes = {int(k): str(v) for k, v in (meta.get("classes") or {}).items()}
+    except (OSError, ValueError, AttributeError) as exc:
+        raise UserError(f"{path / 'model.json'}: unreadable ({exc})") from None
+    if classes and classes != names:
+        raise UserError(f"{path}: label_map.pbtxt {names} does not match model.json classes "
+                        f"{classes}; the bundle was edited by hand?")
+
+
+def _is_bundle(p: Path) -> bool:
+    return p.is_dir() and (p / "model.json").is_file() and (p / "saved_model").is_dir()
+
+
+def _is_saved_model(p: Path) -> bool:
+    return p.is_dir() and ((p / "saved_model.pb").is_file()
+                           or (p / "saved_model" / "saved_model.pb").is_file())
+
+
+BACKENDS: dict[str, Backend] = {  # probed in this order; the first that matches opens MODEL
+    "bundle": Backend(_is_bundle, _open_bundle),
+    "saved_model": Backend(_is_saved_model, _open_saved_model),
+    "frozen_graph": Backend(lambda p: p.is_file() and p.suffix == ".pb", _open_frozen_graph),
+    "tflite": Backend(lambda p: p.is_file() and p.suffix == ".tflite", _open_tflite),
+}
+
+
+def load_detector(model: str | Path, cfg: DetectorConfig | None = None,
+                  warmup: bool = True) -> Detector:
+    """Open MODEL (bundle folder, SavedModel folder, frozen graph .pb or .tflite) with the
+    filters and device of ``cfg`` and warm it up, so the first frame is not slow.
+
+    Raises:
+        UserError: one line naming MODEL and what is wrong with it.
+    """
+    cfg = cfg or DetectorConfig()
+    path = Path(model)
+    if not path.exists():
+        raise UserError(f"{path}: model not found")
+    if path.name == "saved_model.pb":  # the user pointed at the file inside a SavedModel
+        path = path.parent
+    for backend in BACKENDS.values():
+        if backend.probe(path):
+            detector = backend.open(path, cfg)
+            if warmup:
+                detector.warmup()
+            return detector
+    raise UserError(
+        f"{path}: not a model lookout can run; expected a bundle folder (saved_model/ + "
+        f"label_map.pbtxt + model.json), a SavedModel folder, a frozen_inference_graph.pb "
+        f"or a .tflite file"
+    )
