@@ -1,0 +1,88 @@
+"""`lookout dataset check SRC` and `lookout dataset build SRC --out DIR`.
+
+Thin shells over `training.datasets.check.check_dataset` and
+`training.datasets.build.build_dataset`; flags override the ``[dataset]`` table.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from lookout.config import override
+
+FORMATS = ["auto", "voc", "tutorial", "csv", "coco", "tfrecord"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("dataset", help="check annotated images or build TFRecords")
+    sub = parser.add_subparsers(dest="dataset_verb", required=True, metavar="ACTION")
+
+    check = sub.add_parser("check", help="validate a dataset and print a report; exit 1 on errors")
+    _common(check)
+    check.set_defaults(func=run_check)
+
+    build = sub.add_parser("build", help="write train/test TFRecords, label_map.pbtxt, dataset.json")
+    _common(build)
+    build.add_argument("--out", required=True, help="output folder (replaced atomically)")
+    build.add_argument("--test-fraction", type=float, default=None,
+                       help="share of images held out for test when the source has no split")
+    build.add_argument("--seed", type=int, default=None, help="seed of the stratified split")
+    build.add_argument("--max-size", default=None, metavar="WxH",
+                       help="downscale larger images to fit, e.g. 800x600")
+    build.add_argument("--shard-mb", type=int, default=None,
+                       help="start a new TFRecord shard past this many MB")
+    build.add_argument("--skip-bad", action="store_true", default=None,
+                       help="build anyway, leaving out the images with errors")
+    build.set_defaults(func=run_build)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("src", help="dataset folder or file (VOC, tutorial layout, CSV, COCO, TFRecord)")
+    parser.add_argument("--format", choices=FORMATS, default=None, help="force a format (default: auto)")
+    parser.add_argument("--label-map", default=None,
+                        help="label_map.pbtxt fixing the class ids; other classes are errors")
+    parser.add_argument("--images", default=None, help="folder of the images, if not found beside "
+                        "the annotations")
+    parser.add_argument("--strict", action="store_true", default=None, help="warnings fail too")
+
+
+def run_check(args: argparse.Namespace, config) -> int:
+    from training.datasets.check import check_dataset
+    from training.datasets.report import print_report
+
+    cfg = override(config.dataset, format=args.format, strict=args.strict)
+    report = check_dataset(args.src, cfg, label_map=args.label_map, images=args.images,
+                           progress=True)
+    print_report(report, title="check")
+    return 0 if report.ok(cfg.strict) else 1
+
+
+def run_build(args: argparse.Namespace, config) -> int:
+    from rich.console import Console
+
+    from lookout.errors import UserError
+    from training.datasets.build import DatasetErrors, build_dataset
+    from training.datasets.check import check_dataset
+    from training.datasets.report import print_report
+
+    cfg = override(config.dataset, format=args.format, strict=args.strict,
+                   test_fraction=args.test_fraction, seed=args.seed, max_size=args.max_size,
+                   shard_mb=args.shard_mb, skip_bad=args.skip_bad)
+    if cfg.strict:  # warnings fail: find them before writing anything
+        report = check_dataset(args.src, cfg, label_map=args.label_map, images=args.images,
+                               progress=True)
+        if report.warnings:
+            print_report(report, title="check")
+            raise UserError(f"{args.src}: {len(report.warnings)} warning(s) and strict is on")
+    try:
+        result = build_dataset(args.src, args.out, cfg, label_map=args.label_map,
+                               images=args.images, progress=True)
+    except DatasetErrors as exc:
+        print_report(exc.report, title="build refused")
+        raise
+    print_report(result.report, title="built")
+    console = Console(highlight=False)
+    for split, paths in result.records.items():
+        console.print(f"{split}: {', '.join(str(p) for p in paths)}")
+    console.print(f"{result.label_map}\n{result.dataset_json}")
+    return 0
