@@ -12,6 +12,9 @@ import pytest
 
 from lookout.demo.clips import doorbell_frames, make_clip, make_doorbell_clip
 from lookout.demo.samples import CLASSES, make_image_set, render_image
+from training.datasets.build import build_dataset
+from training.datasets.check import check_dataset
+from training.datasets.records import iter_records
 
 
 def _read_voc(xml_path: Path) -> tuple[int, int, list[tuple[str, list[int]]]]:
@@ -45,6 +48,26 @@ def test_image_set_is_labelimg_voc_with_a_split(image_set: Path) -> None:
             assert label in CLASSES
             assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height
     assert labels == set(CLASSES)
+
+
+def test_image_set_passes_the_dataset_checker_and_builds(image_set: Path, tmp_path: Path) -> None:
+    """The project's own reader sees a clean VOC set with its train/test split, same boxes."""
+    report = check_dataset(image_set)
+    assert report.format == "voc" and not report.problems
+    assert report.images == 30 and report.splits["train"].images == 24
+    assert set(report.objects) == set(CLASSES)
+    built = build_dataset(image_set, tmp_path / "ds")
+    xml_boxes = {}
+    for xml in image_set.glob("*/*.xml"):
+        _, _, objects = _read_voc(xml)
+        xml_boxes[xml.with_suffix(".jpg").name] = sorted((lab, tuple(b)) for lab, b in objects)
+    seen = 0
+    for rec in iter_records(built.records["test"]):
+        got = sorted((t, tuple(round(float(v) * s) for v, s in zip(b, (rec.width, rec.height) * 2)))
+                     for t, b in zip(rec.class_texts, rec.boxes))
+        assert got == xml_boxes[rec.filename]
+        seen += 1
+    assert seen == 6
 
 
 def test_boxes_are_tight_around_the_drawn_objects() -> None:
