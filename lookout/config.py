@@ -179,6 +179,23 @@ class WatchConfig:
 
 
 @dataclass
+class DemoConfig:
+    out: str = doc("demo_out", "where `lookout demo` writes samples, dataset, run, bundle, outputs")
+    seed: int = doc(0, "seed of the generated sample data (same seed, same files)")
+    train_images: int = doc(240, "generated training images (labelImg VOC, 3 shape classes)")
+    test_images: int = doc(60, "generated test images")
+    image_size: int = doc(256, "side of the generated square images, px")
+    steps: int = doc(800, "training steps (the demo's short budget)")
+    input_size: int = doc(128, "model input size, px (multiple of 32)")
+    batch: int = doc(8, "training batch")
+    lr: float = doc(0.01, "base learning rate")
+    clip_seconds: float = doc(10.0, "length of the sample clip that gets annotated")
+    doorbell_seconds: float = doc(12.0, "length of the doorbell clip that gets watched")
+    alert: str = doc("circle", "the label that rings the doorbell: circle | square | triangle")
+    score: float = doc(0.4, "detection score threshold for annotate and watch")
+
+
+@dataclass
 class Config:
     """The whole file. Unknown tables are errors too."""
 
@@ -189,6 +206,7 @@ class Config:
     annotate: AnnotateConfig = doc(AnnotateConfig(), "[annotate]: lookout annotate")
     live: LiveConfig = doc(LiveConfig(), "[live]: lookout live")
     watch: WatchConfig = doc(WatchConfig(), "[watch]: lookout watch (doorbell mode)")
+    demo: DemoConfig = doc(DemoConfig(), "[demo]: lookout demo (the whole path on sample data)")
 
 
 # --------------------------------------------------------------------------- loading
