@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import Self
 
 from realtime.frames import FrameResult
+
+
+class StopPipeline(Exception):
+    """Raised by a sink's ``write`` to end the run normally (e.g. the window's ``q`` key)."""
 
 
 class Sink(ABC):
@@ -18,10 +23,10 @@ class Sink(ABC):
     def write(self, result: FrameResult) -> None:
         """Consume one result. Should return quickly; a slow sink applies backpressure."""
 
-    def close(self) -> None:  # noqa: B027 - optional hook
+    def close(self) -> None:
         """Flush and finalize outputs."""
 
-    def __enter__(self) -> Sink:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

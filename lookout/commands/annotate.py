@@ -1,0 +1,61 @@
+"""`lookout annotate MODEL CLIP --out OUT.mp4`: a thin shell over `realtime.annotate`."""
+
+from __future__ import annotations
+
+import argparse
+
+from lookout.commands._flags import (
+    add_detector_args,
+    add_pipeline_args,
+    detector_config,
+    pipeline_config,
+)
+from lookout.config import override
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "annotate", help="draw a model's detections on a video (audio kept)",
+        description="Run MODEL on every frame of CLIP and write an annotated H.264 mp4 "
+                    "(same fps and size, original audio), plus optional detections.")
+    parser.add_argument("model", help="bundle folder, frozen graph .pb, SavedModel folder or .tflite")
+    parser.add_argument("clip", help="video file, image folder/glob, or stream URL")
+    parser.add_argument("--out", help="annotated .mp4 to write")
+    parser.add_argument("--jsonl", help="detections, one JSON line per frame ('-' = stdout)")
+    parser.add_argument("--coco", help="detections as COCO results JSON")
+    parser.add_argument("--frames-dir", help="also save every annotated frame as a JPEG here")
+    parser.add_argument("--crf", type=int, default=None, help="H.264 quality (lower = better)")
+    parser.add_argument("--preset", default=None, help="x264 preset, e.g. ultrafast, veryfast")
+    parser.add_argument("--no-audio", action="store_true", help="drop the source's audio")
+    add_detector_args(parser)
+    add_pipeline_args(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, config) -> int:
+    from rich.console import Console
+
+    from lookout.errors import UserError
+    from realtime.annotate import AnnotateOutputs, annotate
+    from realtime.progress import AnnotateProgress
+
+    if not (args.out or args.jsonl or args.coco or args.frames_dir):
+        raise UserError("nothing to write: give --out OUT.mp4 (and/or --jsonl, --coco, "
+                        "--frames-dir)")
+    outputs = AnnotateOutputs(args.out, args.jsonl, args.coco, args.frames_dir)
+    annotate_cfg = override(config.annotate, crf=args.crf, preset=args.preset,
+                            audio=False if args.no_audio else None)
+    console = Console(stderr=True, highlight=False)
+    with AnnotateProgress(console, args.clip) as progress:
+        stats = annotate(args.model, args.clip, outputs, detector_config(args, config),
+                         pipeline_config(args, config), annotate_cfg, progress=progress.update)
+    console.print(f"[green]annotated[/] {stats.summary()}")
+    for path in (args.out, args.jsonl, args.coco, args.frames_dir):
+        if path and path != "-":
+            console.print(f"  wrote {path}")
+    if stats.failure_report:
+        console.print(f"[yellow]warning:[/] {stats.failure_report}")
+    if stats.stopped_by == "interrupt":
+        console.print("[yellow]interrupted[/]: outputs hold the frames done so far")
+        return 130
+    return 0

@@ -1,0 +1,50 @@
+"""`lookout live MODEL --source 0`: a thin shell over `realtime.live.run_live`."""
+
+from __future__ import annotations
+
+import argparse
+
+from lookout.commands._flags import (
+    add_detector_args,
+    add_pipeline_args,
+    detector_config,
+    pipeline_config,
+)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "live", help="detect on a webcam or stream in a window (p pause, s snapshot, q quit)",
+        description="Run MODEL on a live source with bounded latency (old frames are dropped). "
+                    "Keys in the window: p pause, s snapshot, q quit.")
+    parser.add_argument("model", help="bundle folder, frozen graph .pb, SavedModel folder or .tflite")
+    parser.add_argument("--source", default="0",
+                        help="webcam index, rtsp:// or http:// URL, or a video file (default 0)")
+    parser.add_argument("--no-window", action="store_true",
+                        help="no window: stream detections as JSONL (stdout unless --jsonl)")
+    parser.add_argument("--jsonl", help="also write detections here, one JSON line per frame")
+    parser.add_argument("--snapshot-dir", default=None, help="where 's' saves frames")
+    add_detector_args(parser)
+    add_pipeline_args(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, config) -> int:
+    from rich.console import Console
+
+    from lookout.config import override
+    from realtime.live import run_live
+    from realtime.progress import LiveStatus
+
+    live_cfg = override(config.live, snapshot_dir=args.snapshot_dir)
+    window = live_cfg.window and not args.no_window
+    console = Console(stderr=True, highlight=False)
+    with LiveStatus(console) as status:
+        stats = run_live(args.model, args.source, window=window, jsonl=args.jsonl,
+                         detector_cfg=detector_config(args, config),
+                         pipeline_cfg=pipeline_config(args, config, batch_default=live_cfg.batch),
+                         live_cfg=live_cfg, progress=status.update)
+    console.print(f"live: {stats.summary()}")
+    if stats.failure_report:
+        console.print(f"[yellow]warning:[/] {stats.failure_report}")
+    return 130 if stats.stopped_by == "interrupt" else 0

@@ -1,0 +1,108 @@
+"""Annotate a clip: every frame through the detector, boxes drawn, audio kept.
+
+`annotate(...)` is what ``lookout annotate`` calls; it is usable from Python as is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from lookout.config import AnnotateConfig, DetectorConfig, PipelineConfig
+from lookout.errors import UserError
+from realtime.detectors.base import Detector
+from realtime.pipeline import PipelineStats, run_pipeline
+from realtime.sinks.base import Sink
+from realtime.sources import Source, open_source
+
+
+@dataclass
+class AnnotateOutputs:
+    """Where results go; only ``video`` is required."""
+
+    video: str | Path | None
+    jsonl: str | Path | None = None
+    coco: str | Path | None = None
+    frames_dir: str | Path | None = None
+
+
+def check_outputs(clip: str, outputs: AnnotateOutputs) -> None:
+    """Refuse outputs that would overwrite the input or cannot be an mp4."""
+    for path in (outputs.video, outputs.jsonl, outputs.coco):
+        if path is not None and str(path) != "-" and Path(path).exists() and Path(clip).exists() \
+                and Path(path).resolve() == Path(clip).resolve():
+            raise UserError(f"{path}: output would overwrite the input clip")
+    if outputs.video is not None and Path(outputs.video).suffix.lower() != ".mp4":
+        raise UserError(f"{outputs.video}: the annotated video must be an .mp4 file")
+    if outputs.video is not None and Path(outputs.video).is_dir():
+        raise UserError(f"{outputs.video}: is a folder; give a file name like out.mp4")
+
+
+def build_sinks(source: Source, outputs: AnnotateOutputs, cfg: AnnotateConfig) -> list[Sink]:
+    """The sinks ``outputs`` asks for. The video keeps ``source``'s audio (a file)."""
+    from realtime.sinks.images import ImageFolderSink
+    from realtime.sinks.records import CocoSink, JsonlSink
+    from realtime.sinks.video import VideoSink
+
+    sinks: list[Sink] = []
+    try:
+        if outputs.video is not None:
+            audio = source.name if cfg.audio and not source.live and Path(source.name).is_file() \
+                else None
+            sinks.append(VideoSink(outputs.video, source.fps, audio_from=audio,
+                                   stride=source.stride, fill_gaps=cfg.fill_gaps, crf=cfg.crf,
+                                   preset=cfg.preset))
+        if outputs.jsonl is not None:
+            sinks.append(JsonlSink(outputs.jsonl))
+        if outputs.coco is not None:
+            sinks.append(CocoSink(outputs.coco))
+        if outputs.frames_dir is not None:
+            sinks.append(ImageFolderSink(outputs.frames_dir))
+    except OSError as exc:
+        for sink in sinks:
+            sink.close()
+        raise UserError(f"cannot create output: {exc}") from None
+    return sinks
+
+
+def annotate(model: str | Path | Detector, clip: str, outputs: AnnotateOutputs,
+             detector_cfg: DetectorConfig | None = None,
+             pipeline_cfg: PipelineConfig | None = None,
+             annotate_cfg: AnnotateConfig | None = None,
+             progress: Callable[[PipelineStats], None] | None = None) -> PipelineStats:
+    """Run ``model`` over ``clip`` (a video file, image folder or URL) into ``outputs``.
+
+    The source is opened first (a bad path fails before the slow model load). The
+    pipeline runs in lossless file mode: every decodable frame is written, in order.
+
+    Returns:
+        The run's stats (``stopped_by == "interrupt"`` after Ctrl+C; outputs finalized).
+    """
+    pipeline_cfg = pipeline_cfg or PipelineConfig()
+    check_outputs(clip, outputs)
+    source = open_source(clip, pipeline_cfg)
+    try:
+        detector = _load(model, detector_cfg or DetectorConfig())
+    except BaseException:
+        source.close()
+        raise
+    try:
+        sinks = build_sinks(source, outputs, annotate_cfg or AnnotateConfig())
+        stats = run_pipeline(source, detector, sinks, pipeline_cfg, mode="file",
+                             progress=progress)
+    finally:
+        if not isinstance(model, Detector):
+            detector.close()
+    if stats.frames_written == 0 and stats.stopped_by == "end":
+        raise UserError(f"{clip}: no frame could be decoded"
+                        + (f" ({stats.failure_report})" if stats.failure_report else ""))
+    return stats
+
+
+def _load(model: str | Path | Detector, cfg: DetectorConfig) -> Detector:
+    if isinstance(model, Detector):
+        return model
+    from realtime.detectors import load_detector
+
+    return load_detector(model, cfg)
