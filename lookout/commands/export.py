@@ -1,0 +1,32 @@
+"""`lookout export runs/NAME --out models/NAME [--tflite]`: write the checked model bundle."""
+
+from __future__ import annotations
+
+import argparse
+
+from lookout.config import Config
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "export", help="export a training run as a model bundle",
+        description="Write models/NAME: saved_model/, frozen_inference_graph.pb (TF1 OD API "
+                    "names), label_map.pbtxt, model.json and, with --tflite, model.tflite. "
+                    "Every format is checked against the checkpoint before the bundle is "
+                    "renamed into place.")
+    p.add_argument("run_dir", help="training run folder (runs/NAME)")
+    p.add_argument("--out", default=None, help="bundle folder (default: models/<run name>)")
+    p.add_argument("--tflite", action="store_true", help="also write model.tflite")
+    p.add_argument("--checkpoint", default=None, help="checkpoint prefix (default: the latest)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, config: Config) -> int:
+    from pathlib import Path
+
+    from training.export import export_bundle
+
+    out = args.out or str(Path("models") / Path(args.run_dir).resolve().name)
+    path = export_bundle(args.run_dir, out, tflite=args.tflite, checkpoint=args.checkpoint)
+    print(f"wrote {path}")
+    return 0

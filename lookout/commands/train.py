@@ -1,0 +1,61 @@
+"""`lookout train DIR --out runs/NAME`: fine-tune a Model Garden RetinaNet on a dataset folder."""
+
+from __future__ import annotations
+
+import argparse
+
+from lookout.config import Config, override
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "train", help="train a detector on a `lookout dataset build` folder",
+        description="Train a RetinaNet (TF Model Garden) on DIR, the output of `lookout dataset "
+                    "build`. Checkpoints, TensorBoard summaries (tensorboard --logdir RUN), "
+                    "params.yaml and run.json go in the run folder. Ctrl+C saves a checkpoint; "
+                    "--resume continues. Flags override config.toml [train].")
+    p.add_argument("dataset", nargs="?", default=None,
+                   help="dataset folder (dataset.json + records); optional with --resume")
+    p.add_argument("--out", required=True, help="run folder, e.g. runs/raccoon")
+    p.add_argument("--model", help="preset: retinanet-mobilenetv2-fpn | retinanet-spinenet-mobile"
+                                   " | retinanet-resnet50-fpn")
+    p.add_argument("--input-size", type=int, dest="input_size", help="square input size (px)")
+    p.add_argument("--steps", type=int, help="total training steps")
+    p.add_argument("--batch", type=int, help="global batch size")
+    p.add_argument("--lr", type=float, help="base learning rate")
+    p.add_argument("--init", help="start from a checkpoint: path, URL (.tar.gz or checkpoint "
+                                  "prefix; '#sha256=HEX' to pin it) or runs/OTHER")
+    p.add_argument("--checkpoint-every", type=int, dest="checkpoint_every",
+                   help="write a checkpoint every N steps")
+    p.add_argument("--strategy", help="one_device | mirrored | multi_worker_mirrored (TF_CONFIG)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--no-eval", action="store_true", help="skip the evaluation after training")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, config: Config) -> int:
+    from rich.console import Console
+
+    from lookout.errors import UserError
+    from training.train import train
+
+    if args.dataset is None and not args.resume:
+        raise UserError("lookout train: give the dataset folder (or --resume an existing run)")
+    cfg = override(config.train, model=args.model, input_size=args.input_size, steps=args.steps,
+                   batch=args.batch, lr=args.lr, init=args.init, strategy=args.strategy,
+                   checkpoint_every=args.checkpoint_every)
+    info = train(args.dataset, args.out, cfg, resume=args.resume,
+                 evaluate_at_end=not args.no_eval)
+    console = Console(highlight=False)
+    if info.interrupted:
+        console.print(f"interrupted at step {info.step}/{info.steps}; checkpoint saved: "
+                      f"{info.checkpoint}\ncontinue with: lookout train --resume --out {args.out}")
+        return 130
+    loss = "-" if info.loss is None else f"{info.loss:.4f}"
+    console.print(f"trained {info.step} steps, loss {loss}, {info.images_per_sec:.1f} images/s; "
+                  f"run folder {info.run_dir}")
+    if info.metrics:
+        coco = info.metrics["coco"]
+        console.print(f"test AP {coco['AP']:.3f}  AP50 {coco['AP50']:.3f}")
+    console.print(f"next: lookout export {args.out} --out models/{info.run_dir.name}")
+    return 0

@@ -1,0 +1,157 @@
+"""`export_bundle()`: a training run → the model bundle of models/README.md.
+
+Everything is written into a temporary sibling folder, checked against the
+checkpoint model (see `training.verify`), and only then renamed into place, so a
+failure or a crash never leaves half a bundle and never replaces a good one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from lookout import __version__
+from lookout.errors import UserError
+from realtime.labelmap import read_label_map, write_label_map
+from training.model import OUTPUT_KEYS, load_detector
+from training.train import read_run
+
+# Export like the TF OD API: keep (almost) every candidate; callers filter by score.
+EXPORT_SCORE_THRESHOLD = 1e-8
+
+
+def export_bundle(
+    run_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    tflite: bool = False,
+    checkpoint: str | None = None,
+    samples: list | None = None,
+    progress: bool = True,
+) -> Path:
+    """Write ``out_dir`` (saved_model/, frozen_inference_graph.pb, label_map.pbtxt,
+    model.json, and model.tflite when ``tflite``); return its path.
+
+    Args:
+        samples: uint8 RGB images for the self-check (default: the run's test images
+            plus a few synthetic ones of other sizes).
+
+    Raises:
+        UserError: not a run, no checkpoint, or the exported files disagree with the
+            checkpoint model beyond the tolerance (nothing is written then).
+    """
+    from rich.console import Console
+
+    from training import verify
+
+    console = Console(stderr=True, quiet=not progress)
+    run_dir, out_dir = Path(run_dir), Path(out_dir)
+    run = read_run(run_dir)
+    names = read_label_map(run_dir / "label_map.pbtxt")
+    overrides = {"task": {"model": {"detection_generator": {
+        "pre_nms_score_threshold": EXPORT_SCORE_THRESHOLD}}}}
+    detector = load_detector(run_dir, checkpoint, overrides)
+
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
+    try:
+        with console.status("exporting SavedModel"):
+            _write_saved_model(detector, tmp / "saved_model")
+        with console.status("freezing graph"):
+            _write_frozen_graph(detector, tmp / "frozen_inference_graph.pb")
+        if tflite:
+            from training.tflite import write_tflite
+
+            with console.status("converting to TFLite"):
+                write_tflite(run_dir, detector.checkpoint, tmp / "model.tflite")
+        write_label_map(names, tmp / "label_map.pbtxt")
+        with console.status("checking the export against the checkpoint"):
+            images = samples if samples is not None else verify.sample_images(run)
+            check = verify.check_bundle(detector, tmp, images)
+        metrics_path = run_dir / "metrics.json"
+        meta = {
+            "name": out_dir.name,
+            "architecture": run["model"],
+            "input_size": run["input_size"],
+            "classes": {str(k): v for k, v in names.items()},
+            "training_run": str(run_dir.resolve()),
+            "checkpoint": Path(detector.checkpoint).name,
+            "step": run.get("step"),
+            "metrics": json.loads(metrics_path.read_text()) .get("coco", {})
+            if metrics_path.is_file() else {},
+            "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "lookout_version": __version__,
+            "outputs": list(OUTPUT_KEYS),
+            "score_threshold": EXPORT_SCORE_THRESHOLD,
+            "tflite": ({"input": "uint8 [1, H, W, 3] RGB, any H, W (resized in the graph)",
+                        "outputs": "detection_boxes, detection_classes, detection_scores, "
+                                   "num_detections (same meaning as the SavedModel)"}
+                       if tflite else None),
+            "export_check": check,
+        }
+        (tmp / "model.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        _replace_dir(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir
+
+
+def serving_function(detector, input_name: str = "images", named_outputs: bool = False):
+    """A tf.function uint8 ``[batch, h, w, 3]`` → the four OD API outputs."""
+    import tensorflow as tf
+
+    spec = tf.TensorSpec([None, None, None, 3], tf.uint8, name=input_name)
+
+    @tf.function(input_signature=[spec])
+    def serve(images):
+        out = detector(images)
+        if named_outputs:  # TF1 tensor names for the frozen graph
+            return {k: tf.identity(out[k], name=k) for k in OUTPUT_KEYS}
+        return {k: out[k] for k in OUTPUT_KEYS}
+
+    return serve
+
+
+def _write_saved_model(detector, path: Path) -> None:
+    import tensorflow as tf
+
+    serve = serving_function(detector)
+    detector.module.serve_images = serve  # tracked on the module, like Model Garden's export
+    tf.saved_model.save(detector.module, str(path),
+                        signatures={"serving_default": serve.get_concrete_function()})
+
+
+def _write_frozen_graph(detector, path: Path) -> None:
+    """Freeze the serving function and name its tensors as TF1 OD API graphs do."""
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2,
+    )
+
+    fn = serving_function(detector, input_name="image_tensor", named_outputs=True)
+    frozen = convert_variables_to_constants_v2(fn.get_concrete_function())
+    graph_def = frozen.graph.as_graph_def()
+    nodes = {n.name for n in graph_def.node}
+    missing = [k for k in ("image_tensor", *OUTPUT_KEYS) if k not in nodes]
+    if missing:
+        raise RuntimeError(f"frozen graph lacks tensors {missing}")
+    tf.io.write_graph(graph_def, str(path.parent), path.name, as_text=False)
+
+
+def _replace_dir(tmp: Path, out_dir: Path) -> None:
+    """Move ``tmp`` to ``out_dir``; an existing bundle is swapped out, then removed."""
+    if out_dir.exists() and not (out_dir / "model.json").is_file():
+        raise UserError(f"{out_dir}: exists and is not a model bundle; choose another --out")
+    old = None
+    if out_dir.exists():
+        old = out_dir.with_name(f".{out_dir.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(out_dir, old)
+    os.replace(tmp, out_dir)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,139 @@
+"""Model presets: a lookout name → a Model Garden RetinaNet `ExperimentConfig`.
+
+Each preset starts from one of Model Garden's registered experiments
+(`official.core.exp_factory`) and changes only what a small custom dataset needs:
+classes from the label map, input size, batch, steps, LR schedule, augmentation,
+checkpoint cadence, and float32 (CPUs have no fast bfloat16). The resolved config is
+saved as YAML in the run folder, so ``official/vision/train.py`` can rerun it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from lookout.config import TrainConfig
+from lookout.errors import UserError
+
+
+@dataclass(frozen=True)
+class Preset:
+    """How to turn a registered Model Garden experiment into one of ours."""
+
+    experiment: str  # name in exp_factory
+    size_multiple: int  # input sizes must be a multiple of this
+    adapt: Callable  # (ExperimentConfig) -> None: backbone/decoder/head changes
+
+
+def _mobilenetv2_fpn(params) -> None:
+    from official.vision.configs import backbones, decoders
+
+    model = params.task.model
+    model.backbone = backbones.Backbone(type="mobilenet", mobilenet=backbones.MobileNet(
+        model_id="MobileNetV2", filter_size_scale=1.0))
+    model.decoder = decoders.Decoder(type="fpn", fpn=decoders.FPN(
+        num_filters=128, use_separable_conv=True))
+    model.head.num_filters = 128
+    model.head.num_convs = 2
+    model.head.use_separable_conv = True
+    model.norm_activation.activation = "relu6"
+    model.norm_activation.use_sync_bn = False
+
+
+def _spinenet_mobile(params) -> None:
+    params.task.model.norm_activation.use_sync_bn = False
+
+
+def _resnet50_fpn(params) -> None:
+    params.task.model.norm_activation.use_sync_bn = False
+
+
+PRESETS: dict[str, Preset] = {
+    "retinanet-mobilenetv2-fpn": Preset("retinanet_resnetfpn_coco", 32, _mobilenetv2_fpn),
+    "retinanet-spinenet-mobile": Preset("retinanet_mobile_coco", 128, _spinenet_mobile),
+    "retinanet-resnet50-fpn": Preset("retinanet_resnetfpn_coco", 32, _resnet50_fpn),
+}
+
+
+def build_experiment(
+    cfg: TrainConfig,
+    num_classes: int,
+    train_records: list[str],
+    eval_records: list[str],
+    eval_batch: int = 1,
+):
+    """Resolve the Model Garden experiment for ``cfg`` (validated, locked)."""
+    import official.vision.configs.retinanet  # noqa: F401  (registers the experiments)
+    from official.core import exp_factory
+    from official.modeling import optimization
+
+    preset = PRESETS.get(cfg.model)
+    if preset is None:
+        raise UserError(f"unknown model preset {cfg.model!r}; choose one of {', '.join(PRESETS)}")
+    if cfg.input_size <= 0 or cfg.input_size % preset.size_multiple:
+        raise UserError(f"--input-size {cfg.input_size}: {cfg.model} needs a positive multiple "
+                        f"of {preset.size_multiple}")
+    for name in ("steps", "batch", "checkpoint_every"):
+        if getattr(cfg, name) <= 0:
+            raise UserError(f"[train] {name} must be positive, got {getattr(cfg, name)}")
+    if not 0 < cfg.aug_scale_min <= cfg.aug_scale_max:
+        raise UserError(f"[train] need 0 < aug_scale_min <= aug_scale_max, got "
+                        f"{cfg.aug_scale_min}, {cfg.aug_scale_max}")
+
+    params = exp_factory.get_exp_config(preset.experiment)
+    preset.adapt(params)
+    task = params.task
+    task.model.num_classes = num_classes
+    task.model.input_size = [cfg.input_size, cfg.input_size, 3]
+    task.init_checkpoint = None
+    task.init_checkpoint_modules = "all"
+    task.annotation_file = None
+    task.per_category_metrics = True
+    task.export_config.output_normalized_coordinates = True
+    task.export_config.cast_num_detections_to_float = True
+    task.export_config.cast_detection_classes_to_float = True
+    params.runtime.mixed_precision_dtype = "float32"
+
+    for data, records, batch, training in ((task.train_data, train_records, cfg.batch, True),
+                                           (task.validation_data, eval_records, eval_batch, False)):
+        data.input_path = ",".join(records)
+        data.global_batch_size = batch
+        data.is_training = training
+        data.dtype = "float32"
+        data.shuffle_buffer_size = 256
+        data.drop_remainder = training
+        data.decoder.type = "simple_decoder"
+        data.decoder.simple_decoder.regenerate_source_id = False
+    parser = task.train_data.parser
+    parser.aug_rand_hflip = cfg.aug_flip
+    parser.aug_scale_min = cfg.aug_scale_min
+    parser.aug_scale_max = cfg.aug_scale_max
+
+    warmup = max(1, min(cfg.steps // 10, 500))
+    trainer = params.trainer
+    trainer.train_steps = cfg.steps
+    trainer.steps_per_loop = _steps_per_loop(cfg)
+    trainer.summary_interval = trainer.steps_per_loop
+    trainer.checkpoint_interval = cfg.checkpoint_every
+    trainer.validation_interval = cfg.steps
+    trainer.validation_steps = -1
+    trainer.max_to_keep = 3
+    trainer.optimizer_config = optimization.OptimizationConfig({
+        "optimizer": {"type": "sgd", "sgd": {"momentum": 0.9, "global_clipnorm": 10.0}},
+        "learning_rate": {"type": "cosine", "cosine": {
+            "initial_learning_rate": cfg.lr, "decay_steps": cfg.steps}},
+        "warmup": {"type": "linear", "linear": {
+            "warmup_steps": warmup, "warmup_learning_rate": cfg.lr / 10}},
+    })
+    params.validate()
+    params.lock()
+    return params
+
+
+def _steps_per_loop(cfg: TrainConfig) -> int:
+    """Steps per inner tf.function loop: small enough for a live progress bar and for
+    the checkpoint interval to fall on a loop boundary."""
+    for n in (10, 5, 2, 1):
+        if cfg.checkpoint_every % n == 0 and n <= cfg.steps:
+            return n
+    return 1

@@ -1,0 +1,226 @@
+"""`train()`: a dataset folder → a run folder with checkpoints, through Model Garden.
+
+The training loop is Model Garden's own: `exp_factory` config (see `presets`),
+`task_factory` task, `train_lib.OrbitExperimentRunner` (base trainer + orbit
+controller + checkpoint manager). lookout adds what a user needs around it: checks of
+the dataset, a progress bar, Ctrl+C → checkpoint, clear errors (disk full, bad --init),
+and ``run.json`` describing the run for `evaluate` and `export`.
+
+Run folder: ``params.yaml`` (Model Garden experiment, rerunnable with
+``official/vision/train.py``), ``run.json``, ``label_map.pbtxt``, ``ckpt-N.*``,
+``train/`` (TensorBoard: losses, learning rate), ``validation/`` (metrics, sample images).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from lookout.config import TrainConfig
+from lookout.errors import UserError
+from realtime.labelmap import write_label_map
+from training.data import check_records, load_dataset
+from training.presets import build_experiment
+from training.progress import Interrupted, ProgressAction, StopFlag
+
+RUN_FILE = "run.json"
+
+
+@dataclass
+class RunInfo:
+    """What `train` did. ``interrupted`` is True after Ctrl+C (a checkpoint was saved)."""
+
+    run_dir: Path
+    step: int
+    steps: int
+    loss: float | None
+    images_per_sec: float
+    checkpoint: str
+    interrupted: bool = False
+    metrics: dict | None = None
+
+
+def read_run(run_dir: str | Path) -> dict:
+    """``run.json`` of a run folder, or a `UserError` saying it is not one."""
+    path = Path(run_dir) / RUN_FILE
+    if not path.is_file():
+        raise UserError(f"{run_dir}: not a training run (no {RUN_FILE}; make one with `lookout train`)")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def latest_checkpoint(run_dir: str | Path) -> str | None:
+    import tensorflow as tf
+
+    return tf.train.latest_checkpoint(str(run_dir))
+
+
+def make_strategy(name: str):
+    """``one_device | mirrored | multi_worker_mirrored`` via Model Garden's distribute_utils.
+
+    Without GPUs, ``mirrored`` mirrors over the logical CPU devices (tests split the
+    CPU in two), which distribute_utils does not offer, so it is built directly.
+    """
+    import tensorflow as tf
+    from official.common import distribute_utils
+
+    choices = ("one_device", "mirrored", "multi_worker_mirrored")
+    if name not in choices:
+        raise UserError(f"--strategy {name!r}: choose one of {', '.join(choices)}")
+    gpus = len(tf.config.list_logical_devices("GPU"))
+    cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
+    if name == "mirrored" and gpus == 0 and len(cpus) > 1:
+        return tf.distribute.MirroredStrategy(devices=cpus)
+    if name == "one_device":
+        gpus = min(gpus, 1)
+    return distribute_utils.get_distribution_strategy(distribution_strategy=name, num_gpus=gpus)
+
+
+def train(
+    dataset_dir: str | Path,
+    run_dir: str | Path,
+    cfg: TrainConfig,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    evaluate_at_end: bool = True,
+    cache_dir: str | Path | None = None,
+) -> RunInfo:
+    """Train (or resume) a RetinaNet on ``dataset_dir`` into ``run_dir``.
+
+    Args:
+        dataset_dir: output of `lookout dataset build` (``dataset.json`` + records).
+        run_dir: the run folder; must not hold checkpoints unless ``resume``.
+        cfg: the ``[train]`` settings. On ``resume`` the run's saved settings are used,
+            except ``steps`` (so a finished run can be extended).
+        evaluate_at_end: run `evaluate` on the test split after training (metrics.json,
+            TensorBoard scalars and sample images).
+        cache_dir: where ``--init`` URLs are downloaded (default ``~/.cache/lookout``).
+    """
+    import tensorflow as tf
+    from official.core import task_factory, train_lib, train_utils
+
+    import official.vision.registry_imports  # noqa: F401  (registers tasks and models)
+
+    run_dir = Path(run_dir)
+    existing = latest_checkpoint(run_dir) if run_dir.is_dir() else None
+    if resume:
+        if existing is None:
+            raise UserError(f"{run_dir}: nothing to resume (no checkpoint); drop --resume")
+        saved = read_run(run_dir)
+        cfg = dataclasses.replace(TrainConfig(**saved["train"]), steps=cfg.steps)
+        dataset_dir = saved["dataset"] if dataset_dir is None else dataset_dir
+    elif existing is not None:
+        raise UserError(f"{run_dir}: already holds checkpoints ({Path(existing).name}); "
+                        "use --resume to continue it or choose a new --out")
+
+    data = load_dataset(dataset_dir)
+    train_records = data.splits.get("train", [])
+    test_records = data.splits.get("test", [])
+    if not train_records:
+        raise UserError(f"{data.root / 'dataset.json'}: has no 'train' split")
+    num_train = check_records(train_records, data.names, data.label_map)
+    if test_records:
+        check_records(test_records, data.names, data.label_map)
+
+    params = build_experiment(cfg, data.num_classes, [str(p) for p in train_records],
+                              [str(p) for p in test_records or train_records])
+    if cfg.init and not resume:
+        from training.init import prepare_init
+
+        prepare_init(cfg.init, params, cache_dir=cache_dir)
+    params.lock()
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    train_utils.serialize_config(params, str(run_dir))
+    write_label_map(data.names, run_dir / "label_map.pbtxt")
+    run = {
+        "lookout_run": 1,
+        "model": cfg.model,
+        "input_size": cfg.input_size,
+        "num_classes": data.num_classes,
+        "classes": {str(k): v for k, v in data.names.items()},
+        "dataset": str(data.root.resolve()),
+        "train_images": num_train,
+        "train": dataclasses.asdict(cfg),
+        "status": "training",
+    }
+    _write_json(run_dir / RUN_FILE, run)
+
+    strategy = make_strategy(cfg.strategy)
+    with strategy.scope():
+        task = task_factory.get_task(params.task, logging_dir=str(run_dir))
+    stop = StopFlag()
+    start = time.time()
+    with stop:
+        global_step = None
+        runner = train_lib.OrbitExperimentRunner(
+            distribution_strategy=strategy, task=task, mode="train", params=params,
+            model_dir=str(run_dir), train_actions=[],
+        )
+        global_step = runner.trainer.global_step
+        action = ProgressAction(global_step, cfg.steps, cfg.batch, stop, enabled=progress)
+        runner.controller.train_actions = list(runner.controller.train_actions) + [action]
+        interrupted = False
+        try:
+            with action:
+                runner.run()
+        except (Interrupted, KeyboardInterrupt):
+            interrupted = True
+            _save(runner.checkpoint_manager, global_step, run_dir)
+        except (OSError, tf.errors.OpError) as exc:
+            _raise_if_disk_full(exc, run_dir, int(global_step.numpy()))
+            raise
+    step = int(global_step.numpy())
+    info = RunInfo(
+        run_dir=run_dir, step=step, steps=cfg.steps,
+        loss=action.last_logs.get("total_loss"), images_per_sec=action.mean_images_per_sec,
+        checkpoint=str(latest_checkpoint(run_dir)), interrupted=interrupted,
+    )
+    run.update(status="interrupted" if interrupted else "done", step=step,
+               images_per_sec=round(info.images_per_sec, 3), loss=info.loss,
+               train_seconds=round(time.time() - start, 1))
+    _write_json(run_dir / RUN_FILE, run)
+    if evaluate_at_end and not interrupted and test_records:
+        from training.evaluate import evaluate
+
+        info.metrics = evaluate(run_dir, progress=progress)
+    return info
+
+
+def _save(manager, global_step, run_dir: Path) -> None:
+    import tensorflow as tf
+
+    try:
+        manager.save(checkpoint_number=global_step, check_interval=False)
+    except (OSError, tf.errors.OpError) as exc:
+        _raise_if_disk_full(exc, run_dir, int(global_step.numpy()))
+        raise
+
+
+_DISK_FULL = ("No space left on device", "File too large", "Disk quota exceeded")
+
+
+def _raise_if_disk_full(exc: Exception, run_dir: Path, step: int) -> None:
+    """Turn ENOSPC / EFBIG / EDQUOT (from Python or from TF's file system) into one line,
+    after removing the half-written checkpoint (the previous one stays valid)."""
+    text = getattr(exc, "message", None) or str(exc)
+    codes = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+    if getattr(exc, "errno", None) in codes or any(s in text for s in _DISK_FULL):
+        for tmp in run_dir.glob("*_temp*"):
+            shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
+        last = latest_checkpoint(run_dir)
+        kept = f"last good checkpoint {Path(last).name}" if last else "no checkpoint yet"
+        raise UserError(f"{run_dir}: out of disk space while writing the checkpoint at step {step} "
+                        f"({kept}); free space and rerun with --resume") from None
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, path)

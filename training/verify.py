@@ -1,0 +1,140 @@
+"""The export's self-check: every exported format must agree with the checkpoint model.
+
+For each sample image (of its own size) and for one batch of two, the SavedModel, the
+frozen graph and (when present) the TFLite model are run, and their detections are
+compared with the checkpoint model's: the top ``TOP`` detections of the checkpoint
+model must each have a same-class detection within ``box`` (normalized coordinates)
+and ``score``, and the sorted score lists must agree within ``score``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+from lookout.errors import UserError
+from training.model import OUTPUT_KEYS
+
+TOP = 10
+TOLERANCE = {  # max abs difference allowed, per format
+    "saved_model": {"box": 1e-4, "score": 1e-4},
+    "frozen_graph": {"box": 1e-4, "score": 1e-4},
+    "tflite": {"box": 2e-2, "score": 2e-2},
+}
+
+
+def sample_images(run: dict, limit: int = 3) -> list[np.ndarray]:
+    """Up to ``limit`` test images of the run's dataset, plus one synthetic odd-sized one."""
+    from PIL import Image
+
+    from training.datasets.records import iter_records
+
+    images = []
+    meta_path = Path(run.get("dataset", "")) / "dataset.json"
+    if meta_path.is_file():
+        meta = json.loads(meta_path.read_text())
+        split = meta["splits"].get("test") or meta["splits"].get("train") or {}
+        paths = [meta_path.parent / r for r in split.get("records", [])]
+        for example in iter_records([p for p in paths if p.is_file()]):
+            image = Image.open(io.BytesIO(example.encoded)).convert("RGB")
+            image.thumbnail((320, 320))
+            images.append(np.asarray(image))
+            if len(images) >= limit:
+                break
+    rng = np.random.default_rng(0)
+    images.append(rng.integers(0, 256, (97, 131, 3), dtype=np.uint8))
+    return images
+
+
+def check_bundle(detector, bundle: Path, images: list[np.ndarray]) -> dict:
+    """Compare each format in ``bundle`` with ``detector``; return the measured differences.
+
+    Raises:
+        UserError: a format disagrees beyond its tolerance.
+    """
+    runners = {"saved_model": _saved_model_runner(bundle / "saved_model"),
+               "frozen_graph": _frozen_graph_runner(bundle / "frozen_inference_graph.pb")}
+    if (bundle / "model.tflite").is_file():
+        runners["tflite"] = _tflite_runner(bundle / "model.tflite")
+    batches = [image[None] for image in images]
+    if images:
+        batches.append(np.stack([images[-1], images[-1][::-1]]))
+    worst = {name: {"box": 0.0, "score": 0.0} for name in runners}
+    for batch in batches:
+        ref = {k: np.asarray(v) for k, v in detector(batch).items()}
+        for name, run in runners.items():
+            if name == "tflite" and len(batch) > 1:
+                continue  # the TFLite model takes one image per call
+            got = run(batch)
+            for i in range(len(batch)):
+                box, score = compare(_one(ref, i), _one(got, i))
+                worst[name]["box"] = max(worst[name]["box"], box)
+                worst[name]["score"] = max(worst[name]["score"], score)
+    for name, diff in worst.items():
+        tol = TOLERANCE[name]
+        if diff["box"] > tol["box"] or diff["score"] > tol["score"]:
+            raise UserError(
+                f"export check failed: {name} differs from the checkpoint model by box "
+                f"{diff['box']:.2g} (tolerance {tol['box']}), score {diff['score']:.2g} "
+                f"(tolerance {tol['score']}); bundle not written")
+    return {"images": len(batches), "top": TOP,
+            "tolerance": {k: TOLERANCE[k] for k in runners}, "max_difference": worst}
+
+
+def _one(out: dict, i: int) -> dict:
+    return {k: np.asarray(out[k])[i] for k in OUTPUT_KEYS}
+
+
+def compare(ref: dict, got: dict) -> tuple[float, float]:
+    """Max box and score differences between two single-image outputs (see module doc)."""
+    n_ref, n_got = int(ref["num_detections"]), int(got["num_detections"])
+    ref_scores = np.sort(ref["detection_scores"][:n_ref])[::-1]
+    got_scores = np.sort(got["detection_scores"][:n_got])[::-1]
+    n = min(len(ref_scores), len(got_scores))
+    score = float(np.max(np.abs(ref_scores[:n] - got_scores[:n]), initial=0.0))
+    if len(ref_scores) != len(got_scores):  # a missing detection counts as its score
+        extra = ref_scores[n:] if len(ref_scores) > n else got_scores[n:]
+        score = max(score, float(extra.max()))
+    box = 0.0
+    for i in range(min(TOP, n_ref)):
+        same = got["detection_classes"][:n_got] == ref["detection_classes"][i]
+        if not same.any():
+            return 1.0, max(score, float(ref["detection_scores"][i]))
+        dist = np.abs(got["detection_boxes"][:n_got][same] - ref["detection_boxes"][i]).max(axis=1)
+        j = int(np.argmin(dist + np.abs(got["detection_scores"][:n_got][same]
+                                        - ref["detection_scores"][i])))
+        box = max(box, float(dist[j]))
+        score = max(score, abs(float(got["detection_scores"][:n_got][same][j]
+                                     - ref["detection_scores"][i])))
+    return box, score
+
+
+def _saved_model_runner(path: Path):
+    import tensorflow as tf
+
+    fn = tf.saved_model.load(str(path)).signatures["serving_default"]
+    return lambda batch: {k: v.numpy() for k, v in fn(images=tf.constant(batch)).items()}
+
+
+def _frozen_graph_runner(path: Path):
+    """Load the .pb the way the TF1 tutorials' runner scripts do."""
+    import tensorflow as tf
+
+    graph_def = tf.compat.v1.GraphDef()
+    graph_def.ParseFromString(path.read_bytes())
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.compat.v1.import_graph_def(graph_def, name="")
+    session = tf.compat.v1.Session(graph=graph)
+    fetches = {k: graph.get_tensor_by_name(f"{k}:0") for k in OUTPUT_KEYS}
+    image = graph.get_tensor_by_name("image_tensor:0")
+    return lambda batch: session.run(fetches, {image: batch})
+
+
+def _tflite_runner(path: Path):
+    from training.tflite import TFLiteRunner
+
+    return TFLiteRunner(path)
