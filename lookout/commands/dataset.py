@@ -80,7 +80,7 @@ def run_build(args: argparse.Namespace, config) -> int:
     except DatasetErrors as exc:
         print_report(exc.report, title="build refused")
         raise
-    print_report(result.report, title="built")
+    print_report(result.report, title="built", built=True)
     console = Console(highlight=False)
     for split, paths in result.records.items():
         console.print(f"{split}: {', '.join(str(p) for p in paths)}")

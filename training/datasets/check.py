@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 from array import array
 from collections import Counter
 from collections.abc import Iterator
@@ -68,7 +69,7 @@ class Checker:
         where = ex.origin
         for name in (ex.filename, ex.image_path or ""):
             if not is_utf8(name):
-                found.append(Problem(ERROR, where, f"file name {show(name)!r} is not valid UTF-8"))
+                found.append(Problem(ERROR, where, f"file name {os.fsencode(name)!r} is not valid UTF-8"))
                 return None, found
         if escapes(ex.filename):
             found.append(Problem(ERROR, where, f"file name {ex.filename!r} escapes the dataset "

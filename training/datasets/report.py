@@ -30,7 +30,9 @@ def size_buckets(report: DatasetReport) -> dict[str, int]:
             "large": int((area >= 96**2).sum())}
 
 
-def print_report(report: DatasetReport, console: Console | None = None, title: str = "") -> None:
+def print_report(report: DatasetReport, console: Console | None = None, title: str = "",
+                 built: bool = False) -> None:
+    """Print ``report``; ``built`` says errors were skipped (``--skip-bad``) rather than fatal."""
     console = console or Console()
     console.print(f"[bold]{title or 'dataset'}[/] {escape(report.source)} ([cyan]{report.format}[/]): "
                   f"{report.images} usable image(s) of {report.examples}, "
@@ -63,5 +65,9 @@ def print_report(report: DatasetReport, console: Console | None = None, title: s
         console.print(f"[bold]skipped[/] {len(report.skipped)}: " + escape(", ".join(report.skipped)),
                       highlight=False, soft_wrap=True)
     e, w = len(report.errors), len(report.warnings)
-    verdict = "[red]errors[/]" if e else ("[yellow]usable, with warnings[/]" if w else "[green]ok[/]")
+    left_out = f"[yellow]built without the {len(report.skipped)} image(s) with errors[/]"
+    if e:
+        verdict = left_out if built else "[red]errors[/]"
+    else:
+        verdict = "[yellow]usable, with warnings[/]" if w else "[green]ok[/]"
     console.print(f"{e} error(s), {w} warning(s): {verdict}")
