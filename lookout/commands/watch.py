@@ -1,0 +1,88 @@
+"""`lookout watch MODEL --source URL`: doorbell mode (rules, events, notifiers).
+
+A thin shell over `realtime.watch.runner.run_watch`; ``--deliver-only`` just flushes
+the delivery spool of an events folder (no model, no source).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import shlex
+
+from lookout.config import DEFAULT_CONFIG, Config, override
+from lookout.errors import UserError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "watch", help="doorbell mode: alert once per visit, durable events and notifiers",
+        description="Watch a camera, stream or file; each visit that matches a rule becomes "
+                    "one event (events.jsonl, snapshots) delivered to the notifiers.")
+    parser.add_argument("model", nargs="?", help="bundle folder, frozen graph, SavedModel, .tflite")
+    parser.add_argument("--source", help="webcam index, rtsp:// or http:// URL, or video file")
+    parser.add_argument("--alert", action="append", metavar="LABEL[:MIN_SCORE]",
+                        help="alert on LABEL (repeatable; replaces [[watch.rules]])")
+    parser.add_argument("--events", metavar="DIR", help="events folder (watch.events_dir)")
+    parser.add_argument("--webhook", metavar="URL", help="POST each event here (watch.webhook.url)")
+    parser.add_argument("--command", metavar="CMD",
+                        help="run this per event, split like a shell line but never run by "
+                             "a shell (watch.command.argv)")
+    parser.add_argument("--no-motion", action="store_true",
+                        help="run the detector on every frame (no motion gating)")
+    parser.add_argument("--clip", action="store_true", default=None,
+                        help="save a short clip per event")
+    parser.add_argument("--mode", choices=["file", "live"], default=None,
+                        help="flow policy (default: live for cameras and streams)")
+    parser.add_argument("--drain", type=float, default=30.0, metavar="S",
+                        help="at the end, wait this long for pending deliveries (default 30)")
+    parser.add_argument("--deliver-only", action="store_true",
+                        help="only deliver what the events folder's spool still holds, then exit")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.set_defaults(func=run)
+
+
+def apply_flags(args: argparse.Namespace, config: Config) -> Config:
+    """Flags override ``[watch]``."""
+    watch = config.watch
+    webhook = override(watch.webhook, url=args.webhook)
+    command = watch.command
+    if args.command is not None:
+        argv = shlex.split(args.command)
+        if not argv:
+            raise UserError("--command: empty command")
+        command = override(command, argv=argv)
+    motion = override(watch.motion, enabled=False if args.no_motion else None)
+    watch = override(watch, events_dir=args.events, clip=args.clip, webhook=webhook,
+                     command=command, motion=motion)
+    return dataclasses.replace(config, watch=watch)
+
+
+def run(args: argparse.Namespace, config: Config) -> int:
+    from rich.logging import RichHandler
+
+    from realtime.watch.rules import parse_alert_flag
+    from realtime.watch.runner import deliver_pending, run_watch
+
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(message)s", datefmt="[%X]",
+                        handlers=[RichHandler(show_path=False, rich_tracebacks=False)])
+    config = apply_flags(args, config)
+    if args.deliver_only:
+        result = deliver_pending(config, args.drain)
+        print(f"delivered {result.delivered}, still pending {result.pending}")
+        return 0 if result.pending == 0 else 3
+    if not args.model or args.source is None:
+        raise UserError("watch: give MODEL and --source (or --deliver-only --events DIR)")
+    if args.alert:
+        rules, where = [parse_alert_flag(a) for a in args.alert], "--alert"
+    else:
+        rules, where = None, f"{args.config or DEFAULT_CONFIG}: watch.rules"
+    result = run_watch(args.model, args.source, config, rules=rules, rules_where=where,
+                       mode=args.mode, drain_s=args.drain)
+    stats = result.stats
+    print(f"{stats.summary() if stats else ''}; detector ran on {result.detector_runs} of "
+          f"{result.frames} frames; {result.events} event(s) in {config.watch.events_dir}; "
+          f"delivered {result.delivered}, pending {result.pending}")
+    return 0

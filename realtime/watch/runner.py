@@ -1,0 +1,154 @@
+"""`run_watch`: the doorbell loop, as a short list of steps (what ``lookout watch`` calls).
+
+start: check rules → open spool, recover, start deliveries → load model → compile
+rules against its labels → open source → run the pipeline with the motion gate and
+the watch engine (health line alongside) → stop: engine closes events, deliveries
+drain for a while, the rest stays spooled for the next run. SIGTERM stops cleanly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from lookout.config import Config, WatchRuleConfig
+from realtime.pipeline import Pipeline, PipelineStats
+from realtime.watch.delivery import Deliverer
+from realtime.watch.engine import WatchEngine
+from realtime.watch.health import HealthReporter
+from realtime.watch.motion import MotionGate
+from realtime.watch.notifiers import build_notifiers
+from realtime.watch.recovery import recover
+from realtime.watch.rules import compile_rules
+from realtime.watch.spool import Spool
+
+log = logging.getLogger("lookout.watch")
+
+
+@dataclass
+class WatchResult:
+    stats: PipelineStats | None
+    events: int
+    detector_runs: int
+    frames: int
+    delivered: int
+    pending: int
+
+
+def deliver_pending(config: Config, drain_s: float = 30.0) -> WatchResult:
+    """Only deliver what the spool holds (after recovery), then stop: no model, no source."""
+    cfg = config.watch
+    root = Path(cfg.events_dir)
+    notifiers = build_notifiers(cfg)
+    spool = Spool(root / "spool.sqlite")
+    try:
+        recover(root / "events.jsonl", spool, [n.name for n in notifiers], set(cfg.delivery.on))
+        deliverer = Deliverer(spool, notifiers, cfg.delivery, root).start()
+        with _sigterm_sets(threading.Event()) as stop:
+            pending = _drain(deliverer, drain_s, stop)
+        deliverer.stop()
+        return WatchResult(None, 0, 0, 0, deliverer.delivered, pending)
+    finally:
+        spool.close()
+
+
+def run_watch(model: str | Path, source_spec: str, config: Config, *,
+              rules: list[WatchRuleConfig] | None = None, rules_where: str = "watch.rules",
+              mode: str | None = None, drain_s: float = 30.0, progress=None) -> WatchResult:
+    """Watch ``source_spec`` with ``model`` until the source ends, Ctrl+C or SIGTERM.
+
+    Args:
+        rules: rule configs (default: ``config.watch.rules``); ``rules_where`` names
+            their origin in errors (``config.toml: watch.rules`` or ``--alert``).
+        mode: ``file`` | ``live`` (default: live for cameras and streams).
+        drain_s: at the end, wait this long for pending deliveries.
+    """
+    from realtime.detectors import load_detector
+    from realtime.sources import open_source
+
+    cfg = config.watch
+    rules = cfg.rules if rules is None else rules
+    compile_rules(rules, None, rules_where)  # polygons, ranges: fail before the slow load
+    root = Path(cfg.events_dir)
+    notifiers = build_notifiers(cfg)
+    names = [n.name for n in notifiers]
+    spool = Spool(root / "spool.sqlite")
+    deliverer = health = detector = None
+    try:
+        recover(root / "events.jsonl", spool, names, set(cfg.delivery.on))
+        deliverer = Deliverer(spool, notifiers, cfg.delivery, root).start()
+        detector = load_detector(model, config.detector)
+        compiled = compile_rules(rules, detector.names, rules_where)
+        source = open_source(source_spec, config.pipeline)
+        gate = MotionGate(cfg.motion)
+        engine = WatchEngine(compiled, cfg, spool=spool, notifiers=names, gate=gate,
+                             on_spooled=deliverer.wake)
+        mode = mode or ("live" if source.live else "file")
+        pipeline = Pipeline(source, detector, [engine], config.pipeline, mode, gate)
+        log.info("watching %s with %d rule(s) -> %s; notifiers: %s", source.describe(),
+                 len(compiled), root, ", ".join(names) or "none")
+
+        def counters() -> dict:
+            return {"frames": engine.frames, "detector_runs": engine.detector_runs,
+                    "motion_frames": gate.motion_frames, "events": engine.events,
+                    "open": len(engine.open), "pending": spool.counts()["pending"],
+                    "reconnects": source.reconnects}
+
+        health = HealthReporter(counters, cfg.health_every_s).start()
+        terminated = threading.Event()
+        with _sigterm_sets(pipeline.stop_event, terminated):
+            stats = pipeline.run(progress)
+        if terminated.is_set():
+            stats.stopped_by = "sigterm"
+        health.stop()
+        log.info("%s", health.line())
+        pending = _drain(deliverer, min(drain_s, 5.0) if terminated.is_set() else drain_s,
+                         threading.Event())
+        if pending:
+            log.warning("%d delivery(ies) still pending in %s; they resume on the next run "
+                        "(or: lookout watch --deliver-only --events %s)",
+                        pending, root / "spool.sqlite", root)
+        return WatchResult(stats, engine.events, engine.detector_runs, engine.frames,
+                           deliverer.delivered, pending)
+    finally:
+        if health is not None:
+            health.stop()
+        if deliverer is not None:
+            deliverer.stop()
+        if detector is not None:
+            detector.close()
+        spool.close()
+
+
+def _drain(deliverer: Deliverer, drain_s: float, stop: threading.Event) -> int:
+    step = 0.5
+    waited = 0.0
+    while waited < drain_s and not stop.is_set():
+        pending = deliverer.drain(min(step, drain_s - waited))
+        if pending == 0:
+            return 0
+        waited += step
+    return deliverer.spool.counts()["pending"]
+
+
+@contextlib.contextmanager
+def _sigterm_sets(*events: threading.Event):
+    """While inside, SIGTERM sets ``events`` (a clean stop) instead of killing the process."""
+    if threading.current_thread() is not threading.main_thread():
+        yield events[0]
+        return
+
+    def handler(signum, frame):
+        log.warning("SIGTERM: stopping")
+        for event in events:
+            event.set()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield events[0]
+    finally:
+        signal.signal(signal.SIGTERM, previous)
