@@ -235,7 +235,7 @@ class Pipeline:
             self.stats.frames_read += 1
             if not self.frames_q.put(Captured(frame, time.monotonic()), stop):
                 return
-        self.frames_q.put(END, stop)
+        self.frames_q.put_end(stop)
 
     def batch_loop(self) -> None:
         stop, batcher = self.stop_event, self.batcher
@@ -249,7 +249,7 @@ class Pipeline:
                 continue
             if item is END:
                 self._send_batches(batcher.flush())
-                self.batches_q.put(END, stop)
+                self.batches_q.put_end(stop)
                 return
             ready = batcher.add(item, time.monotonic())
             if self.live and self.frames_q.qsize() == 0:
@@ -269,7 +269,7 @@ class Pipeline:
             except queue.Empty:
                 continue
             if batch is END:
-                self.results_q.put(END, stop)
+                self.results_q.put_end(stop)
                 return
             found = iter(self.detector.detect(batch.inputs) if batch.inputs else [])
             self.stats.batches += bool(batch.inputs)

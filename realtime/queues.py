@@ -47,9 +47,6 @@ class StageQueue:
                             old = self._q.get_nowait()
                         except queue.Empty:
                             continue
-                        if old is END:  # never lose the end marker
-                            self._q.put_nowait(old)
-                            return False
                         self.dropped += self._weight(old)
                 self.high_water = max(self.high_water, self._q.qsize())
             return True
@@ -57,6 +54,16 @@ class StageQueue:
             try:
                 self._q.put(item, timeout=POLL_S)
                 self.high_water = max(self.high_water, self._q.qsize())
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def put_end(self, stop: threading.Event) -> bool:
+        """Enqueue the end marker behind everything queued (waits for room, never drops)."""
+        while not stop.is_set():
+            try:
+                self._q.put(END, timeout=POLL_S)
                 return True
             except queue.Full:
                 continue

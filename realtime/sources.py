@@ -26,7 +26,7 @@ from realtime.frames import Frame
 # FFmpeg's per-packet complaints about a corrupt file would flood the terminal; we count
 # the frames instead and report them once.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # no retry chatter
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 

@@ -1,0 +1,214 @@
+"""The threaded pipeline: order, batching, gate, live drop policy, errors, stop requests.
+
+These use a small deterministic in-test `Detector` (cheap, and it records its batches);
+the end-to-end runs with the real bundle are in test_annotate.py.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from lookout.config import PipelineConfig
+from lookout.errors import UserError
+from realtime.batching import Batcher, Captured, shrink
+from realtime.detections import Detections
+from realtime.detectors.base import Detector
+from realtime.frames import Frame, FrameResult
+from realtime.pipeline import PipelineError, run_pipeline
+from realtime.queues import StageQueue
+from realtime.sinks.base import Sink, StopPipeline
+from realtime.sources import Source
+
+
+class BrightnessDetector(Detector):
+    """One box per image whose score is the image's mean brightness (deterministic)."""
+
+    kind = "test"
+    names = {1: "thing"}
+
+    def __init__(self, delay: float = 0.0, fail_on_call: int | None = None) -> None:
+        self.delay, self.fail_on_call = delay, fail_on_call
+        self.batches: list[int] = []
+
+    def detect(self, images):
+        self.batches.append(len(images))
+        if self.fail_on_call is not None and len(self.batches) == self.fail_on_call:
+            raise RuntimeError("model exploded")
+        if self.delay:
+            time.sleep(self.delay)
+        out = []
+        for img in images:
+            h, w = img.shape[:2]
+            out.append(Detections([[0, 0, w / 2, h / 2]], [float(img.mean()) / 255], [1], ["thing"]))
+        return out
+
+
+class SyntheticSource(Source):
+    """``n`` frames whose brightness encodes their index; as fast as they are pulled."""
+
+    def __init__(self, n: int, live: bool = False, sizes=((32, 48),), fail_at: int | None = None):
+        super().__init__()
+        self.name, self.n, self.live, self.sizes, self.fail_at = "synthetic", n, live, sizes, fail_at
+        self.expected_frames = n
+        self.closed = False
+
+    def frames(self, stop):
+        for i in range(n := self.n):
+            if stop.is_set():
+                return
+            if self.fail_at == i:
+                raise OSError("camera unplugged")
+            h, w = self.sizes[i % len(self.sizes)]
+            yield Frame(self.name, i, i / 30, np.full((h, w, 3), i % 256, np.uint8))
+        assert n == self.n
+
+    def close(self):
+        self.closed = True
+
+
+class ListSink(Sink):
+    def __init__(self, delay: float = 0.0, fail_at: int | None = None, stop_at: int | None = None):
+        self.results: list[FrameResult] = []
+        self.delay, self.fail_at, self.stop_at = delay, fail_at, stop_at
+        self.closed = 0
+
+    def write(self, result):
+        if self.fail_at is not None and len(self.results) == self.fail_at:
+            raise OSError("disk full")
+        if self.stop_at is not None and len(self.results) == self.stop_at:
+            raise StopPipeline
+        if self.delay:
+            time.sleep(self.delay)
+        self.results.append(result)
+
+    def close(self):
+        self.closed += 1
+
+
+def run(source, detector, sinks, **kw):
+    mode = kw.pop("mode", "file")
+    gate = kw.pop("gate", None)
+    return run_pipeline(source, detector, sinks, PipelineConfig(**kw), mode=mode, gate=gate)
+
+
+def test_file_mode_is_lossless_ordered_and_equals_a_sequential_run():
+    detector, sink = BrightnessDetector(), ListSink()
+    stats = run(SyntheticSource(50), detector, [sink], batch=4, max_wait_ms=50, queue_size=3)
+    assert [r.frame.index for r in sink.results] == list(range(50))
+    sequential = [BrightnessDetector().detect([f.rgb])[0] for f in
+                  SyntheticSource(50).frames(threading.Event())]
+    for got, want in zip(sink.results, sequential, strict=True):
+        np.testing.assert_array_equal(got.detections.xyxy, want.xyxy)
+        np.testing.assert_array_equal(got.detections.scores, want.scores)
+    assert stats.frames_read == stats.frames_written == stats.frames_detected == 50
+    assert stats.frames_dropped == 0 and stats.stopped_by == "end"
+    assert max(detector.batches) == 4 and sum(detector.batches) == 50
+    assert sink.closed == 1
+
+
+def test_batches_hold_frames_of_one_size_only():
+    detector, sink = BrightnessDetector(), ListSink()
+    sizes = ((32, 48), (32, 48), (20, 20))  # two frames of one size, then one of another
+    run(SyntheticSource(12, sizes=sizes), detector, [sink], batch=8, max_wait_ms=1000)
+    assert detector.batches == [2, 1] * 4
+    assert [r.frame.index for r in sink.results] == list(range(12))
+
+
+def test_gate_skips_the_detector_and_keeps_order():
+    detector, sink = BrightnessDetector(), ListSink()
+    stats = run(SyntheticSource(30), detector, [sink], batch=4,
+                gate=lambda frame: frame.index % 3 == 0)
+    assert [r.frame.index for r in sink.results] == list(range(30))
+    assert [r.detected for r in sink.results] == [i % 3 == 0 for i in range(30)]
+    assert all(len(r.detections) == 0 for r in sink.results if not r.detected)
+    assert all(len(r.detections) == 1 for r in sink.results if r.detected)
+    assert sum(detector.batches) == 10 == stats.frames_detected
+    assert stats.frames_gated == 20
+
+
+def test_resize_shrinks_before_the_detector_and_maps_boxes_back():
+    detector, sink = BrightnessDetector(), ListSink()
+    run(SyntheticSource(4, sizes=((100, 200),)), detector, [sink], batch=2, resize=50)
+    # The detector saw 25x50 images; its half-size box maps back to the 100x200 frame.
+    np.testing.assert_allclose(sink.results[0].detections.xyxy[0], [0, 0, 100, 50])
+    small, scale = shrink(np.zeros((100, 200, 3), np.uint8), 50)
+    assert small.shape == (25, 50, 3) and scale == 4
+
+
+def test_live_mode_drops_oldest_and_queues_never_grow():
+    detector, sink = BrightnessDetector(delay=0.02), ListSink()
+    stats = run(SyntheticSource(400, live=True), detector, [sink], mode="live", batch=2,
+                queue_size=4)
+    assert stats.frames_dropped > 0
+    assert stats.frames_written + stats.frames_dropped == stats.frames_read == 400
+    assert stats.max_queue <= 4  # no queue ever held more than its bound
+    indices = [r.frame.index for r in sink.results]
+    assert indices == sorted(indices)  # what survives is still in order
+    assert indices[-1] == 399  # the newest frame is never the one dropped
+
+
+def test_drop_oldest_queue_keeps_the_newest_items():
+    q, stop = StageQueue(3, drop_oldest=True), threading.Event()
+    for i in range(10):
+        assert q.put(i, stop)
+    assert q.dropped == 7 and q.qsize() == 3
+    assert [q.get_nowait() for _ in range(3)] == [7, 8, 9]
+
+
+def test_lossless_queue_put_gives_up_when_stopped():
+    q, stop = StageQueue(1, drop_oldest=False), threading.Event()
+    assert q.put("a", stop)
+    threading.Timer(0.2, stop.set).start()
+    assert q.put("b", stop) is False  # blocked by backpressure until the stop
+
+
+@pytest.mark.parametrize("where", ["detector", "sink", "source"])
+def test_an_error_in_any_stage_stops_all_and_is_reported(where):
+    detector = BrightnessDetector(fail_on_call=3 if where == "detector" else None)
+    sink = ListSink(fail_at=7 if where == "sink" else None)
+    source = SyntheticSource(10_000, fail_at=20 if where == "source" else None)
+    with pytest.raises(PipelineError) as info:
+        run(source, detector, [sink], batch=2, queue_size=2)
+    stage = {"detector": "detector", "sink": "sinks", "source": "reader"}[where]
+    assert str(info.value).startswith(f"{stage} stage failed")
+    assert sink.closed == 1 and source.closed  # outputs finalized, source released
+    assert len(sink.results) < 100  # it stopped instead of running through 10000 frames
+    assert not [t for t in threading.enumerate() if t.name.startswith("lookout-")]
+
+
+def test_user_errors_pass_through_unchanged():
+    class Lost(SyntheticSource):
+        def frames(self, stop):
+            yield from super().frames(stop)
+            raise UserError("rtsp://cam: stream lost and not back after 5 s")
+
+    with pytest.raises(UserError, match="stream lost"):
+        run(Lost(3), BrightnessDetector(), [ListSink()])
+
+
+def test_a_sink_can_end_the_run_normally():
+    sink, other = ListSink(stop_at=5), ListSink()
+    stats = run(SyntheticSource(1000), BrightnessDetector(), [sink, other], batch=1)
+    assert stats.stopped_by == "sink"
+    assert len(sink.results) == 5 and other.closed == 1
+
+
+def test_batcher_flushes_on_size_time_and_gate():
+    def item(i, shape=(4, 4, 3)):
+        return Captured(Frame("s", i, 0.0, np.zeros(shape, np.uint8)), 0.0)
+
+    b = Batcher(batch_size=3, max_wait_s=0.5)
+    assert b.add(item(0), now=0.0) == [] and b.add(item(1), now=0.1) == []
+    assert b.due(now=0.4) == []
+    (batch,) = b.due(now=0.6)  # waited long enough: a partial batch
+    assert [c.frame.index for c in batch.items] == [0, 1]
+    b.add(item(2), 1.0)
+    (batch,) = b.add(item(3, (8, 8, 3)), 1.0)  # another size closes the batch
+    assert len(batch) == 1
+    gated = Batcher(batch_size=3, max_wait_s=0.5, gate=lambda f: False)
+    (batch,) = gated.add(item(4), 0.0)  # nothing to detect: out at once, not after the wait
+    assert batch.detect == [False] and batch.inputs == []
