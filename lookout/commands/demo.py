@@ -1,0 +1,34 @@
+"""`lookout demo`: the whole path offline on generated sample data (a thin shell over
+`lookout.demo.demo.run_demo`)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "demo", help="the whole path offline on generated sample data",
+        description="Generate sample data, build a dataset, train, evaluate and export a "
+                    "detector, annotate a sample clip and watch a doorbell clip. Finished "
+                    "stages are reused when run again.")
+    parser.add_argument("--out", default=None, help="output folder (default: [demo] out, demo_out)")
+    parser.add_argument("--fresh", action="store_true", help="delete earlier demo outputs, start over")
+    parser.add_argument("--steps", type=int, default=None, help="training steps (default: [demo] steps)")
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny sizes and a few steps: checks the plumbing in about a minute "
+                             "(the model stays weak)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, config) -> int:
+    from rich.console import Console
+
+    from lookout.demo.demo import run_demo
+    from lookout.demo.summary import summary_table
+
+    console = Console(highlight=False)
+    result = run_demo(config, out=args.out, fresh=args.fresh, steps=args.steps, quick=args.quick,
+                      console=console)
+    console.print(summary_table(result))
+    return 0

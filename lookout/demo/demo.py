@@ -1,0 +1,210 @@
+"""`run_demo`: the whole path on generated sample data, each step through the library API.
+
+samples → dataset build → train → eval → export → annotate the sample clip → watch the
+doorbell clip. Everything goes under one folder (``demo_out/``):
+
+    samples/shapes/{train,test}/   labelImg VOC images + XML     (lookout.demo.samples)
+    samples/clip.mp4, doorbell.mp4 the clips                     (lookout.demo.clips)
+    dataset/                       records, label map, dataset.json
+    runs/shapes/                   checkpoints, metrics.json, PR curves, TensorBoard
+    models/shapes/                 the bundle
+    annotated.mp4, detections.jsonl
+    events/                        events.jsonl, snapshots/
+    demo.json                      what each finished stage was made with
+
+A stage is reused when its outputs exist and check out, and it was made with the same
+settings as now (``demo.json``); once a stage reruns, every later stage reruns too.
+``fresh`` starts over.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+
+from lookout.config import Config, DemoConfig
+from lookout.errors import UserError
+
+STATE_FILE = "demo.json"
+
+# `--quick`: tiny sizes and a few steps, to check the plumbing (the model stays weak).
+QUICK = {"train_images": 24, "test_images": 8, "image_size": 128, "steps": 30, "input_size": 64,
+         "batch": 4, "clip_seconds": 2.0, "doorbell_seconds": 7.0, "score": 0.05}
+
+
+@dataclass(frozen=True)
+class DemoPaths:
+    """Where every output of the demo goes."""
+
+    root: Path
+
+    @property
+    def samples(self) -> Path:
+        return self.root / "samples" / "shapes"
+
+    @property
+    def clip(self) -> Path:
+        return self.root / "samples" / "clip.mp4"
+
+    @property
+    def doorbell(self) -> Path:
+        return self.root / "samples" / "doorbell.mp4"
+
+    @property
+    def dataset(self) -> Path:
+        return self.root / "dataset"
+
+    @property
+    def run(self) -> Path:
+        return self.root / "runs" / "shapes"
+
+    @property
+    def metrics(self) -> Path:
+        return self.run / "metrics.json"
+
+    @property
+    def bundle(self) -> Path:
+        return self.root / "models" / "shapes"
+
+    @property
+    def annotated(self) -> Path:
+        return self.root / "annotated.mp4"
+
+    @property
+    def detections(self) -> Path:
+        return self.root / "detections.jsonl"
+
+    @property
+    def events(self) -> Path:
+        return self.root / "events"
+
+    @property
+    def state(self) -> Path:
+        return self.root / STATE_FILE
+
+
+@dataclass
+class Stage:
+    """One step: ``run`` makes its outputs, ``check`` says whether they exist and are valid
+    (returning a short description for the summary, or None)."""
+
+    name: str
+    title: str
+    settings: dict
+    run: Callable[[], None]
+    check: Callable[[], str | None]
+
+
+@dataclass
+class StageOutcome:
+    name: str
+    title: str
+    reused: bool
+    seconds: float
+    detail: str
+
+
+@dataclass
+class DemoResult:
+    """What the demo made: the paths, each stage's outcome, and the AP50 reached."""
+
+    paths: DemoPaths
+    stages: list[StageOutcome] = field(default_factory=list)
+    ap50: float | None = None
+    events: int = 0
+    seconds: float = 0.0
+
+
+def resolve_settings(cfg: DemoConfig, *, steps: int | None = None, quick: bool = False) -> DemoConfig:
+    """The ``[demo]`` table with ``--quick`` and ``--steps`` applied (flags win)."""
+    if quick:
+        cfg = dataclasses.replace(cfg, **QUICK)
+    if steps is not None:
+        cfg = dataclasses.replace(cfg, steps=steps)
+    if cfg.steps <= 0:
+        raise UserError(f"--steps {cfg.steps}: must be positive")
+    from lookout.demo.samples import CLASSES
+
+    if cfg.alert not in CLASSES:
+        raise UserError(f"[demo] alert = {cfg.alert!r}: the sample classes are {', '.join(CLASSES)}")
+    return cfg
+
+
+def run_demo(config: Config, *, out: str | Path | None = None, fresh: bool = False,
+             steps: int | None = None, quick: bool = False,
+             console: Console | None = None) -> DemoResult:
+    """Run (or finish) the demo under ``out`` (default ``[demo] out``)."""
+    from lookout.demo.stages import build_stages
+
+    console = console or Console()
+    cfg = resolve_settings(config.demo, steps=steps, quick=quick)
+    paths = DemoPaths(Path(out or cfg.out))
+    if fresh and paths.root.exists():
+        _remove_demo(paths)
+    paths.root.mkdir(parents=True, exist_ok=True)
+    result = DemoResult(paths)
+    start = time.time()
+    run_stages(build_stages(cfg, config, paths, console, result), paths, result, console)
+    result.seconds = time.time() - start
+    return result
+
+
+def run_stages(stages: list[Stage], paths: DemoPaths, result: DemoResult, console: Console) -> None:
+    """Run ``stages`` in order, reusing each one whose settings match ``demo.json`` and whose
+    outputs check out, until the first that must run; every later one runs too."""
+    state = _read_state(paths)
+    rerun = False
+    for number, stage in enumerate(stages, 1):
+        header = f"[bold cyan][{number}/{len(stages)}] {stage.title}[/]"
+        began = time.time()
+        detail = None
+        settings = json.loads(json.dumps(stage.settings))  # as demo.json will hold them
+        if not rerun and state.get(stage.name) == settings:
+            detail = stage.check()
+        if detail is not None:
+            console.print(f"{header} [dim]reused ({detail})[/]")
+            result.stages.append(StageOutcome(stage.name, stage.title, True, 0.0, detail))
+            continue
+        rerun = True
+        console.print(header)
+        state.pop(stage.name, None)
+        _write_state(paths, state)
+        stage.run()
+        detail = stage.check()
+        if detail is None:
+            raise RuntimeError(f"demo stage {stage.name!r} finished but its outputs are not valid")
+        state[stage.name] = settings
+        _write_state(paths, state)
+        seconds = time.time() - began
+        console.print(f"    [green]done[/] in {seconds:.0f} s: {detail}")
+        result.stages.append(StageOutcome(stage.name, stage.title, False, seconds, detail))
+
+
+def _read_state(paths: DemoPaths) -> dict:
+    try:
+        state = json.loads(paths.state.read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+        return {}
+    return state.get("stages", {}) if isinstance(state, dict) else {}
+
+
+def _write_state(paths: DemoPaths, stages: dict) -> None:
+    tmp = paths.state.with_name(f".{paths.state.name}.tmp")
+    tmp.write_text(json.dumps({"stages": stages}, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, paths.state)
+
+
+def _remove_demo(paths: DemoPaths) -> None:
+    """Remove a previous demo folder, but only one the demo made (it has ``demo.json``)."""
+    if not paths.state.is_file() and any(paths.root.iterdir()):
+        raise UserError(f"{paths.root}: not a demo folder (no {STATE_FILE}); "
+                        "refusing to delete it for --fresh, choose another --out")
+    shutil.rmtree(paths.root)

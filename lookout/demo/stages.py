@@ -1,0 +1,248 @@
+"""The demo's stages: each one calls a part of lookout through its Python API and checks
+what it wrote (exists and is valid), so a later run can reuse it."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from lookout.config import Config, DemoConfig, TrainConfig, WatchRuleConfig
+from lookout.demo.demo import DemoPaths, DemoResult, Stage
+
+
+def build_stages(cfg: DemoConfig, config: Config, paths: DemoPaths, console: Console,
+                 result: DemoResult) -> list[Stage]:
+    """The stages in order, each with the settings that shape its output."""
+    train_cfg = demo_train_config(cfg, config.train)
+    sample_settings = {k: getattr(cfg, k) for k in (
+        "seed", "train_images", "test_images", "image_size", "clip_seconds", "doorbell_seconds")}
+    s = _Stages(cfg, config, paths, console, result, train_cfg)
+    return [
+        Stage("samples", "make the sample data (VOC images, clip, doorbell clip)",
+              sample_settings, s.make_samples, s.check_samples),
+        Stage("dataset", "lookout dataset build", {}, s.build_dataset, s.check_dataset),
+        Stage("train", "lookout train", dataclasses.asdict(train_cfg), s.train, s.check_train),
+        Stage("eval", "lookout eval", {}, s.evaluate, s.check_eval),
+        Stage("export", "lookout export", {}, s.export, s.check_export),
+        Stage("annotate", "lookout annotate (the sample clip)", {"score": cfg.score},
+              s.annotate, s.check_annotate),
+        Stage("watch", f"lookout watch (the doorbell clip, --alert {cfg.alert})",
+              {"score": cfg.score, "alert": cfg.alert}, s.watch, s.check_watch),
+    ]
+
+
+def demo_train_config(cfg: DemoConfig, base: TrainConfig) -> TrainConfig:
+    """``[train]`` with the demo's short budget: size, steps, batch and LR from ``[demo]``."""
+    return dataclasses.replace(
+        base, input_size=cfg.input_size, steps=cfg.steps, batch=cfg.batch, lr=cfg.lr,
+        checkpoint_every=max(10, cfg.steps // 4), init="", strategy="one_device")
+
+
+def _bar(console: Console, label: str) -> Progress:
+    return Progress(TextColumn(f"[bold]{label}[/]"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console)
+
+
+@dataclasses.dataclass
+class _Stages:
+    cfg: DemoConfig
+    config: Config
+    paths: DemoPaths
+    console: Console
+    result: DemoResult
+    train_cfg: TrainConfig
+
+    # ------------------------------------------------------------------ samples
+
+    def make_samples(self) -> None:
+        from lookout.demo.clips import make_clip, make_doorbell_clip
+        from lookout.demo.samples import make_image_set
+
+        cfg, paths = self.cfg, self.paths
+        with _bar(self.console, "samples") as bar:
+            task = bar.add_task("", total=cfg.train_images + cfg.test_images + 2)
+            make_image_set(paths.samples, train=cfg.train_images, test=cfg.test_images,
+                           size=cfg.image_size, seed=cfg.seed,
+                           progress=lambda n: bar.advance(task, n))
+            make_clip(paths.clip, seed=cfg.seed + 1, seconds=cfg.clip_seconds)
+            bar.advance(task)
+            make_doorbell_clip(paths.doorbell, seed=cfg.seed + 2, seconds=cfg.doorbell_seconds,
+                               visitor=cfg.alert, visit=doorbell_visit(cfg.doorbell_seconds))
+            bar.advance(task)
+
+    def check_samples(self) -> str | None:
+        from realtime.media import probe
+
+        cfg, paths = self.cfg, self.paths
+        counts = [len(list((paths.samples / s).glob("*.xml"))) for s in ("train", "test")]
+        if counts != [cfg.train_images, cfg.test_images]:
+            return None
+        for clip in (paths.clip, paths.doorbell):
+            try:
+                if not probe(clip).has_audio:
+                    return None
+            except (ValueError, OSError):
+                return None
+        return f"{counts[0]} + {counts[1]} images, 2 clips"
+
+    # ------------------------------------------------------------------ training
+
+    def build_dataset(self) -> None:
+        from training.datasets.build import build_dataset
+
+        if self.paths.dataset.exists():
+            shutil.rmtree(self.paths.dataset)
+        build_dataset(self.paths.samples, self.paths.dataset, self.config.dataset, progress=True)
+
+    def check_dataset(self) -> str | None:
+        from lookout.errors import UserError
+        from training.data import load_dataset
+
+        try:
+            info = load_dataset(self.paths.dataset)
+        except UserError:
+            return None
+        return f"{len(info.names)} classes, splits {', '.join(sorted(info.splits))}"
+
+    def train(self) -> None:
+        from training.train import train
+
+        run = self.paths.run
+        resume = _resumable(run, self.train_cfg)
+        if run.exists() and not resume:
+            shutil.rmtree(run)
+        if resume:
+            self.console.print(f"    resuming the interrupted run in {run}")
+        train(self.paths.dataset, run, self.train_cfg, resume=resume, progress=True,
+              evaluate_at_end=False)
+
+    def check_train(self) -> str | None:
+        run = _read_json(self.paths.run / "run.json")
+        if not run or run.get("status") != "done" or run.get("step") != self.train_cfg.steps:
+            return None
+        return f"{run['step']} steps, {run.get('images_per_sec', 0):.1f} images/s"
+
+    def evaluate(self) -> None:
+        from training.evaluate import evaluate
+
+        evaluate(self.paths.run, progress=True)
+
+    def check_eval(self) -> str | None:
+        metrics = _read_json(self.paths.metrics)
+        ap50 = ap50_of(metrics)
+        if ap50 is None:
+            return None
+        self.result.ap50 = ap50
+        return f"AP50 {ap50:.3f}"
+
+    def export(self) -> None:
+        from training.export import export_bundle
+
+        export_bundle(self.paths.run, self.paths.bundle, progress=True)
+
+    def check_export(self) -> str | None:
+        bundle = self.paths.bundle
+        needed = ("model.json", "label_map.pbtxt", "frozen_inference_graph.pb",
+                  "saved_model/saved_model.pb")
+        if not all((bundle / n).is_file() for n in needed) or not _read_json(bundle / "model.json"):
+            return None
+        return "saved_model/, frozen_inference_graph.pb, label_map.pbtxt, model.json"
+
+    # ------------------------------------------------------------------ video
+
+    def detector_config(self):
+        return dataclasses.replace(self.config.detector, score=self.cfg.score, classes=[],
+                                   labels="")
+
+    def annotate(self) -> None:
+        from realtime.annotate import AnnotateOutputs, annotate
+        from realtime.progress import AnnotateProgress
+
+        outputs = AnnotateOutputs(self.paths.annotated, self.paths.detections)
+        with AnnotateProgress(self.console, str(self.paths.clip)) as bar:
+            annotate(self.paths.bundle, str(self.paths.clip), outputs, self.detector_config(),
+                     self.config.pipeline, self.config.annotate, progress=bar.update)
+
+    def check_annotate(self) -> str | None:
+        from realtime.media import count_frames, probe
+
+        expected = round(self.cfg.clip_seconds * 15)
+        try:
+            lines = self.paths.detections.read_text(encoding="utf-8").splitlines()
+            frames = count_frames(self.paths.annotated)
+            audio = probe(self.paths.annotated).has_audio
+        except (OSError, ValueError):
+            return None
+        if frames != expected or len(lines) != expected:
+            return None
+        boxes = sum(len(json.loads(line).get("detections", [])) for line in lines)
+        return f"{frames} frames{' + audio' if audio else ''}, {boxes} boxes"
+
+    def watch(self) -> None:
+        from realtime.watch.run import watch_source
+
+        if self.paths.events.exists():
+            shutil.rmtree(self.paths.events)
+        watch_cfg = dataclasses.replace(self.config.watch, events_dir=str(self.paths.events),
+                                        rules=[self.alert_rule()])
+        watch_source(self.paths.bundle, str(self.paths.doorbell), watch_cfg,
+                     self.detector_config(), self.config.pipeline, console=self.console)
+
+    def alert_rule(self) -> WatchRuleConfig:
+        """The doorbell rule: the visitor's class, at the demo's score."""
+        return WatchRuleConfig(name="visitor", labels=[self.cfg.alert], min_score=self.cfg.score,
+                               median_score=self.cfg.score, end_after_s=2.0, cooldown_s=5.0)
+
+    def check_watch(self) -> str | None:
+        from realtime.watch.events import read_events
+
+        log = self.paths.events / "events.jsonl"
+        if not log.is_file():
+            return None
+        try:
+            records = read_events(log)
+        except (OSError, ValueError):
+            return None
+        ids = {r.get("id") for r in records}
+        self.result.events = len(ids)
+        snapshots = len(list((self.paths.events / "snapshots").rglob("*.jpg")))
+        return f"{len(ids)} event(s), {snapshots} snapshot file(s)"
+
+
+def doorbell_visit(seconds: float) -> tuple[float, float]:
+    """When the visitor is in view: from a quarter of the clip to three quarters."""
+    return round(seconds * 0.25, 2), round(seconds * 0.75, 2)
+
+
+def ap50_of(metrics: dict | None) -> float | None:
+    """The COCO AP50 in ``metrics.json`` (None when it is not there)."""
+    if not metrics:
+        return None
+    for key in ("AP50", "ap50"):
+        if isinstance(metrics.get(key), (int, float)):
+            return float(metrics[key])
+        coco = metrics.get("coco") or {}
+        if isinstance(coco.get(key), (int, float)):
+            return float(coco[key])
+    return None
+
+
+def _resumable(run: Path, cfg: TrainConfig) -> bool:
+    """A run an interrupted demo left with the same settings: continue it instead."""
+    saved = _read_json(run / "run.json")
+    if not saved or saved.get("train") != dataclasses.asdict(cfg):
+        return False
+    return any(run.glob("ckpt-*.index")) and saved.get("step", 0) < cfg.steps
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
