@@ -25,7 +25,7 @@ QUIT_KEYS = {"q", "\x1b"}
 
 def check_display() -> None:
     """Raise a clear `UserError` on a machine without a display."""
-    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM") == "offscreen":
+    if not sys.platform.startswith("linux"):
         return
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         raise UserError("no display found (DISPLAY is not set): this looks like a headless "
@@ -54,22 +54,56 @@ def start_key_listener(keys: queue.SimpleQueue) -> object | None:
     return listener
 
 
+class CvDisplay:
+    """The OpenCV window itself (created lazily, by the thread that draws)."""
+
+    def __init__(self, title: str) -> None:
+        self.title = title
+        self._open = False
+
+    def show(self, bgr: np.ndarray) -> None:
+        if not self._open:
+            cv2.namedWindow(self.title, cv2.WINDOW_NORMAL)
+            self._open = True
+        cv2.imshow(self.title, bgr)
+
+    def poll_key(self) -> str | None:
+        """The key pressed in the window since the last call (pumps its events too)."""
+        key = cv2.waitKey(1) & 0xFF
+        return None if key == 0xFF else chr(key).lower()
+
+    def closed_by_user(self) -> bool:
+        return self._open and cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1
+
+    def close(self) -> None:
+        if self._open:
+            self._open = False
+            try:
+                cv2.destroyWindow(self.title)
+                cv2.waitKey(1)
+            except cv2.error:
+                pass  # already gone with its window system
+
+
 class WindowSink(Sink):
-    """Shows every result (while not paused) in an OpenCV window.
+    """Shows every result (while not paused) with an FPS + latency banner.
 
     Args:
         title: window title.
         snapshot_dir: where ``s`` saves the shown frame as PNG.
         use_pynput: listen for keys globally through pynput too.
+        display: what shows frames and reports window keys (default: an OpenCV window).
     """
 
     def __init__(self, title: str = "lookout", snapshot_dir: str | Path = "snapshots",
-                 use_pynput: bool = True) -> None:
-        from realtime.drawing import draw_detections
+                 use_pynput: bool = True, display: CvDisplay | None = None) -> None:
+        from realtime.drawing import draw_banner, draw_detections
 
-        check_display()
-        self.draw = draw_detections
-        self.title = title
+        if display is None:
+            check_display()
+            display = CvDisplay(title)
+        self.display = display
+        self.draw, self.banner = draw_detections, draw_banner
         self.snapshot_dir = Path(snapshot_dir)
         self.keys: queue.SimpleQueue[str] = queue.SimpleQueue()
         self.listener = start_key_listener(self.keys) if use_pynput else None
@@ -77,25 +111,23 @@ class WindowSink(Sink):
         self.snapshots: list[Path] = []
         self.shown: np.ndarray | None = None  # the annotated frame on screen (RGB)
         self._fps, self._latency, self._last_t = 0.0, 0.0, None
-        self._open = False  # created on the first frame, by the thread that draws
-
 
     def write(self, result: FrameResult) -> None:
         self._measure(result)
-        if not self._open:
-            cv2.namedWindow(self.title, cv2.WINDOW_NORMAL)
-            self._open = True
         if not self.paused:
             self.shown = self.draw(result.frame.rgb, result.detections)
-            view = cv2.cvtColor(self.shown, cv2.COLOR_RGB2BGR)
-            self._overlay(view, result)
-            cv2.imshow(self.title, view)
-        key = cv2.waitKey(1) & 0xFF
-        if key != 0xFF:
-            self.keys.put(chr(key).lower())
-        if cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1:
-            raise StopPipeline  # the user closed the window
+            self._show()
+        key = self.display.poll_key()
+        if key:
+            self.keys.put(key)
+        if self.display.closed_by_user():
+            raise StopPipeline
         self.handle_keys(result)
+
+    def _show(self) -> None:
+        text = f"{self._fps:.1f} fps  {self._latency * 1000:.0f} ms" + ("  PAUSED" if self.paused else "")
+        view = self.banner(self.shown.copy(), text)
+        self.display.show(cv2.cvtColor(view, cv2.COLOR_RGB2BGR))
 
     def handle_keys(self, result: FrameResult) -> None:
         """Act on every key pressed since the last frame."""
@@ -108,14 +140,18 @@ class WindowSink(Sink):
                 raise StopPipeline
             if key == "p":
                 self.paused = not self.paused
+                if self.shown is not None:
+                    self._show()  # the frozen frame says PAUSED
             elif key == "s" and self.shown is not None:
                 self.snapshot(result)
 
     def snapshot(self, result: FrameResult) -> Path:
+        """Save the annotated frame on screen (without the banner) as PNG."""
         self.snapshot_dir.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%d-%H%M%S")
         path = self.snapshot_dir / f"snapshot_{stamp}_frame{result.frame.index:06d}.png"
-        cv2.imwrite(str(path), cv2.cvtColor(self.shown, cv2.COLOR_RGB2BGR))
+        if not cv2.imwrite(str(path), cv2.cvtColor(self.shown, cv2.COLOR_RGB2BGR)):
+            raise OSError(f"{path}: cannot write snapshot")
         self.snapshots.append(path)
         return path
 
@@ -128,25 +164,8 @@ class WindowSink(Sink):
         lat = result.latency
         self._latency = lat if not self._latency else 0.9 * self._latency + 0.1 * lat
 
-    def _overlay(self, bgr: np.ndarray, result: FrameResult) -> None:
-        text = f"{self._fps:5.1f} fps  {self._latency * 1000:4.0f} ms"
-        if self.paused:
-            text += "  PAUSED"
-        scale = max(0.4, bgr.shape[0] / 720)
-        thick = max(1, round(2 * scale))
-        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
-        cv2.rectangle(bgr, (0, 0), (tw + 12, th + base + 12), (0, 0, 0), -1)
-        cv2.putText(bgr, text, (6, th + 6), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255),
-                    thick, cv2.LINE_AA)
-
     def close(self) -> None:
         if self.listener is not None:
             self.listener.stop()
             self.listener = None
-        if self._open:
-            self._open = False
-            try:
-                cv2.destroyWindow(self.title)
-                cv2.waitKey(1)
-            except cv2.error:
-                pass  # already gone with its window system
+        self.display.close()

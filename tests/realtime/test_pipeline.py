@@ -28,9 +28,9 @@ class BrightnessDetector(Detector):
     """One box per image whose score is the image's mean brightness (deterministic)."""
 
     kind = "test"
-    names = {1: "thing"}
 
     def __init__(self, delay: float = 0.0, fail_on_call: int | None = None) -> None:
+        self.names = {1: "thing"}
         self.delay, self.fail_on_call = delay, fail_on_call
         self.batches: list[int] = []
 
