@@ -1,0 +1,56 @@
+"""`lookout predict MODEL IMAGES... --out DIR`: a thin shell over `realtime.predict`."""
+
+from __future__ import annotations
+
+import argparse
+
+from lookout.commands._flags import add_detector_args, detector_config
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "predict", help="detect in still images: annotated copies + detections.json",
+        description="Run MODEL on images, folders of images or globs; write each image with "
+                    "its boxes drawn into DIR, and DIR/detections.json (boxes in pixels). "
+                    "An unreadable image is named and skipped; the exit status is then 1.")
+    parser.add_argument("model", help="bundle folder, frozen graph .pb, SavedModel folder or .tflite")
+    parser.add_argument("images", nargs="+", help="image files, folders or globs ('imgs/*.jpg')")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--batch", type=int, default=8,
+                        help="same-size images per detector call (default 8)")
+    parser.add_argument("--no-draw", action="store_true",
+                        help="write only detections.json, no annotated images")
+    add_detector_args(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, config) -> int:
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from realtime.detectors import load_detector
+    from realtime.predict import predict_images
+
+    console = Console(stderr=True, highlight=False)
+    with console.status(f"loading {args.model}"):
+        detector = load_detector(args.model, detector_config(args, config))
+    columns = (TextColumn("[bold]predict[/]"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("images"), TimeRemainingColumn())
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("predict", total=None)
+        report = predict_images(
+            detector, args.images, args.out, batch=args.batch, draw=not args.no_draw,
+            model_name=str(args.model),
+            on_image=lambda done, total: progress.update(task, completed=done, total=total))
+    detector.close()
+    console.print(f"[green]done[/]: {len(report.records)} image(s), {report.detections} "
+                  f"detection(s) → {report.out_dir / 'detections.json'}")
+    for file, why in report.failed:
+        console.print(f"[red]failed[/] {file}: {why}", soft_wrap=True)
+    return 1 if report.failed else 0

@@ -1,0 +1,194 @@
+"""Run a detector on still images: annotated copies plus one ``detections.json``.
+
+The tutorials' ``object_detection_runner`` done properly: same-size images go through the
+model in batches, an unreadable image is reported by name while the others carry on,
+and every output is written atomically.
+
+``detections.json``::
+
+    {"model": "models/raccoon", "images": [{"file": "in/a.jpg", "output": "a.jpg",
+      "width": 640, "height": 480, "detections": [{"label": "raccoon", "class_id": 1,
+      "score": 0.91, "box": [x1, y1, x2, y2]}]}], "failed": [{"file": ..., "error": ...}]}
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from lookout.errors import UserError
+from realtime.detectors.base import Detector
+from realtime.drawing import draw_detections
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+
+
+@dataclass
+class PredictReport:
+    """What `predict_images` did; ``failed`` holds ``(file, reason)`` per image not done."""
+
+    out_dir: Path
+    records: list[dict] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def detections(self) -> int:
+        return sum(len(r["detections"]) for r in self.records)
+
+
+def collect_images(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Expand files, folders (their images, sorted) and globs into image paths.
+
+    Returns ``(paths, problems)``: an input that names nothing becomes a problem, not an
+    error, so the rest still runs.
+    """
+    paths: list[Path] = []
+    problems: list[tuple[str, str]] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir()
+                           if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                problems.append((item, "folder has no images (" + ", ".join(
+                    sorted(IMAGE_SUFFIXES)) + ")"))
+        elif path.is_file():
+            found = [path]
+        elif glob.has_magic(item):
+            found = sorted(Path(p) for p in glob.glob(item, recursive=True)
+                           if Path(p).suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                problems.append((item, "pattern matches no image"))
+        else:
+            found = []
+            problems.append((item, "no such file or folder"))
+        paths.extend(p for p in found if p not in paths)
+    return paths, problems
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    """Decode an image file to uint8 RGB (EXIF orientation applied); `UserError` naming it."""
+    data = np.fromfile(path, dtype=np.uint8) if path.stat().st_size else np.zeros(0, np.uint8)
+    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if bgr is None:
+        raise UserError(f"{path}: cannot decode image (corrupt, empty or not an image)")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def predict_images(detector: Detector, inputs: list[str], out_dir: str | Path, *,
+                   batch: int = 8, draw: bool = True, model_name: str = "",
+                   on_image: Callable[[int, int], None] | None = None) -> PredictReport:
+    """Detect in every image of ``inputs``; write annotated images and ``detections.json``.
+
+    Args:
+        detector: any backend (see `realtime.detectors.load_detector`).
+        inputs: image files, folders and globs.
+        out_dir: created if needed; annotated images keep their names (``_2`` etc. when
+            two inputs share one) and format.
+        batch: at most this many same-size images per detector call.
+        draw: False writes only ``detections.json``.
+        model_name: recorded in the JSON.
+        on_image: called as ``on_image(done, total)`` after each image (progress bars).
+
+    Raises:
+        UserError: when no input names any image.
+    """
+    paths, problems = collect_images(inputs)
+    if not paths:
+        detail = "; ".join(f"{f}: {why}" for f, why in problems) or "nothing given"
+        raise UserError(f"no images to run on ({detail})")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report = PredictReport(out_dir, failed=list(problems))
+    names = _output_names(paths)
+    by_index: dict[int, dict] = {}
+    pending: dict[tuple[int, int], list[tuple[int, np.ndarray]]] = {}
+    done = 0
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        if on_image:
+            on_image(done, len(paths))
+
+    def flush(key: tuple[int, int]) -> None:
+        group = pending.pop(key)
+        results = detector.detect([rgb for _, rgb in group])
+        for (index, rgb), found in zip(group, results):
+            path = paths[index]
+            if draw:
+                _write_image(out_dir / names[index], draw_detections(rgb, found, inplace=True))
+            by_index[index] = {"file": str(path), "output": names[index] if draw else None,
+                               "width": rgb.shape[1], "height": rgb.shape[0],
+                               "detections": found.to_dicts()}
+            tick()
+
+    for index, path in enumerate(paths):
+        try:
+            rgb = read_rgb(path)
+        except (UserError, OSError) as exc:
+            report.failed.append((str(path), str(exc).removeprefix(f"{path}: ")))
+            tick()
+            continue
+        key = rgb.shape[:2]
+        pending.setdefault(key, []).append((index, rgb))
+        if len(pending[key]) >= max(1, batch):
+            flush(key)
+    for key in list(pending):
+        flush(key)
+
+    report.records = [by_index[i] for i in sorted(by_index)]
+    _write_json(out_dir / "detections.json", {
+        "model": model_name,
+        "images": report.records,
+        "failed": [{"file": f, "error": why} for f, why in report.failed],
+    })
+    return report
+
+
+def _output_names(paths: list[Path]) -> list[str]:
+    """The input's file name, made unique with ``_2``, ``_3``… when names collide."""
+    used: set[str] = {"detections.json"}
+    names = []
+    for path in paths:
+        name, n = path.name, 1
+        while name.lower() in used:
+            n += 1
+            name = f"{path.stem}_{n}{path.suffix}"
+        used.add(name.lower())
+        names.append(name)
+    return names
+
+
+def _write_image(path: Path, rgb: np.ndarray) -> None:
+    ok, data = cv2.imencode(path.suffix.lower() or ".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise UserError(f"{path}: cannot encode image as {path.suffix}")
+    _atomic_write(path, data.tobytes())
+
+
+def _write_json(path: Path, value: object) -> None:
+    text = json.dumps(value, indent=1)
+    # Boxes on one line each: [x1, y1, x2, y2] reads better than four lines.
+    text = re.sub(r"\[\s*([-\d.e,\s]+?)\s*\]", lambda m: "[" + " ".join(m[1].split()) + "]", text)
+    _atomic_write(path, (text + "\n").encode("utf-8"))
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
