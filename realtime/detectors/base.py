@@ -27,5 +27,9 @@ class Detector(ABC):
         Images of the same size are run as one batch (one device call).
         """
 
+    def warmup(self, height: int = 240, width: int = 320, batch: int = 1) -> None:
+        """Run once at this frame size and batch so the first real frame is not slow
+        (`load_detector` already warms up at 320x240; call again with the real size)."""
+
     def close(self) -> None:
         """Release the model (default: nothing to do)."""

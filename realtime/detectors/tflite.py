@@ -1,8 +1,10 @@
 """LiteRT backend: ``.tflite`` detectors on the CPU with XNNPACK.
 
 Two layouts:
-- ours (``lookout export --tflite``): signature ``serving_default``, input ``images``
-  uint8 of any batch and size, outputs named as the bundle's; one call per batch.
+- ours (``lookout export --tflite``): signature ``serving_default`` with one image input
+  (uint8, or float32 pixel values 0..255) and outputs named as the bundle's
+  (``num_detections`` optional); one call per batch, or per image when the model fixes
+  batch 1, resized when it fixes the size.
 - the TF OD API's SSD post-process models: one fixed-size input (float normalized to
   [-1, 1], or uint8 when quantized), four outputs boxes ``[1, N, 4]``, classes ``[1, N]``
   (0-based), scores ``[1, N]``, count ``[1]``; images are resized and run one by one.
@@ -40,46 +42,56 @@ class TFLiteDetector(BatchDetector):
         except (ValueError, RuntimeError) as exc:
             raise UserError(f"{path}: not a valid .tflite model ({_first_line(exc)})") from None
         signature = self._it.get_signature_list().get("serving_default", {})
-        if "images" in signature.get("inputs", []) and set(OURS) <= set(signature["outputs"]):
+        if set(OURS[:3]) <= set(signature.get("outputs", [])) and len(signature["inputs"]) == 1:
             runner = self._it.get_signature_runner("serving_default")
-            self._input = runner.get_input_details()["images"]["index"]
+            self._input = runner.get_input_details()[signature["inputs"][0]]["index"]
             outs = runner.get_output_details()
-            self._outputs = [outs[name]["index"] for name in OURS]
+            self._outputs = [outs[name]["index"] for name in OURS if name in outs]
             self.layout = "lookout"
         else:
             self._input, self._outputs = _od_api_layout(path, self._it, signature)
             self.layout = "od_api"
         detail = next(d for d in self._it.get_input_details() if d["index"] == self._input)
         self._dtype = detail["dtype"]
-        self._size = tuple(int(v) for v in detail["shape"][1:3])  # fixed size (od_api layout)
-        self._shape: tuple[int, ...] | None = None
-        if self.layout == "od_api" and self._dtype not in (np.float32, np.uint8):
+        if self._dtype not in (np.float32, np.uint8):
             raise UserError(f"{path}: input type {np.dtype(self._dtype).name} is not supported "
                             f"(float32 or uint8 image expected)")
+        dims = [int(v) for v in detail.get("shape_signature", detail["shape"])]
+        self._fixed_batch = dims[0] == 1
+        self._size = (dims[1], dims[2]) if dims[1] > 0 and dims[2] > 0 else None
+        self._shape: tuple[int, ...] | None = None
 
     def _run(self, batch: np.ndarray) -> RawOutputs:
+        if self._fixed_batch and len(batch) > 1:  # one image per call
+            parts = [self._run(batch[i : i + 1]) for i in range(len(batch))]
+            num = None if parts[0].num is None else np.concatenate([p.num for p in parts])
+            return RawOutputs(*(np.concatenate([getattr(p, k) for p in parts])
+                                for k in ("boxes", "scores", "classes")), num)
+        outputs = self._invoke(self._prepare(batch))
         if self.layout == "lookout":
-            boxes, scores, classes, num = self._invoke(batch)
-            return RawOutputs(boxes, scores, classes, num)
-        parts = [self._invoke(self._prepare(image)) for image in batch]
-        boxes, classes, scores, num = (np.concatenate(p) for p in zip(*parts))
+            boxes, scores, classes, *num = outputs
+            return RawOutputs(boxes, scores, classes, num[0] if num else None)
+        boxes, classes, scores, num = outputs
         classes, scores = _classes_and_scores(classes, scores)
         return RawOutputs(boxes, scores, classes + 1.0, num)  # 0-based → label map ids
 
-    def _prepare(self, image: np.ndarray) -> np.ndarray:
+    def _prepare(self, batch: np.ndarray) -> np.ndarray:
+        """Resize to a fixed input size (boxes are normalized, so they map back) and
+        convert: float OD API inputs are normalized to [-1, 1], ours take 0..255."""
         import cv2
 
-        h, w = self._size
-        if image.shape[:2] != (h, w):
-            image = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+        if self._size is not None and batch.shape[1:3] != self._size:
+            h, w = self._size
+            batch = np.stack([cv2.resize(im, (w, h), interpolation=cv2.INTER_AREA)
+                              for im in batch])
         if self._dtype == np.float32:
-            return ((image.astype(np.float32) - 127.5) / 127.5)[None]
-        return image[None]
+            batch = batch.astype(np.float32)
+            return (batch - 127.5) / 127.5 if self.layout == "od_api" else batch
+        return batch
 
     def _invoke(self, tensor: np.ndarray) -> list[np.ndarray]:
         if tensor.shape != self._shape:  # resize only when needed: allocation is slow
-            if self.layout == "lookout":
-                self._it.resize_tensor_input(self._input, list(tensor.shape), strict=False)
+            self._it.resize_tensor_input(self._input, list(tensor.shape), strict=True)
             self._it.allocate_tensors()
             self._shape = tensor.shape
         self._it.set_tensor(self._input, np.ascontiguousarray(tensor))

@@ -138,3 +138,33 @@ def test_model_garden_style_saved_model(tmp_path):
     for image, found in zip(IMAGES, detector.detect(IMAGES)):
         _assert_matches(found, expected_detections(image), 1e-3, 1e-5)
 
+
+
+@pytest.mark.parametrize("make", ["frozen_graph", "tflite"])
+def test_models_fixed_at_batch_1_take_batches(tmp_path, make):
+    from tests.fixtures.models import make_frozen_graph, make_tflite
+
+    path = (make_frozen_graph(tmp_path, batch1=True) if make == "frozen_graph"
+            else make_tflite(tmp_path, layout="lookout", batch1=True))
+    detector = load_detector(path, DetectorConfig(score=0.0))
+    assert detector._fixed_batch
+    batch = [IMAGES[0], IMAGES[2], IMAGES[4], IMAGES[3]]
+    for image, found in zip(batch, detector.detect(batch)):
+        _assert_matches(found, expected_detections(image), 1e-3, 1e-5)
+
+
+def test_saved_model_fixed_at_one_size_gets_resized_images(tmp_path):
+    """Some exports fix the input size too: images are resized, boxes map back."""
+    import tensorflow as tf
+
+    from tests.fixtures.models import LABEL_MAP_TEXT, color_blobs
+
+    module = tf.Module()
+    spec = tf.TensorSpec([1, 96, 96, 3], tf.uint8, name="input_tensor")
+    module.serve = tf.function(color_blobs, input_signature=[spec])
+    tf.saved_model.save(module, str(tmp_path / "sm"), signatures={"serving_default": module.serve})
+    (tmp_path / "label_map.pbtxt").write_text(LABEL_MAP_TEXT)
+    detector = load_detector(tmp_path / "sm", DetectorConfig(score=0.0))
+    image = make_blob_image(192, 288, red=(30, 60, 120, 150))  # 2x / 3x the input: exact
+    (found,) = detector.detect([image])
+    _assert_matches(found, expected_detections(image), 1e-3, 1e-5)
