@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lookout.config import Config, WatchRuleConfig
+from realtime.detectors.base import Detector
 from realtime.pipeline import Pipeline, PipelineStats
 from realtime.watch.delivery import Deliverer
 from realtime.watch.engine import WatchEngine
@@ -56,12 +57,13 @@ def deliver_pending(config: Config, drain_s: float = 30.0) -> WatchResult:
         spool.close()
 
 
-def run_watch(model: str | Path, source_spec: str, config: Config, *,
+def run_watch(model: str | Path | Detector, source_spec: str, config: Config, *,
               rules: list[WatchRuleConfig] | None = None, rules_where: str = "watch.rules",
               mode: str | None = None, drain_s: float = 30.0, progress=None) -> WatchResult:
     """Watch ``source_spec`` with ``model`` until the source ends, Ctrl+C or SIGTERM.
 
     Args:
+        model: a model path, or an already loaded `Detector` (left open).
         rules: rule configs (default: ``config.watch.rules``); ``rules_where`` names
             their origin in errors (``config.toml: watch.rules`` or ``--alert``).
         mode: ``file`` | ``live`` (default: live for cameras and streams).
@@ -81,7 +83,7 @@ def run_watch(model: str | Path, source_spec: str, config: Config, *,
     try:
         recover(root / "events.jsonl", spool, names, set(cfg.delivery.on))
         deliverer = Deliverer(spool, notifiers, cfg.delivery, root).start()
-        detector = load_detector(model, config.detector)
+        detector = model if isinstance(model, Detector) else load_detector(model, config.detector)
         compiled = compile_rules(rules, detector.names, rules_where)
         source = open_source(source_spec, config.pipeline)
         gate = MotionGate(cfg.motion)
@@ -119,7 +121,7 @@ def run_watch(model: str | Path, source_spec: str, config: Config, *,
             health.stop()
         if deliverer is not None:
             deliverer.stop()
-        if detector is not None:
+        if detector is not None and detector is not model:
             detector.close()
         spool.close()
 
