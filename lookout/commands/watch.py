@@ -59,6 +59,30 @@ def apply_flags(args: argparse.Namespace, config: Config) -> Config:
     return dataclasses.replace(config, watch=watch)
 
 
+class FileProgress:
+    """A rich progress bar for files (live sources have the health line instead)."""
+
+    def __init__(self) -> None:
+        self.progress = None
+
+    def __call__(self, stats) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        if stats.mode != "file":
+            return
+        if self.progress is None:
+            self.progress = Progress(TextColumn("[bold]watch[/]"), BarColumn(),
+                                     MofNCompleteColumn(), TextColumn("[dim]{task.fields[note]}"))
+            self.progress.start()
+            self.task = self.progress.add_task("watch", total=stats.expected_frames, note="")
+        self.progress.update(self.task, completed=stats.frames_written,
+                             note=f"detector skipped {stats.frames_gated} still frames")
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
 def run(args: argparse.Namespace, config: Config) -> int:
     from rich.logging import RichHandler
 
@@ -79,8 +103,12 @@ def run(args: argparse.Namespace, config: Config) -> int:
         rules, where = [parse_alert_flag(a) for a in args.alert], "--alert"
     else:
         rules, where = None, f"{args.config or DEFAULT_CONFIG}: watch.rules"
-    result = run_watch(args.model, args.source, config, rules=rules, rules_where=where,
-                       mode=args.mode, drain_s=args.drain)
+    bar = FileProgress()
+    try:
+        result = run_watch(args.model, args.source, config, rules=rules, rules_where=where,
+                           mode=args.mode, drain_s=args.drain, progress=bar)
+    finally:
+        bar.close()
     stats = result.stats
     print(f"{stats.summary() if stats else ''}; detector ran on {result.detector_runs} of "
           f"{result.frames} frames; {result.events} event(s) in {config.watch.events_dir}; "

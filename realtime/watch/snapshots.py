@@ -32,6 +32,8 @@ def write_jpeg(path: Path, rgb: np.ndarray, quality: int = 90) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     with os.fdopen(fd, "wb") as f:
         f.write(data.tobytes())
+        f.flush()
+        os.fsync(f.fileno())  # on disk before the event that points at it is logged
     os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; snapshots are for people to open
     os.replace(tmp, path)
 

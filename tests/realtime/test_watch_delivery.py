@@ -189,3 +189,39 @@ def test_recovery_closes_interrupted_events_and_respools_once(tmp_path):
     with open(tmp_path / "events.jsonl", "a") as f:  # a torn last line is skipped
         f.write('{"phase": "new", "id": "half')
     assert len(read_events(tmp_path / "events.jsonl")) == 4
+
+
+def test_desktop_notifier_uses_notify_send_where_it_exists(tmp_path, monkeypatch, caplog):
+    from lookout.config import WatchDeliveryConfig as D
+
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    with caplog.at_level(logging.WARNING, logger="lookout.watch"):
+        assert [n.name for n in build_notifiers(WatchConfig(delivery=D(desktop=True)))] == [
+            "console"]
+    assert "notify-send not found" in caplog.text
+    (tmp_path / "bin").mkdir()
+    fake = tmp_path / "bin" / "notify-send"  # a stand-in that records its arguments
+    fake.write_text(f"#!{sys.executable}\nimport sys, json\n"
+                    f"open({str(tmp_path / 'args.json')!r}, 'w').write(json.dumps(sys.argv[1:]))\n")
+    fake.chmod(0o755)
+    (desktop,) = [n for n in build_notifiers(WatchConfig(delivery=D(desktop=True)))
+                  if n.name == "desktop"]
+    rec = make_records(tmp_path, 1, ("new",))[0]
+    desktop.send(rec, "k", tmp_path)
+    args = json.loads((tmp_path / "args.json").read_text())
+    assert args[-2] == "lookout: red (new)" and "ev0" in args[-1]
+    assert any(a.startswith("--icon=") and a.endswith("ev0.jpg") for a in args)
+
+
+def test_health_line_reports_rates_and_counts():
+    from realtime.watch.health import HealthReporter
+
+    counters = {"frames": 0, "detector_runs": 0, "motion_frames": 0, "events": 0, "open": 0,
+                "pending": 0, "reconnects": 0}
+    health = HealthReporter(lambda: dict(counters), every_s=60)
+    counters.update(frames=100, detector_runs=10, motion_frames=25, events=2, open=1,
+                    pending=3, reconnects=1)
+    line = health.line()
+    assert "detector 10 calls" in line and "motion 25% of frames" in line
+    assert "events 2 (1 open)" in line and "pending 3" in line and "reconnects 1" in line
+    assert "rss" in line and "fps" in line
