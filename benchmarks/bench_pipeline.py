@@ -1,0 +1,339 @@
+"""Video engine benchmark: `lookout bench pipeline [--model BUNDLE] [--minutes M]`.
+
+All figures come from one run, on one generated 720p clip and one model:
+
+- efficiency: `annotate` end-to-end FPS / detector-only FPS at the same batch and input
+  size (detector-only = the same frames, decoded and shrunk beforehand, fed straight to
+  ``detect``; measured before and after the annotate run, averaged). Goal >= 0.95.
+- speed-up over the tutorials' loop (decode one frame → run the model on it → draw →
+  write, sequential, batch 1, full frame) on the 720p clip. Goal >= 2x.
+- live: median capture→result latency / one batch-1 inference (goal <= 1.5x), and RSS
+  growth over a live run whose source is faster than the detector (goal < 50 MB).
+
+Without ``--model`` it builds (once, cached under .lookout-cache/bench/) a real
+RetinaNet MobileNetV2-FPN bundle: the fruit-nuts set, 2 training steps, exported with
+``export_bundle(tflite=True)``; speed does not depend on how well it was trained.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from realtime.frames import Frame
+from realtime.sources import Source
+
+BUNDLE_FILES = {"saved_model": "saved_model", "frozen_graph": "frozen_inference_graph.pb",
+                "tflite": "model.tflite"}
+CACHE = ROOT / ".lookout-cache" / "bench"
+DATASET = ROOT.parent / "shared" / "datasets" / "fruit-nuts" / "train"
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="lookout bench pipeline", description=__doc__.split("\n")[0])
+    p.add_argument("--model", help="bundle to measure (default: build a real RetinaNet bundle)")
+    p.add_argument("--frames", type=int, default=120, help="frames in the 720p test clip")
+    p.add_argument("--batch", type=int, default=4, help="batch size of the batched runs")
+    p.add_argument("--resize", type=int, default=0,
+                   help="shrink to this longer side before the model (0 = the model's input size)")
+    p.add_argument("--preset", default="veryfast", help="x264 preset of the annotated video")
+    p.add_argument("--minutes", type=float, default=1.0, help="length of the live RSS run")
+    p.add_argument("--live-fps", type=float, default=60.0, help="frame rate of the live source")
+    p.add_argument("--out", default=None, help="write the figures as JSON here")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    from lookout.config import DetectorConfig
+    from realtime.detectors import load_detector
+
+    model = Path(args.model) if args.model else ensure_bench_model()
+    meta = _model_json(model)
+    resize = args.resize or int(meta.get("input_size") or 256)
+    print(f"model: {model} ({meta.get('architecture', '?')}, input {meta.get('input_size')})")
+    work = Path(tempfile.mkdtemp(prefix="bench_pipeline_"))
+    clip = make_720p_clip(work / "clip720.mp4", args.frames)
+    frames = decode(clip)
+    print(f"clip: {clip.name}, {len(frames)} frames 1280x720 @ 30 fps with audio; "
+          f"batch {args.batch}, resize to {resize} px")
+
+    backends = {name: DetectorConfig(score=0.3, bundle_format=name)
+                for name, file in BUNDLE_FILES.items() if (model / file).exists()}
+    detectors = {name: load_detector(model, cfg) for name, cfg in backends.items()}
+    small = [_shrink(f, resize) for f in frames]
+
+    # Which backend is faster on this machine at this batch and size (the LiteRT lever).
+    speed = {name: detector_fps(d, small, args.batch) for name, d in detectors.items()}
+    best = max(speed, key=speed.get)
+    print("detector-only fps: " + ", ".join(f"{k} {v:.2f}" for k, v in speed.items())
+          + f" -> using {best}")
+    det = detectors[best]
+
+    r: dict = {"model": str(model), "frames": len(frames), "batch": args.batch,
+               "resize": resize, "backend": best, "backend_fps": speed}
+    before = speed[best]
+    r["annotate_fps"] = annotate_fps(det, clip, work / "out.mp4", args.batch, resize, args.preset)
+    after = detector_fps(det, small, args.batch)
+    r["detector_fps"] = (before + after) / 2
+    r["detector_fps_before_after"] = [before, after]
+    r["efficiency"] = r["annotate_fps"] / r["detector_fps"]
+
+    tutorial = detectors["saved_model"]
+    r["tutorial_fps"] = tutorial_loop_fps(tutorial, clip, work / "tutorial.mp4", args.preset)
+    r["speedup"] = r["annotate_fps"] / r["tutorial_fps"]
+
+    r["batch1_inference_ms"] = 1000 * batch1_inference(det, small)
+    live = live_run(det, frames, resize, args.live_fps, args.minutes * 60)
+    r.update(live)
+    r["latency_ratio"] = r["live_latency_median_ms"] / r["batch1_inference_ms"]
+    for d in detectors.values():
+        d.close()
+
+    report(r)
+    if args.out:
+        Path(args.out).write_text(json.dumps(r, indent=2) + "\n")
+    return 0
+
+
+# --------------------------------------------------------------------------- measurements
+
+
+def detector_fps(detector, small: list[np.ndarray], batch: int) -> float:
+    """Frames per second of ``detect`` alone on pre-decoded, pre-shrunk frames."""
+    detector.detect(small[:batch])  # warm this batch shape
+    start = time.perf_counter()
+    for i in range(0, len(small), batch):
+        detector.detect(small[i: i + batch])
+    return len(small) / (time.perf_counter() - start)
+
+
+def annotate_fps(detector, clip: Path, out: Path, batch: int, resize: int, preset: str) -> float:
+    """End-to-end `annotate` (decode → batch → detect → draw → encode + audio mux)."""
+    from lookout.config import AnnotateConfig, PipelineConfig
+    from realtime.annotate import AnnotateOutputs, annotate
+
+    cfg = PipelineConfig(batch=batch, resize=resize, queue_size=8)
+    start = time.perf_counter()
+    stats = annotate(detector, str(clip), AnnotateOutputs(out), pipeline_cfg=cfg,
+                     annotate_cfg=AnnotateConfig(preset=preset))
+    return stats.frames_written / (time.perf_counter() - start)
+
+
+def tutorial_loop_fps(detector, clip: Path, out: Path, preset: str) -> float:
+    """The tutorials' loop: read a frame, detect on the full frame, draw, write; repeat."""
+    import cv2
+    import imageio_ffmpeg
+
+    from realtime.drawing import draw_detections
+
+    start = time.perf_counter()
+    cap = cv2.VideoCapture(str(clip))
+    writer = imageio_ffmpeg.write_frames(str(out), (1280, 720), fps=30, codec="libx264",
+                                         quality=None, macro_block_size=1,
+                                         output_params=["-preset", preset],
+                                         ffmpeg_log_level="error")
+    writer.send(None)
+    n = 0
+    while True:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        (dets,) = detector.detect([rgb])
+        writer.send(draw_detections(rgb, dets))
+        n += 1
+    writer.close()
+    cap.release()
+    return n / (time.perf_counter() - start)
+
+
+def batch1_inference(detector, small: list[np.ndarray], n: int = 20) -> float:
+    """Median seconds of one batch-1 ``detect`` call."""
+    detector.detect(small[:1])
+    times = []
+    for i in range(n):
+        t = time.perf_counter()
+        detector.detect([small[i % len(small)]])
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def live_run(detector, frames: list[np.ndarray], resize: int, fps: float, seconds: float) -> dict:
+    """Live mode, batch 1, on a source producing 720p frames at ``fps`` (faster than the
+    detector): capture→result latency and RSS growth."""
+    from lookout.config import PipelineConfig
+    from realtime.pipeline import run_pipeline
+    from realtime.sinks.records import JsonlSink
+
+    source = PacedSource(frames, fps, seconds)
+    rss, t0 = [], time.monotonic()
+
+    def sample(stats) -> None:
+        rss.append((time.monotonic() - t0, rss_mb()))
+
+    stats = run_pipeline(source, detector, [JsonlSink(os.devnull)],
+                         PipelineConfig(batch=1, resize=resize), mode="live", progress=sample,
+                         progress_every_s=1.0)
+    warm = [m for t, m in rss if t >= min(10.0, seconds / 5)] or [m for _, m in rss]
+    return {
+        "live_seconds": round(stats.elapsed, 1),
+        "live_source_fps": fps,
+        "live_fps": stats.fps,
+        "live_frames": stats.frames_written,
+        "live_dropped": stats.frames_dropped,
+        "live_max_queue": stats.max_queue,
+        "live_latency_median_ms": 1000 * stats.latency(0.5),
+        "live_latency_p95_ms": 1000 * stats.latency(0.95),
+        "rss_after_warmup_mb": warm[0],
+        "rss_end_mb": warm[-1],
+        "rss_max_mb": max(m for _, m in rss),
+        "rss_growth_mb": warm[-1] - warm[0],
+    }
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+class PacedSource(Source):
+    """A live camera stand-in: cycles ``frames`` at ``fps`` for ``seconds``."""
+
+    live = True
+
+    def __init__(self, frames: list[np.ndarray], fps: float, seconds: float) -> None:
+        super().__init__()
+        self.name, self.images, self.fps, self.seconds = "paced", frames, fps, seconds
+        self.size = (frames[0].shape[1], frames[0].shape[0])
+
+    def frames(self, stop: threading.Event):
+        start, i = time.monotonic(), 0
+        while not stop.is_set() and time.monotonic() - start < self.seconds:
+            if (wait := start + i / self.fps - time.monotonic()) > 0:
+                time.sleep(wait)
+            yield Frame(self.name, i, i / self.fps, self.images[i % len(self.images)])
+            i += 1
+
+
+def make_720p_clip(path: Path, n: int, fps: int = 30) -> Path:
+    """A 1280x720 clip with texture, moving objects and a sine audio track."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    rng = np.random.default_rng(0)
+    base = (rng.integers(60, 200, (90, 160, 3), dtype=np.uint8)).repeat(8, 0).repeat(8, 1)
+    silent = path.with_suffix(".silent.mp4")
+    w = imageio_ffmpeg.write_frames(str(silent), (1280, 720), fps=fps, codec="libx264",
+                                    quality=None, macro_block_size=1,
+                                    output_params=["-preset", "veryfast"], ffmpeg_log_level="error")
+    w.send(None)
+    for i in range(n):
+        img = base.copy()
+        x, y = (40 + 9 * i) % 1100, (60 + 4 * i) % 500
+        img[y: y + 180, x: x + 140] = (180, 110, 60)
+        img[400:560, (900 - 7 * i) % 1100:(900 - 7 * i) % 1100 + 160] = (90, 60, 160)
+        w.send(img)
+    w.close()
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(silent),
+                    "-f", "lavfi", "-i", "sine=frequency=440", "-map", "0:v", "-map", "1:a",
+                    "-c:v", "copy", "-c:a", "aac", "-shortest", str(path)], check=True)
+    silent.unlink()
+    return path
+
+
+def decode(clip: Path) -> list[np.ndarray]:
+    import cv2
+
+    cap, out = cv2.VideoCapture(str(clip)), []
+    while True:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        out.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    cap.release()
+    return out
+
+
+def _shrink(rgb: np.ndarray, size: int) -> np.ndarray:
+    from realtime.batching import shrink
+
+    return shrink(rgb, size)[0]
+
+
+def _model_json(model: Path) -> dict:
+    try:
+        return json.loads((model / "model.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def ensure_bench_model() -> Path:
+    """A real RetinaNet MobileNetV2-FPN bundle (built once; reused from the cache)."""
+    bundle = CACHE / "retinanet-bundle"
+    if (bundle / "model.json").is_file():
+        return bundle
+    from lookout.config import DatasetConfig, TrainConfig
+    from training.datasets.build import build_dataset
+    from training.export import export_bundle
+    from training.train import train
+
+    print("building the benchmark model (once): fruit-nuts, RetinaNet MobileNetV2-FPN, 2 steps")
+    build_dataset(DATASET, CACHE / "dataset", DatasetConfig(max_size="320x240"))
+    train(CACHE / "dataset", CACHE / "run", TrainConfig(steps=2, batch=2, input_size=256,
+                                                         checkpoint_every=2),
+          progress=False, evaluate_at_end=False)
+    try:
+        export_bundle(CACHE / "run", bundle, tflite=True, progress=False)
+    except Exception as exc:  # noqa: BLE001 - measure without LiteRT rather than not at all
+        print(f"TFLite export failed ({type(exc).__name__}: {exc}); exporting without it")
+        export_bundle(CACHE / "run", bundle, tflite=False, progress=False)
+    return bundle
+
+
+# --------------------------------------------------------------------------- report
+
+
+def report(r: dict) -> None:
+    def goal(ok: bool) -> str:
+        return "meets goal" if ok else "BELOW GOAL"
+
+    print()
+    print(f"backend {r['backend']}, batch {r['batch']}, input {r['resize']} px, "
+          f"{r['frames']} frames of 1280x720")
+    print(f"  detector-only          {r['detector_fps']:7.2f} fps  (before {r['detector_fps_before_after'][0]:.2f}, "
+          f"after {r['detector_fps_before_after'][1]:.2f})")
+    print(f"  annotate end-to-end    {r['annotate_fps']:7.2f} fps")
+    print(f"  efficiency             {r['efficiency']:7.3f}      goal >= 0.95: {goal(r['efficiency'] >= 0.95)}")
+    print(f"  tutorials' loop        {r['tutorial_fps']:7.2f} fps  (saved_model, batch 1, full 720p frame)")
+    print(f"  speed-up               {r['speedup']:7.2f}x     goal >= 2x:   {goal(r['speedup'] >= 2)}")
+    print(f"live ({r['live_seconds']} s, source {r['live_source_fps']:.0f} fps, detector {r['live_fps']:.1f} fps, "
+          f"{r['live_dropped']} dropped, fullest queue {r['live_max_queue']})")
+    print(f"  batch-1 inference      {r['batch1_inference_ms']:7.1f} ms")
+    print(f"  latency median / p95   {r['live_latency_median_ms']:7.1f} / {r['live_latency_p95_ms']:.1f} ms")
+    print(f"  latency ratio          {r['latency_ratio']:7.2f}x     goal <= 1.5x: {goal(r['latency_ratio'] <= 1.5)}")
+    print(f"  RSS after warm-up/end  {r['rss_after_warmup_mb']:7.1f} / {r['rss_end_mb']:.1f} MB "
+          f"(max {r['rss_max_mb']:.1f})")
+    print(f"  RSS growth             {r['rss_growth_mb']:7.1f} MB     goal < 50 MB: {goal(r['rss_growth_mb'] < 50)}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
