@@ -68,7 +68,9 @@ def generate(scale: int, dest: Path) -> int:
             name = tree.findtext("filename")
             pixels = cv2.imread(str(RACCOON / "images" / name))
             stem = f"{Path(name).stem}-c{copy}"
-            cv2.putText(pixels, stem, (5, 25), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 255, 255), 2)
+            # the copy number first, so even a narrow picture's stamp differs between copies
+            cv2.putText(pixels, f"{copy} {stem}", (5, 25), cv2.FONT_HERSHEY_SIMPLEX, 0.8,
+                        (0, 255, 255), 2)
             cv2.imwrite(str(dest / f"{stem}.jpg"), pixels, [cv2.IMWRITE_JPEG_QUALITY, 90])
             tree.find("filename").text = f"{stem}.jpg"
             tree.write(str(dest / f"{stem}.xml"))

@@ -154,7 +154,11 @@ def test_partly_outside_box_is_written_clipped(tmp_path):
     result = build_dataset(root, tmp_path / "out", DatasetConfig(test_fraction=0.0))
     (r,) = [r for r in read_split(result, "train") if r.filename == "img0.jpg"]
     np.testing.assert_allclose(r.boxes, [[0, 10 / 48, 1, 30 / 48]], atol=1e-6)
-    assert json.loads(result.dataset_json.read_text())["warnings"] == 1
+    info = json.loads(result.dataset_json.read_text())
+    assert info["warnings"] == 1
+    # no test images: no test record file either (an empty file would read as a broken one)
+    assert info["splits"]["test"] == {"images": 0, "objects": {"cat": 0, "dog": 0}, "records": []}
+    assert result.records["test"] == [] and not (result.out_dir / "test.record").exists()
 
 
 def test_raccoon_csv_pair_is_an_explicit_split(tmp_path):
@@ -212,3 +216,12 @@ def test_cli_build(tmp_path, capsys):
     assert splits["train"]["images"] + splits["test"]["images"] == 7
     assert lookout(["dataset", "build", str(root), "--out", str(out), "--max-size", "big"]) == 1
     assert "expected WIDTHxHEIGHT" in capsys.readouterr().err
+
+
+def test_cli_build_strict_fails_on_warnings(tmp_path, capsys):
+    root = make_voc(tmp_path / "src")
+    (root / "img0.xml").write_text(voc_xml("img0.jpg", [("cat", -8, 10, 80, 30)]))
+    out = tmp_path / "out"
+    assert lookout(["dataset", "build", str(root), "--out", str(out), "--strict"]) == 1
+    assert "strict" in capsys.readouterr().err and not out.exists()
+    assert lookout(["dataset", "build", str(root), "--out", str(out)]) == 0

@@ -105,7 +105,7 @@ class Checker:
                                  f"from the image's real size {width}x{height} ({self._name(ex)})"))
             return None, found
         boxes = [b for b in (self._box(b, width, height, where, found) for b in ex.boxes) if b]
-        if not ex.boxes:
+        if not ex.boxes and not any(p.severity == ERROR for p in found):
             found.append(Problem(WARNING, where, "no objects annotated (kept as a background image)"))
         return Loaded(ex, data, sniff_format(data), pixels, boxes), found
 

@@ -44,9 +44,9 @@ class ShardedWriter:
         self._size = 0
 
     def close(self) -> list[str]:
-        """Finish and name the files; returns their names (an empty split gets an empty file)."""
+        """Finish and name the files; returns their names (none for an empty split)."""
         if self._writer is None:
-            self._next_part()
+            return []
         self._writer.close()
         total = len(self.parts)
         names = [f"{self.name}.record"] if total == 1 else [
