@@ -160,3 +160,25 @@ def test_kill_during_delivery_then_restart_delivers_the_rest_once(color_bundle, 
     assert set(server.accepted) == expected and server.duplicates == 0
     assert len(server.received) == 5  # 4 + the one in flight when the process died
     assert "delivered 3, still pending 0" in second.stdout
+
+
+def test_cli_flags_alert_events_webhook_command(color_bundle, doorbell_clip, tmp_path, capsys):
+    server = WebhookServer().start()
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    command = (f"{sys.executable} -c \"import os, pathlib; pathlib.Path({str(marks)!r}, "
+               f"os.environ['LOOKOUT_EVENT_ID']).write_text(os.environ['LOOKOUT_LABEL'])\"")
+    try:
+        code = main(["watch", str(color_bundle), "--source", str(doorbell_clip), "--alert",
+                     "red:0.6", "--events", str(tmp_path / "ev"), "--webhook", server.url,
+                     "--command", command])
+    finally:
+        server.stop()
+    out = capsys.readouterr().out
+    # --alert rules keep the default 30 s cooldown: the return 5 s after the first visit
+    # ended is the same visit, so one event, delivered by console, webhook and command
+    assert code == 0 and "1 event(s)" in out and "delivered 3, pending 0" in out
+    ids = {r["id"] for r in read_events(tmp_path / "ev" / "events.jsonl")}
+    assert len(ids) == 1 and {p.name for p in marks.iterdir()} == ids
+    assert {p.read_text() for p in marks.iterdir()} == {"red"}
+    assert set(server.accepted) == {f"{i}:new:webhook" for i in ids}
