@@ -185,3 +185,20 @@ def test_config_dataclass_is_not_shared_between_engines(tmp_path):
     a, b = WatchConfig(), WatchConfig()
     a.delivery.on.append("end")
     assert b.delivery.on == ["new"] and dataclasses.replace(a).delivery.on == ["new", "end"]
+
+
+def test_many_visits_leave_nothing_behind(tmp_path):
+    """Weeks-long runs: per-object state is dropped when objects leave (memory stays flat)."""
+    def detect(rgb, i):
+        t = i % 60  # a 6 s cycle: present 1.0-3.0 s, at a new place each visit
+        if not 10 <= t < 30:
+            return Detections.empty()
+        x = (i // 60) % 8 * 10
+        return Detections([[x, 10, x + 20, 40]], [0.9], [1], ["red"])
+
+    frames = [np.zeros((60, 100, 3), np.uint8)] * 1800
+    engine, records = run_engine(tmp_path, frames, rule_kw={"cooldown_s": 0.0}, gate=False,
+                                 detect=detect, snapshot_keep=5)
+    assert engine.events == 30 and len(events_of(records)) == 30
+    assert not engine.watches and not engine.tracker.tracks and not engine.open
+    assert len(list((tmp_path / "events" / "snapshots").iterdir())) <= 2 * 6
