@@ -98,7 +98,7 @@ def _parse_labels(serialized):
 
 
 def _check_labels(path: Path, labels, texts, names: dict[int, str], label_map: Path | str) -> None:
-    ids = set(int(i) for i in labels)
+    ids = {int(i) for i in labels}
     unknown = sorted(ids - set(names))
     if unknown:
         raise UserError(f"{path}: label ids {unknown} are not in {label_map} "

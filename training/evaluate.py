@@ -35,9 +35,9 @@ def evaluate(run_dir: str | Path, data: list[str | Path] | str | Path | None = N
     import tensorflow as tf
     from rich.progress import track
 
+    from training.datasets.records import iter_records
     from training.export import EXPORT_SCORE_THRESHOLD, serving_function
     from training.model import load_detector
-    from training.datasets.records import iter_records
 
     run_dir = Path(run_dir)
     run = read_run(run_dir)

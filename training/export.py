@@ -83,7 +83,7 @@ def export_bundle(
             "step": run.get("step"),
             "metrics": json.loads(metrics_path.read_text()) .get("coco", {})
             if metrics_path.is_file() else {},
-            "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "lookout_version": __version__,
             "outputs": list(OUTPUT_KEYS),
             "score_threshold": EXPORT_SCORE_THRESHOLD,

@@ -8,10 +8,13 @@ stops training cleanly when Ctrl+C was pressed (see `StopFlag`).
 from __future__ import annotations
 
 import signal
+import sys
 import time
 from types import FrameType
+from typing import Self
 
 import numpy as np
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 
@@ -27,7 +30,7 @@ class StopFlag:
         self.requested = False
         self._previous = None
 
-    def __enter__(self) -> StopFlag:
+    def __enter__(self) -> Self:
         try:
             self._previous = signal.signal(signal.SIGINT, self._handle)
         except ValueError:  # not the main thread: leave signals alone
@@ -64,11 +67,12 @@ class ProgressAction:
             TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
             TextColumn("loss {task.fields[loss]}  lr {task.fields[lr]}  {task.fields[ips]} img/s"),
             TimeRemainingColumn(), disable=not enabled, transient=False,
+            console=Console(file=sys.stdout), redirect_stdout=False,
         )
         self._task = self._progress.add_task("train", total=total_steps, completed=self._step,
                                              loss="-", lr="-", ips="-")
 
-    def __enter__(self) -> ProgressAction:
+    def __enter__(self) -> Self:
         self._progress.start()
         return self
 

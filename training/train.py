@@ -13,8 +13,10 @@ Run folder: ``params.yaml`` (Model Garden experiment, rerunnable with
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
+import io
 import json
 import os
 import shutil
@@ -102,10 +104,11 @@ def train(
             TensorBoard scalars and sample images).
         cache_dir: where ``--init`` URLs are downloaded (default ``~/.cache/lookout``).
     """
+    import official.vision.registry_imports  # noqa: F401  (registers tasks and models)
     import tensorflow as tf
     from official.core import task_factory, train_lib, train_utils
 
-    import official.vision.registry_imports  # noqa: F401  (registers tasks and models)
+    tf.get_logger().setLevel("ERROR")  # e.g. unused MobileNet head layers have no gradients
 
     run_dir = Path(run_dir)
     existing = latest_checkpoint(run_dir) if run_dir.is_dir() else None
@@ -130,10 +133,11 @@ def train(
 
     params = build_experiment(cfg, data.num_classes, [str(p) for p in train_records],
                               [str(p) for p in test_records or train_records])
+    init = None
     if cfg.init and not resume:
         from training.init import prepare_init
 
-        prepare_init(cfg.init, params, cache_dir=cache_dir)
+        init = prepare_init(cfg.init, params, cache_dir=cache_dir, progress=progress)
     params.lock()
 
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -148,6 +152,7 @@ def train(
         "dataset": str(data.root.resolve()),
         "train_images": num_train,
         "train": dataclasses.asdict(cfg),
+        "init": init if not resume else read_run(run_dir).get("init"),
         "status": "training",
     }
     _write_json(run_dir / RUN_FILE, run)
@@ -168,7 +173,8 @@ def train(
         runner.controller.train_actions = list(runner.controller.train_actions) + [action]
         interrupted = False
         try:
-            with action:
+            # orbit prints every loop's logs; the progress bar shows them instead
+            with action, contextlib.redirect_stdout(io.StringIO()):
                 runner.run()
         except (Interrupted, KeyboardInterrupt):
             interrupted = True

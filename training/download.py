@@ -1,0 +1,111 @@
+"""Download a file into a cache: progress bar, resume with HTTP Range, SHA-256 check.
+
+``fetch(url)`` returns the cached file. A partial download is kept as ``NAME.part``
+and continued from where it stopped on the next call (servers that ignore Range get a
+fresh download). The digest of every finished file is recorded beside it and checked
+on reuse; ``URL#sha256=HEX`` pins the expected digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from lookout.errors import UserError
+
+CHUNK = 1 << 16
+TIMEOUT_S = 30
+
+
+def default_cache_dir() -> Path:
+    root = os.environ.get("LOOKOUT_CACHE") or Path.home() / ".cache" / "lookout"
+    return Path(root) / "downloads"
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fetch(url: str, cache_dir: str | Path | None = None, progress: bool = True,
+          group: str | None = None) -> Path:
+    """Return the local copy of ``url`` (downloading or resuming as needed).
+
+    Files fetched with the same ``group`` share a cache folder (a checkpoint's
+    ``.index`` and ``.data`` files must sit side by side).
+    """
+    base, _, fragment = url.partition("#")
+    expected = fragment.removeprefix("sha256=").lower() if fragment.startswith("sha256=") else None
+    name = Path(urllib.parse.urlparse(base).path).name or "download"
+    folder = Path(cache_dir or default_cache_dir()) / hashlib.sha256((group or base).encode()).hexdigest()[:16]
+    folder.mkdir(parents=True, exist_ok=True)
+    target, part, meta = folder / name, folder / f"{name}.part", folder / f"{name}.json"
+
+    if target.is_file() and meta.is_file():
+        recorded = json.loads(meta.read_text()).get("sha256")
+        actual = sha256_of(target)
+        if actual == recorded and expected in (None, actual):
+            return target
+        target.unlink()  # corrupted or a different pinned version: download again
+
+    _download(base, part, progress)
+    actual = sha256_of(part)
+    if expected and actual != expected:
+        part.unlink()
+        raise UserError(f"{base}: checksum mismatch (sha256 {actual[:12]}…, expected "
+                        f"{expected[:12]}…); the file is corrupt or changed")
+    os.replace(part, target)
+    meta.write_text(json.dumps({"url": base, "sha256": actual, "bytes": target.stat().st_size}))
+    return target
+
+
+def _download(url: str, part: Path, progress: bool) -> None:
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    have = part.stat().st_size if part.is_file() else 0
+    request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
+    try:
+        response = urllib.request.urlopen(request, timeout=TIMEOUT_S)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 416 and have:  # nothing left to fetch: the part is complete
+            return
+        raise UserError(f"{url}: download failed (HTTP {exc.code} {exc.reason})") from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise UserError(f"{url}: cannot download ({reason})") from None
+    with response:
+        resumed = response.status == 206
+        length = response.headers.get("Content-Length")
+        total = (int(length) + (have if resumed else 0)) if length else None
+        done = have if resumed else 0
+        columns = (TextColumn(f"[bold]download[/] {part.name.removesuffix('.part')}"), BarColumn(),
+                   DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
+        with Progress(*columns, disable=not progress) as bar, \
+                open(part, "ab" if resumed else "wb") as f:
+            task = bar.add_task("download", total=total, completed=done)
+            try:
+                for block in iter(lambda: response.read(CHUNK), b""):
+                    f.write(block)
+                    done += len(block)
+                    bar.update(task, completed=done)
+            except (OSError, urllib.error.URLError) as exc:
+                raise UserError(f"{url}: download interrupted at {done} bytes ({exc}); "
+                                "run again to resume") from None
+    if total is not None and done < total:
+        raise UserError(f"{url}: download interrupted at {done} of {total} bytes; "
+                        "run again to resume")
