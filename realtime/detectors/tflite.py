@@ -60,6 +60,7 @@ class TFLiteDetector(BatchDetector):
         self._fixed_batch = dims[0] == 1
         self._size = (dims[1], dims[2]) if dims[1] > 0 and dims[2] > 0 else None
         self._shape: tuple[int, ...] | None = None
+        self._scores_first: bool | None = None  # od_api: the [1, N] pair in swapped order
 
     def _run(self, batch: np.ndarray) -> RawOutputs:
         if self._fixed_batch and len(batch) > 1:  # one image per call
@@ -72,7 +73,10 @@ class TFLiteDetector(BatchDetector):
             boxes, scores, classes, *num = outputs
             return RawOutputs(boxes, scores, classes, num[0] if num else None)
         boxes, classes, scores, num = outputs
-        classes, scores = _classes_and_scores(classes, scores)
+        if self._scores_first is None:  # decided once, on the first clear evidence
+            self._scores_first = _scores_first(classes, scores)
+        if self._scores_first:
+            classes, scores = scores, classes
         return RawOutputs(boxes, scores, classes + 1.0, num)  # 0-based → label map ids
 
     def _prepare(self, batch: np.ndarray) -> np.ndarray:
@@ -126,16 +130,19 @@ def _od_api_layout(path: Path, it, signature: dict) -> tuple[int, list[int]]:
     return inputs[0]["index"], [box[0], pair[0], pair[1], count[0]]
 
 
-def _classes_and_scores(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(classes, scores)`` from the two ``[B, N]`` outputs, normally in that order; some
-    TF2 exports swap them, and only scores are non-increasing within ``[0, 1]``."""
+def _scores_first(a: np.ndarray, b: np.ndarray) -> bool | None:
+    """Whether the two ``[B, N]`` outputs, expected as (classes, scores), come swapped, as
+    in some TF2 exports: scores are non-increasing within [0, 1] and not all whole
+    numbers, classes are whole numbers. None while the evidence is unclear (e.g. no
+    detections); the expected order is used meanwhile."""
 
     def like_scores(x: np.ndarray) -> bool:
-        return bool(np.all((x >= 0) & (x <= 1)) and np.all(np.diff(x, axis=1) <= 1e-6))
+        return bool(np.all((x >= 0) & (x <= 1)) and np.all(np.diff(x, axis=1) <= 1e-6)
+                    and not np.all(x == np.round(x)))
 
-    if like_scores(a) and not like_scores(b):
-        return b, a
-    return a, b
+    if like_scores(a) != like_scores(b):
+        return like_scores(a)
+    return None
 
 
 def _first_line(exc: Exception) -> str:

@@ -168,3 +168,17 @@ def test_saved_model_fixed_at_one_size_gets_resized_images(tmp_path):
     image = make_blob_image(192, 288, red=(30, 60, 120, 150))  # 2x / 3x the input: exact
     (found,) = detector.detect([image])
     _assert_matches(found, expected_detections(image), 1e-3, 1e-5)
+
+
+@pytest.mark.parametrize("layout", ["od_api_tf1", "od_api_scores_first"])
+def test_od_api_tflite_variants(tmp_path, layout):
+    """TF1 exports (no signature, TFLite_Detection_PostProcess:N names, outputs listed out
+    of order) and TF2 exports that put scores first."""
+    from tests.fixtures.models import make_tflite
+
+    detector = load_detector(make_tflite(tmp_path, layout=layout), DetectorConfig(score=0.0))
+    assert detector.layout == "od_api"
+    for image, found in zip(IMAGES, detector.detect(IMAGES)):
+        exact = image.shape[:2] == (96, 96)
+        _assert_matches(found, expected_detections(image), 1e-3 if exact else 4.0,
+                        1e-5 if exact else 0.06)
