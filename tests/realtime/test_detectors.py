@@ -170,10 +170,10 @@ def test_saved_model_fixed_at_one_size_gets_resized_images(tmp_path):
     _assert_matches(found, expected_detections(image), 1e-3, 1e-5)
 
 
-@pytest.mark.parametrize("layout", ["od_api_tf1", "od_api_scores_first"])
+@pytest.mark.parametrize("layout", ["od_api_tf1", "od_api_scores_first", "od_api_uint8"])
 def test_od_api_tflite_variants(tmp_path, layout):
     """TF1 exports (no signature, TFLite_Detection_PostProcess:N names, outputs listed out
-    of order) and TF2 exports that put scores first."""
+    of order), TF2 exports that put scores first, quantized models' uint8 input."""
     from tests.fixtures.models import make_tflite
 
     detector = load_detector(make_tflite(tmp_path, layout=layout), DetectorConfig(score=0.0))
