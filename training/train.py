@@ -163,12 +163,14 @@ def train(
     stop = StopFlag()
     start = time.time()
     with stop:
-        global_step = None
-        runner = train_lib.OrbitExperimentRunner(
-            distribution_strategy=strategy, task=task, mode="train", params=params,
-            model_dir=str(run_dir), train_actions=[],
-        )
+        with contextlib.redirect_stdout(io.StringIO()):  # orbit's "restoring..." chatter
+            runner = train_lib.OrbitExperimentRunner(
+                distribution_strategy=strategy, task=task, mode="train", params=params,
+                model_dir=str(run_dir), train_actions=[],
+            )
         global_step = runner.trainer.global_step
+        run.update(resumed_from=int(global_step.numpy()) if resume else None,
+                   replicas=strategy.num_replicas_in_sync)
         action = ProgressAction(global_step, cfg.steps, cfg.batch, stop, enabled=progress)
         runner.controller.train_actions = list(runner.controller.train_actions) + [action]
         interrupted = False

@@ -62,19 +62,6 @@ def test_refuses_to_overwrite_a_run_without_resume(run_dir: Path, dataset: Path)
         train(dataset, run_dir, tiny_cfg(), progress=False)
 
 
-def test_resume_of_a_finished_run_extends_it(tmp_path: Path, run_dir: Path) -> None:
-    run = tmp_path / "run"
-    shutil.copytree(run_dir, run)
-    before = tf.train.load_checkpoint(str(run / "ckpt-4"))
-    info = train(None, run, tiny_cfg(steps=6), resume=True, progress=False,
-                 evaluate_at_end=False)
-    assert info.step == 6 and Path(info.checkpoint).name == "ckpt-6"
-    # it continued from ckpt-4's weights, not from scratch: the step counter says so
-    assert before.get_tensor("global_step/.ATTRIBUTES/VARIABLE_VALUE") == 4
-    after = tf.train.load_checkpoint(info.checkpoint)
-    assert after.get_tensor("global_step/.ATTRIBUTES/VARIABLE_VALUE") == 6
-
-
 @pytest.mark.parametrize("change, message", [
     ({"model": "yolo"}, "unknown model preset 'yolo'"),
     ({"input_size": 100}, "multiple of 32"),
