@@ -1,7 +1,7 @@
 """`lookout bench dataset`: build speed (images/s) and peak memory of `build_dataset`.
 
-Builds the raccoon set, then a generated set SCALE times larger (raccoon's pictures,
-each copy stamped with its own number so none is a duplicate, with the same VOC boxes),
+Builds the raccoon set, then generated sets SCALE/4 and SCALE times larger (raccoon's
+pictures, each copy stamped with its own number so none is a duplicate, same VOC boxes),
 each in a child process whose peak RSS is read from ``os.wait4``. Memory is flat when
 the larger build peaks no higher than the smaller one; a child that only imports
 TensorFlow and the toolchain gives the baseline that they alone cost.
@@ -78,6 +78,16 @@ def generate(scale: int, dest: Path) -> int:
     return count
 
 
+def subset(big: Path, dest: Path, copies: int) -> Path:
+    """The first ``copies`` copies of the generated set, as links (no extra disk)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for path in big.iterdir():
+        copy = int(path.stem.rsplit("-c", 1)[1])
+        if copy < copies and not (dest / path.name).exists():
+            os.symlink(path, dest / path.name)
+    return dest
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lookout bench dataset", description=__doc__.split("\n")[0])
     parser.add_argument("--scale", type=int, default=20, help="size of the generated set, x raccoon")
@@ -94,8 +104,11 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         generated = generate(args.scale, big) if not big.is_dir() else len(list(big.glob("*.xml")))
         console.print(f"generated {generated} images in {time.perf_counter() - start:.0f} s")
+        quarter = max(1, args.scale // 4)
+        mid = subset(big, work / f"raccoon-x{quarter}", quarter)
         rows = [("imports only (baseline)", measure("-", work / "none"))]
         rows.append(("raccoon", measure(str(RACCOON), work / "out-raccoon")))
+        rows.append((f"raccoon x{quarter} (generated)", measure(str(mid), work / "out-mid")))
         rows.append((f"raccoon x{args.scale} (generated)", measure(str(big), work / "out-big")))
     finally:
         if not args.keep:
@@ -109,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         table.add_row(name, str(f["images"]), f"{f['seconds']:.1f}", rate, f"{f['peak_mib']:.0f}",
                       f"{f['peak_mib'] - base:.0f}")
     console.print(table)
-    small, large = rows[1][1], rows[2][1]
+    small, large = rows[1][1], rows[-1][1]
     console.print(f"images: x{large['images'] / small['images']:.1f}; "
                   f"peak RSS: x{large['peak_mib'] / small['peak_mib']:.2f} "
                   f"(above baseline: x{(large['peak_mib'] - base) / max(small['peak_mib'] - base, 1):.2f}); "

@@ -113,12 +113,13 @@ def build_dataset(src: str | Path, out_dir: str | Path, cfg: DatasetConfig | Non
         source_id = 0
         for index, loaded in enumerate(scan(source, checker, report)):
             advance()
-            if loaded is None or (report.errors and not cfg.skip_bad):
-                continue  # keep checking to report everything, but stop writing
-            split = splits[index] if index < len(splits) else "train"
-            source_id += 1
-            writers[split].write(_encode(loaded, source_id, ids, max_wh).SerializeToString())
-            report.add(loaded, split)
+            # with errors, keep checking to report everything, but stop writing
+            if loaded is not None and not (report.errors and not cfg.skip_bad):
+                split = splits[index] if index < len(splits) else "train"
+                source_id += 1
+                writers[split].write(_encode(loaded, source_id, ids, max_wh).SerializeToString())
+                report.add(loaded, split)
+            del loaded  # let the pixels go before the next image is decoded
         files = {s: w.close() for s, w in writers.items()}
         if report.errors and not cfg.skip_bad:
             raise DatasetErrors(f"{show(src)}: {len(report.errors)} error(s) in the dataset; "

@@ -212,9 +212,9 @@ def scan(source: Source, checker: Checker, report: DatasetReport) -> Iterator[Lo
         report.problems.extend(found)
         if loaded is None or any(p.severity == ERROR for p in found):
             report.skipped.append(example.origin)
-            yield None
-        else:
-            yield loaded
+            loaded = None
+        yield loaded
+        del loaded, example  # hold no pixels while the next image is read and decoded
     _take_loose(loose, report)
 
 
@@ -253,6 +253,7 @@ def check_dataset(src: str | Path, cfg: DatasetConfig | None = None,
             if loaded is not None:
                 report.add(loaded, loaded.example.split)
             advance()
+            del loaded  # hold no pixels while the next image is decoded
     if report.examples == 0 and not report.problems:
         raise UserError(f"{show(src)}: no annotated images found ({source.format} format)")
     return report
