@@ -36,7 +36,7 @@ from lookout.errors import UserError
 STATE_FILE = "demo.json"
 
 # `--quick`: tiny sizes and a few steps, to check the plumbing (the model stays weak).
-QUICK = {"train_images": 24, "test_images": 8, "image_size": 128, "steps": 30, "input_size": 64,
+QUICK = {"train_images": 24, "test_images": 8, "image_size": 128, "steps": 30, "input_size": 128,
          "batch": 4, "clip_seconds": 2.0, "doorbell_seconds": 7.0, "score": 0.05}
 
 

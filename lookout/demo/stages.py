@@ -7,6 +7,7 @@ import dataclasses
 import json
 import shutil
 from pathlib import Path
+from typing import Self
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -46,6 +47,27 @@ def demo_train_config(cfg: DemoConfig, base: TrainConfig) -> TrainConfig:
 def _bar(console: Console, label: str) -> Progress:
     return Progress(TextColumn(f"[bold]{label}[/]"), BarColumn(), MofNCompleteColumn(),
                     TimeElapsedColumn(), console=console)
+
+
+class _PipelineBar:
+    """A progress bar fed by the pipeline's stats callback (frames written of expected)."""
+
+    def __init__(self, console: Console, label: str) -> None:
+        self.progress = _bar(console, label)
+        self.progress.columns += (TextColumn("{task.fields[note]}"),)
+        self.task = self.progress.add_task("", total=None, note="")
+
+    def update(self, stats) -> None:
+        note = f"detector on {stats.frames_detected}, motion-gated {stats.frames_gated}"
+        self.progress.update(self.task, completed=stats.frames_written,
+                             total=stats.expected_frames, note=note)
+
+    def __enter__(self) -> Self:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
 
 
 @dataclasses.dataclass
@@ -138,7 +160,9 @@ class _Stages:
         if ap50 is None:
             return None
         self.result.ap50 = ap50
-        return f"AP50 {ap50:.3f}"
+        voc = metrics.get("voc_ap50") or {}
+        per_class = ", ".join(f"{k} {v:.2f}" for k, v in voc.items() if isinstance(v, float))
+        return f"COCO AP50 {ap50:.3f}" + (f" (VOC AP50: {per_class})" if per_class else "")
 
     def export(self) -> None:
         from training.export import export_bundle
@@ -184,14 +208,21 @@ class _Stages:
         return f"{frames} frames{' + audio' if audio else ''}, {boxes} boxes"
 
     def watch(self) -> None:
-        from realtime.watch.run import watch_source
+        from realtime.watch.runner import run_watch
 
         if self.paths.events.exists():
             shutil.rmtree(self.paths.events)
-        watch_cfg = dataclasses.replace(self.config.watch, events_dir=str(self.paths.events),
-                                        rules=[self.alert_rule()])
-        watch_source(self.paths.bundle, str(self.paths.doorbell), watch_cfg,
-                     self.detector_config(), self.config.pipeline, console=self.console)
+        watch = self.config.watch
+        # Alerts go to the console only: the demo never rings a real webhook or command.
+        watch = dataclasses.replace(
+            watch, events_dir=str(self.paths.events), rules=[self.alert_rule()],
+            delivery=dataclasses.replace(watch.delivery, console=True, desktop=False),
+            webhook=dataclasses.replace(watch.webhook, url="", url_env=""),
+            command=dataclasses.replace(watch.command, argv=[]))
+        config = dataclasses.replace(self.config, watch=watch, detector=self.detector_config())
+        with _PipelineBar(self.console, "watch") as bar:
+            run_watch(self.paths.bundle, str(self.paths.doorbell), config, rules=watch.rules,
+                      rules_where="[demo] alert", mode="file", drain_s=5.0, progress=bar.update)
 
     def alert_rule(self) -> WatchRuleConfig:
         """The doorbell rule: the visitor's class, at the demo's score."""

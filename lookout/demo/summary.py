@@ -10,13 +10,13 @@ from lookout.demo.demo import DemoResult
 def summary_table(result: DemoResult) -> Table:
     p = result.paths
     details = {s.name: s.detail for s in result.stages}
-    ap50 = f"AP50 {result.ap50:.3f}" if result.ap50 is not None else "no AP50"
     rows = [
         ("sample images (labelImg VOC)", p.samples, details.get("samples", "")),
         ("sample clip / doorbell clip", f"{p.clip}\n{p.doorbell}", ""),
         ("dataset (TFRecords, label map)", p.dataset, details.get("dataset", "")),
         ("training run (checkpoints, TensorBoard)", p.run, details.get("train", "")),
-        ("metrics (COCO AP, VOC AP50, PR curves)", p.metrics, ap50),
+        ("metrics (COCO AP, VOC AP50 per class)", f"{p.metrics}\n{p.run / 'pr_curves.png'}",
+         details.get("eval", "")),
         ("model bundle", p.bundle, details.get("export", "")),
         ("annotated clip", p.annotated, details.get("annotate", "")),
         ("detections (JSONL, one line per frame)", p.detections, ""),
