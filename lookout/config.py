@@ -132,6 +132,8 @@ class WatchMotionConfig:
     min_fraction: float = doc(0.002, "share of moving pixels that counts as motion")
     background_alpha: float = doc(0.05, "how fast the background follows the scene (0-1)")
     recheck_s: float = doc(1.0, "while objects are present, run the detector at least this often")
+    idle_recheck_s: float = doc(0.0, "with nothing present, still run it this often (0 = never; "
+                                     "> 0 also checks the first frame, for objects already there)")
 
 
 @dataclass

@@ -4,7 +4,9 @@ Each frame is downscaled, turned grey and blurred, then compared with a running
 background (``cv2.accumulateWeighted``); the share of pixels that changed by more than
 ``pixel_threshold`` decides "motion". A `MotionGate` is the pipeline's ``gate``: it
 says per frame whether the detector runs. While the watch engine reports objects
-present, it also re-checks every ``recheck_s`` so a person standing still is not lost.
+present, it also re-checks every ``recheck_s`` so a person standing still is not lost;
+``idle_recheck_s`` (off by default) re-checks an empty scene too, which also catches an
+object that was already standing there when watching started.
 """
 
 from __future__ import annotations
@@ -73,8 +75,11 @@ class MotionGate:
         else:
             moving = self.detector.moving(frame.rgb)
             self.motion_frames += moving
-            due = self._last_run is None or frame.timestamp - self._last_run >= self.cfg.recheck_s
-            run = moving or (self._objects_present.is_set() and due)
+            every = (self.cfg.recheck_s if self._objects_present.is_set()
+                     else self.cfg.idle_recheck_s)
+            due = every > 0 and (self._last_run is None
+                                 or frame.timestamp - self._last_run >= every)
+            run = moving or due
         if run:
             self.detector_runs += 1
             self._last_run = frame.timestamp

@@ -167,3 +167,13 @@ def test_motion_runs_the_detector_and_present_objects_are_rechecked():
     assert all(leaving)
     disabled = MotionGate(WatchMotionConfig(enabled=False))
     assert all(disabled(f) for f in fs[:20])
+
+
+def test_idle_recheck_catches_an_object_there_from_the_start():
+    # the object stands still from the first frame: motion alone never sees it
+    fs = frames(doorbell_frames(seconds=6))[45:]  # 4.5 s on: standing still
+    still = MotionGate(WatchMotionConfig())
+    assert not any(still(f) for f in fs)
+    idle = MotionGate(WatchMotionConfig(idle_recheck_s=0.5))
+    runs = [idle(f) for f in fs]
+    assert runs[0] and sum(runs) == 3  # frame 0, then every 0.5 s: 5.0 and 5.5 s
