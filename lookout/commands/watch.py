@@ -106,7 +106,8 @@ def run(args: argparse.Namespace, config: Config) -> int:
     bar = FileProgress()
     try:
         result = run_watch(args.model, args.source, config, rules=rules, rules_where=where,
-                           mode=args.mode, drain_s=args.drain, progress=bar)
+                           config_name=args.config or DEFAULT_CONFIG, mode=args.mode,
+                           drain_s=args.drain, progress=bar)
     finally:
         bar.close()
     stats = result.stats

@@ -188,7 +188,4 @@ def build_notifiers(cfg: WatchConfig, environ: dict[str, str] | None = None) -> 
             out.append(DesktopNotifier(program))
         else:
             log.warning("watch.delivery.desktop: notify-send not found; desktop alerts off")
-    bad = [p for p in cfg.delivery.on if p not in ("new", "end")]
-    if bad:
-        raise UserError(f"watch.delivery.on: {bad[0]!r} is not a phase (use new and/or end)")
     return out

@@ -18,6 +18,7 @@ from pathlib import Path
 from lookout.config import Config, WatchRuleConfig
 from realtime.detectors.base import Detector
 from realtime.pipeline import Pipeline, PipelineStats
+from realtime.watch.checks import check_watch_config
 from realtime.watch.delivery import Deliverer
 from realtime.watch.engine import WatchEngine
 from realtime.watch.health import HealthReporter
@@ -43,6 +44,7 @@ class WatchResult:
 def deliver_pending(config: Config, drain_s: float = 30.0) -> WatchResult:
     """Only deliver what the spool holds (after recovery), then stop: no model, no source."""
     cfg = config.watch
+    check_watch_config(cfg, [])
     root = Path(cfg.events_dir)
     notifiers = build_notifiers(cfg)
     spool = Spool(root / "spool.sqlite")
@@ -59,13 +61,15 @@ def deliver_pending(config: Config, drain_s: float = 30.0) -> WatchResult:
 
 def run_watch(model: str | Path | Detector, source_spec: str, config: Config, *,
               rules: list[WatchRuleConfig] | None = None, rules_where: str = "watch.rules",
-              mode: str | None = None, drain_s: float = 30.0, progress=None) -> WatchResult:
+              config_name: str = "config.toml", mode: str | None = None, drain_s: float = 30.0,
+              progress=None) -> WatchResult:
     """Watch ``source_spec`` with ``model`` until the source ends, Ctrl+C or SIGTERM.
 
     Args:
         model: a model path, or an already loaded `Detector` (left open).
         rules: rule configs (default: ``config.watch.rules``); ``rules_where`` names
             their origin in errors (``config.toml: watch.rules`` or ``--alert``).
+        config_name: the config file, named in errors about other ``[watch]`` values.
         mode: ``file`` | ``live`` (default: live for cameras and streams).
         drain_s: at the end, wait this long for pending deliveries.
     """
@@ -74,7 +78,8 @@ def run_watch(model: str | Path | Detector, source_spec: str, config: Config, *,
 
     cfg = config.watch
     rules = cfg.rules if rules is None else rules
-    compile_rules(rules, None, rules_where)  # polygons, ranges: fail before the slow load
+    # polygons, ranges, recheck vs. end_after_s: fail before the slow model load
+    check_watch_config(cfg, compile_rules(rules, None, rules_where), config_name)
     root = Path(cfg.events_dir)
     notifiers = build_notifiers(cfg)
     names = [n.name for n in notifiers]

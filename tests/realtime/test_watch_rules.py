@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lookout.config import WatchMotionConfig, WatchRuleConfig, load_config
+from lookout.config import WatchConfig, WatchMotionConfig, WatchRuleConfig, load_config
 from lookout.errors import UserError
 from realtime.detections import Detections
 from realtime.frames import Frame
@@ -177,3 +177,27 @@ def test_idle_recheck_catches_an_object_there_from_the_start():
     idle = MotionGate(WatchMotionConfig(idle_recheck_s=0.5))
     runs = [idle(f) for f in fs]
     assert runs[0] and sum(runs) == 3  # frame 0, then every 0.5 s: 5.0 and 5.5 s
+
+
+@pytest.mark.parametrize("toml, message", [
+    ("[watch.motion]\nrecheck_s = 5.0\n", (r"c.toml: watch.motion.recheck_s: 5.0 must be shorter "
+                                          r"than every rule's end_after_s \(3\)")),
+    ("[watch.motion]\nmin_fraction = 2.0\n", r"watch.motion.min_fraction: 2.0 is not in \[0, 1\]"),
+    ("[watch.delivery]\non = ['start']\n", r"watch.delivery.on: 'start' is not a phase"),
+    ("[watch.delivery]\nretry_base_s = 0\n", r"watch.delivery.retry_base_s: 0.0 must be > 0"),
+    ("[watch]\nsnapshot_keep = 0\n", r"watch.snapshot_keep: 0 is not in \[1,"),
+])
+def test_bad_watch_values_are_one_line_errors(tmp_path, toml, message):
+    from realtime.watch.checks import check_watch_config
+
+    path = tmp_path / "c.toml"
+    path.write_text(toml)
+    cfg = load_config(path).watch
+    with pytest.raises(UserError, match=message):
+        check_watch_config(cfg, [rule(end_after_s=3.0)], str(path))
+
+
+def test_default_watch_config_passes_checks():
+    from realtime.watch.checks import check_watch_config
+
+    check_watch_config(WatchConfig(), [rule()])
