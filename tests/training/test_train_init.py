@@ -1,0 +1,160 @@
+"""--init: checkpoints from a path, a run, or a URL served by a real loopback HTTP server
+(with Range support, as real file servers have), checksums, resume, clear errors."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.server
+import json
+import tarfile
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from lookout.errors import UserError
+from tests.training.runs import fruit_dataset, shared_run, tiny_cfg
+from training.download import fetch
+from training.init import prepare_init, resolve_checkpoint
+from training.train import train
+
+pytestmark = pytest.mark.slow
+
+
+class RangeHandler(http.server.SimpleHTTPRequestHandler):
+    """Static files with ``Range: bytes=N-`` support; ``?cut`` paths send half a body."""
+
+    seen_ranges: list[str] = []
+    cut_once: set[str] = set()
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        path = Path(self.translate_path(self.path))
+        if not path.is_file():
+            self.send_error(404)
+            return
+        data = path.read_bytes()
+        start = 0
+        header = self.headers.get("Range")
+        if header:
+            self.seen_ranges.append(header)
+            start = int(header.removeprefix("bytes=").split("-")[0])
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        else:
+            self.send_response(200)
+        self.send_header("Content-Length", str(len(data) - start))
+        self.end_headers()
+        body = data[start:]
+        if self.path in self.cut_once:  # the connection drops half-way, once
+            self.cut_once.discard(self.path)
+            body = body[: len(body) // 2]
+        self.wfile.write(body)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("www")
+    handler = functools.partial(RangeHandler, directory=str(root))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def source_run(tmp_path_factory) -> Path:
+    return shared_run(tmp_path_factory.getbasetemp())
+
+
+def test_url_checkpoint_restores_backbone_bit_for_bit(tmp_path, server, source_run) -> None:
+    root, url = server
+    for part in ("ckpt-4.index", "ckpt-4.data-00000-of-00001"):
+        (root / part).write_bytes((source_run / part).read_bytes())
+    dataset = fruit_dataset(tmp_path.parent.parent)
+    run = tmp_path / "run"
+    # lr 0: the one training step changes no trainable weight, so what the run's
+    # checkpoint holds is exactly what --init restored
+    train(dataset, run, tiny_cfg(steps=1, lr=0.0, init=f"{url}/ckpt-4"), progress=False,
+          evaluate_at_end=False, cache_dir=tmp_path / "cache")
+    info = json.loads((run / "run.json").read_text())
+    assert info["init"]["modules"] == ["backbone", "decoder"]
+    src = tf.train.load_checkpoint(str(source_run / "ckpt-4"))
+    dst = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(run)))
+    keys = [k for k in src.get_variable_to_shape_map()
+            if k.startswith(("backbone/", "decoder/")) and "moving_" not in k
+            and "OPTIMIZER_SLOT" not in k]
+    assert len(keys) > 100
+    for key in keys:
+        np.testing.assert_array_equal(src.get_tensor(key), dst.get_tensor(key), err_msg=key)
+    heads = [k for k in src.get_variable_to_shape_map()
+             if k.startswith("head/") and k.endswith("kernel/.ATTRIBUTES/VARIABLE_VALUE")]
+    assert heads and any(not np.array_equal(src.get_tensor(k), dst.get_tensor(k)) for k in heads)
+
+
+def test_run_folder_and_pinned_archive_resolve(tmp_path, server, source_run) -> None:
+    assert resolve_checkpoint(str(source_run)) == str(source_run / "ckpt-4")
+    root, url = server
+    archive = root / "retinanet.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for part in ("ckpt-4.index", "ckpt-4.data-00000-of-00001"):
+            tar.add(source_run / part, arcname=f"model/{part}")
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+    prefix = resolve_checkpoint(f"{url}/retinanet.tar.gz#sha256={digest}", tmp_path, False)
+    assert Path(prefix).name == "ckpt-4"
+    assert Path(prefix + ".index").read_bytes() == (source_run / "ckpt-4.index").read_bytes()
+    with pytest.raises(UserError, match="checksum mismatch"):
+        fetch(f"{url}/retinanet.tar.gz#sha256={'0' * 64}", tmp_path / "other", False)
+
+
+def test_interrupted_download_resumes_with_range(tmp_path, server) -> None:
+    root, url = server
+    payload = np.random.default_rng(1).integers(0, 256, 300_000, dtype=np.uint8).tobytes()
+    (root / "big.bin").write_bytes(payload)
+    RangeHandler.cut_once.add("/big.bin")
+    with pytest.raises(UserError, match="interrupted at .* bytes.*run again to resume"):
+        fetch(f"{url}/big.bin", tmp_path, progress=False)
+    RangeHandler.seen_ranges.clear()
+    path = fetch(f"{url}/big.bin", tmp_path, progress=False)
+    assert RangeHandler.seen_ranges == ["bytes=150000-"]
+    assert path.read_bytes() == payload
+    path.write_bytes(b"tampered")  # a corrupted cache entry is detected and fetched again
+    assert fetch(f"{url}/big.bin", tmp_path, progress=False).read_bytes() == payload
+
+
+def test_bad_urls_are_one_line_errors(tmp_path, server) -> None:
+    root, url = server
+    (root / "junk.tar.gz").write_bytes(b"definitely not gzip" * 100)
+    with pytest.raises(UserError, match="corrupt archive"):
+        resolve_checkpoint(f"{url}/junk.tar.gz", tmp_path, False)
+    with pytest.raises(UserError, match="HTTP 404"):
+        resolve_checkpoint(f"{url}/missing/ckpt-9", tmp_path, False)
+    with pytest.raises(UserError, match="cannot download"):
+        resolve_checkpoint("http://127.0.0.1:9/ckpt-1", tmp_path, False)  # discard port: closed
+    with pytest.raises(UserError, match="no checkpoint there"):
+        resolve_checkpoint(str(tmp_path / "nowhere"), tmp_path, False)
+
+
+def test_incompatible_architecture_says_what_does_not_match(tmp_path, source_run) -> None:
+    from training.presets import build_experiment
+
+    spine = build_experiment(tiny_cfg(model="retinanet-spinenet-mobile"), 4, ["x"], ["x"])
+    from official.core import task_factory
+
+    model = task_factory.get_task(spine.task).build_model()
+    prefix = tf.train.Checkpoint(backbone=model.backbone).write(
+        str(tmp_path / "spine" / "ckpt-1"))
+    mobilenet = build_experiment(tiny_cfg(), 4, ["x"], ["x"])
+    with pytest.raises(UserError, match=r"--init .*ckpt-1: backbone does not match mobilenet"):
+        prepare_init(prefix, mobilenet)
+    # the heads of our own runs are sized for their classes; the backbone is what counts
+    other_classes = build_experiment(tiny_cfg(), 7, ["x"], ["x"])
+    info = prepare_init(str(source_run), other_classes)
+    assert info["modules"] == ["backbone", "decoder"]
+    assert other_classes.task.init_checkpoint == str(source_run / "ckpt-4")
