@@ -177,7 +177,7 @@ class WatchConfig:
     delivery: WatchDeliveryConfig = doc(WatchDeliveryConfig(), "[watch.delivery]: notifiers")
     webhook: WatchWebhookConfig = doc(WatchWebhookConfig(), "[watch.webhook]")
     command: WatchCommandConfig = doc(WatchCommandConfig(), "[watch.command]")
-    rules: list[WatchRuleConfig] = doc([], "[[watch.rules]]: what makes an event")
+    rules: list[WatchRuleConfig] = doc([], "what makes an event: one table per rule (see config.toml)")
 
 
 @dataclass
