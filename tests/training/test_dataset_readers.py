@@ -132,3 +132,12 @@ def test_coco_non_list_images_is_malformed(tmp_path):
     path.write_text(json.dumps({"images": {}, "annotations": []}))
     (problem,) = check_dataset(path, DatasetConfig(format="coco")).errors
     assert "no 'images' list" in problem.message
+
+
+def test_other_xml_files_are_ignored_with_a_warning(tmp_path):
+    make_voc(tmp_path)
+    (tmp_path / "settings.xml").write_text("<?xml version='1.0'?>\n<settings/>\n")
+    report = check_dataset(tmp_path)
+    assert report.images == 8 and report.ok() and not report.ok(strict=True)
+    (problem,) = report.warnings
+    assert problem.where == f"{tmp_path}/settings.xml:2" and "not a VOC annotation" in problem.message

@@ -75,8 +75,8 @@ def read_voc_file(xml: Path, root: Path, problems: list[Problem],
         return None
     top = tree.getroot()
     if top.tag != "annotation":
-        problems.append(Problem(ERROR, f"{where}:{top.sourceline}",
-                                f"not a VOC annotation (root element <{top.tag}>)"))
+        problems.append(Problem(WARNING, f"{where}:{top.sourceline}",
+                                f"not a VOC annotation (root element <{top.tag}>); ignored"))
         return None
 
     found: list[Problem] = []
