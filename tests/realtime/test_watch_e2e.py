@@ -182,3 +182,45 @@ def test_cli_flags_alert_events_webhook_command(color_bundle, doorbell_clip, tmp
     assert len(ids) == 1 and {p.name for p in marks.iterdir()} == ids
     assert {p.read_text() for p in marks.iterdir()} == {"red"}
     assert set(server.accepted) == {f"{i}:new:webhook" for i in ids}
+
+
+def test_live_stream_that_drops_reconnects_and_stays_one_visit(color_bundle, tmp_path):
+    """An MJPEG camera on 127.0.0.1 with a red square always in view goes away for a
+    second: the source reconnects by itself and the visit stays one event."""
+    from lookout.config import PipelineConfig
+    from tests.fixtures.media import MjpegServer
+
+    server = MjpegServer(fps=15).start()
+    config = watch_config(tmp_path / "events")
+    config.watch.rules[0].end_after_s = 5.0
+    config = dataclasses.replace(config, pipeline=PipelineConfig(
+        batch=1, open_timeout_s=3, read_timeout_s=1, reconnect_backoff_s=0.1,
+        reconnect_backoff_max_s=0.4))
+    log = tmp_path / "events" / "events.jsonl"
+
+    def drop_then_stop():
+        deadline = time.monotonic() + 120
+        while not any(r["phase"] == "new" for r in read_events(log)):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        server.cut()
+        time.sleep(1.0)
+        server.restore()
+        sent = server.frames_sent
+        while server.frames_sent < sent + 30 and time.monotonic() < deadline:
+            time.sleep(0.05)  # ~2 s of frames after the camera came back
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    thread = threading.Thread(target=drop_then_stop, daemon=True)
+    thread.start()
+    try:
+        result = run_watch(color_bundle, server.url, config)
+    finally:
+        thread.join(30)
+        server.close()
+    assert result.stats.mode == "live" and result.stats.stopped_by == "sigterm"
+    assert result.stats.reconnects >= 1
+    (phases,) = by_id(read_events(log)).values()
+    assert phases["end"]["end_reason"] == "stopped"
+    assert phases["end"]["end"] - phases["new"]["start"] > 2.0  # spans the drop
