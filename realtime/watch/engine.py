@@ -165,6 +165,7 @@ class WatchEngine(Sink):
         for opened in self.open.values():  # same visit: join the open event
             if opened.rule_index == ri and opened.event.label == label:
                 opened.members.add(key)
+                opened.last_seen = max(opened.last_seen, state.last_match)
                 state.event_id = opened.event.id
                 if watch.shot is not None and (opened.shot is None
                                                or watch.shot.rank > opened.shot.rank):
