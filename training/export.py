@@ -51,6 +51,8 @@ def export_bundle(
     console = Console(stderr=True, quiet=not progress)
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     run = read_run(run_dir)
+    if out_dir.exists() and not (out_dir / "model.json").is_file():
+        raise UserError(f"{out_dir}: exists and is not a model bundle; choose another --out")
     names = read_label_map(run_dir / "label_map.pbtxt")
     overrides = {"task": {"model": {"detection_generator": {
         "pre_nms_score_threshold": EXPORT_SCORE_THRESHOLD}}}}
@@ -58,6 +60,7 @@ def export_bundle(
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
+    tmp.chmod(0o755)
     try:
         with console.status("exporting SavedModel"):
             _write_saved_model(detector, tmp / "saved_model")
