@@ -66,7 +66,7 @@ def throughput(args, tmp: Path) -> dict:
             train_lib.run_experiment(
                 distribution_strategy=strategy, task=task, mode="train", params=params,
                 model_dir=str(tmp / f"raw-{round_}"),
-                train_actions=[lambda _logs: stamps.append(time.perf_counter())])
+                train_actions=[lambda _logs, stamps=stamps: stamps.append(time.perf_counter())])
         loops = len(stamps) - 1
         steps = loops * params.trainer.steps_per_loop
         results.setdefault("raw", []).append(

@@ -10,6 +10,7 @@ import json
 import tarfile
 import threading
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -27,8 +28,8 @@ pytestmark = pytest.mark.slow
 class RangeHandler(http.server.SimpleHTTPRequestHandler):
     """Static files with ``Range: bytes=N-`` support; ``?cut`` paths send half a body."""
 
-    seen_ranges: list[str] = []
-    cut_once: set[str] = set()
+    seen_ranges: ClassVar[list[str]] = []
+    cut_once: ClassVar[set[str]] = set()
 
     def log_message(self, *args) -> None:
         pass
