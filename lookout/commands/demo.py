@@ -31,4 +31,7 @@ def run(args: argparse.Namespace, config) -> int:
     result = run_demo(config, out=args.out, fresh=args.fresh, steps=args.steps, quick=args.quick,
                       console=console)
     console.print(summary_table(result))
+    bundle = result.paths.bundle
+    console.print(f"next: [bold]lookout annotate {bundle} YOUR_CLIP.mp4 --out annotated.mp4[/], "
+                  f"or train on your own labelImg folder with [bold]lookout dataset build[/]")
     return 0

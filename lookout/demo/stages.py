@@ -241,8 +241,12 @@ class _Stages:
             return None
         ids = {r.get("id") for r in records}
         self.result.events = len(ids)
+        starts = [f"{r['label']} at {r['start']:.1f} s" for r in records
+                  if r.get("phase") == "new" and isinstance(r.get("start"), (int, float))]
+        enter, leave = doorbell_visit(self.cfg.doorbell_seconds)
         snapshots = len(list((self.paths.events / "snapshots").rglob("*.jpg")))
-        return f"{len(ids)} event(s), {snapshots} snapshot file(s)"
+        return (f"{len(ids)} event(s): {', '.join(starts) or 'none'} (visitor in view "
+                f"{enter:.1f}-{leave:.1f} s); {snapshots} snapshot file(s)")
 
 
 def doorbell_visit(seconds: float) -> tuple[float, float]:

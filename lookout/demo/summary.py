@@ -2,33 +2,47 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from rich.table import Table
 
 from lookout.demo.demo import DemoResult
+
+
+def _show(*paths: Path) -> str:
+    """Paths relative to the current folder when they are inside it (shorter to read)."""
+    out = []
+    for path in paths:
+        try:
+            out.append(str(Path(os.path.relpath(path))) if Path(path).resolve().is_relative_to(
+                Path.cwd()) else str(path))
+        except ValueError:
+            out.append(str(path))
+    return "\n".join(out)
 
 
 def summary_table(result: DemoResult) -> Table:
     p = result.paths
     details = {s.name: s.detail for s in result.stages}
     rows = [
-        ("sample images (labelImg VOC)", p.samples, details.get("samples", "")),
-        ("sample clip / doorbell clip", f"{p.clip}\n{p.doorbell}", ""),
-        ("dataset (TFRecords, label map)", p.dataset, details.get("dataset", "")),
-        ("training run (checkpoints, TensorBoard)", p.run, details.get("train", "")),
-        ("metrics (COCO AP, VOC AP50 per class)", f"{p.metrics}\n{p.run / 'pr_curves.png'}",
-         details.get("eval", "")),
-        ("model bundle", p.bundle, details.get("export", "")),
-        ("annotated clip", p.annotated, details.get("annotate", "")),
-        ("detections (JSONL, one line per frame)", p.detections, ""),
-        ("doorbell events + snapshots", f"{p.events / 'events.jsonl'}\n{p.events / 'snapshots'}",
+        ("sample images (labelImg VOC)", _show(p.samples), details.get("samples", "")),
+        ("sample clip, doorbell clip", _show(p.clip, p.doorbell), ""),
+        ("dataset (TFRecords)", _show(p.dataset), details.get("dataset", "")),
+        ("training run", _show(p.run), details.get("train", "")),
+        ("metrics, PR curves", _show(p.metrics, p.run / "pr_curves.png"), details.get("eval", "")),
+        ("model bundle", _show(p.bundle), "saved_model/, frozen graph, label map, model.json"),
+        ("annotated clip", _show(p.annotated), details.get("annotate", "")),
+        ("detections, 1 line/frame", _show(p.detections), ""),
+        ("doorbell events", _show(p.events / "events.jsonl", p.events / "snapshots"),
          details.get("watch", "")),
     ]
-    table = Table(title=f"lookout demo: done in {result.seconds:.0f} s "
-                        f"({sum(s.reused for s in result.stages)} of {len(result.stages)} "
-                        "stages reused)", title_justify="left")
+    reused = sum(s.reused for s in result.stages)
+    table = Table(title=f"lookout demo: done in {result.seconds:.0f} s ({reused} of "
+                        f"{len(result.stages)} stages reused)", title_justify="left")
     table.add_column("output")
-    table.add_column("where", style="cyan", overflow="fold")
+    table.add_column("where", style="cyan", no_wrap=True)
     table.add_column("what")
     for what, where, detail in rows:
-        table.add_row(what, str(where), detail)
+        table.add_row(what, where, detail)
     return table
