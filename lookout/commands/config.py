@@ -26,10 +26,11 @@ def run_check(args: argparse.Namespace, config: object) -> int:
 
 def run_show(args: argparse.Namespace, config: object) -> int:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table("key", "default", "meaning", title="config.toml keys")
     for key, default, text in describe():
-        table.add_row(key, repr(default), text)
+        table.add_row(escape(key), escape(repr(default)), escape(text))
     Console().print(table)
     return 0
