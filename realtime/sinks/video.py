@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import cv2
 import imageio_ffmpeg
 import numpy as np
 
@@ -56,7 +57,7 @@ class VideoSink(Sink):
         self.size = (width, height)
         self._writer = imageio_ffmpeg.write_frames(
             str(self.tmp_video), self.size, fps=self.fps, codec="libx264",
-            pix_fmt_out="yuv420p", quality=None, macro_block_size=1, ffmpeg_log_level="error",
+            pix_fmt_in="yuv420p", pix_fmt_out="yuv420p", quality=None, macro_block_size=1, ffmpeg_log_level="error",
             output_params=["-crf", str(self.crf), "-preset", self.preset, "-f", "mp4"],
         )
         self._writer.send(None)
@@ -77,10 +78,9 @@ class VideoSink(Sink):
 
     def _send(self, rgb: np.ndarray) -> None:
         if (rgb.shape[1], rgb.shape[0]) != self.size:  # an image folder of mixed sizes
-            import cv2
-
             rgb = cv2.resize(rgb, self.size, interpolation=cv2.INTER_AREA)
-        self._writer.send(rgb)
+        # OpenCV's SIMD RGB→I420 is cheaper than ffmpeg's swscale, and halves the pipe.
+        self._writer.send(cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420))
         self.frames += 1
 
     def close(self) -> None:

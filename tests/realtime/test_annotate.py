@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import cv2
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from lookout.cli import main
 from lookout.config import DetectorConfig, PipelineConfig
 from realtime.annotate import AnnotateOutputs, annotate
-from realtime.detectors import load_detector
+from realtime.detectors import Detector, load_detector
 from realtime.media import count_frames, probe
 from realtime.pipeline import PipelineError, run_pipeline
 from realtime.sinks.base import Sink
@@ -95,9 +96,15 @@ def test_ctrl_c_finalizes_a_playable_partial_video(detector, tmp_path):
             pressed.append(True)
             raise KeyboardInterrupt
 
-    slow = PipelineConfig(batch=1, queue_size=2)
-    stats = annotate(detector, str(long_clip), AnnotateOutputs(out), pipeline_cfg=slow,
-                     progress=interrupt)
+    class Slow(Detector):  # the real model, paced so the run is still going at Ctrl+C
+        names, kind = detector.names, detector.kind
+
+        def detect(self, images):
+            time.sleep(0.02)
+            return detector.detect(images)
+
+    stats = annotate(Slow(), str(long_clip), AnnotateOutputs(out),
+                     pipeline_cfg=PipelineConfig(batch=1, queue_size=2), progress=interrupt)
     assert stats.stopped_by == "interrupt"
     frames = count_frames(out)
     assert 8 <= frames < 240 and frames == stats.frames_written

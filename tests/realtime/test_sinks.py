@@ -74,6 +74,17 @@ def test_video_sink_keeps_fps_size_audio_and_fills_gaps(tmp_path):
     assert (info.width, info.height, info.fps) == (160, 120, 12.0)
     assert info.video_codec == "h264" and info.audio_codec == "aac"
     assert count_frames(out) == 24  # gaps repeated the last frame: picture stays in sync
+    import cv2
+
+    cap = cv2.VideoCapture(str(out))
+    decoded = [cap.read()[1][:, :, ::-1] for _ in range(24)]
+    cap.release()
+    drawn = sink.draw(clip_frame(5), result(5).detections)
+    assert np.abs(decoded[5].astype(int) - drawn).mean() < 6  # colours survive the encode
+    def diff(a, b):
+        return np.abs(decoded[a].astype(int) - decoded[b]).mean()
+
+    assert diff(10, 9) < 1 < diff(13, 9)  # frame 9 stands in for the lost 10-12
     assert info.duration == pytest.approx(2.0, abs=0.1)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4", "src.mp4"]
 
