@@ -99,10 +99,11 @@ def class_colour(rng: np.random.Generator, label: str) -> tuple[int, int, int]:
 
 
 def background(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
-    """A low-saturation backdrop: a gradient, smooth noise, or a gradient with grey clutter."""
+    """A low-saturation backdrop: a gradient, smooth noise, grey clutter, or a plain room
+    (wall, floor, a door or window), like the doorbell's porch."""
     base = rng.uniform(70, 200, 3)
     tint = base.mean() + (base - base.mean()) * 0.1  # nearly grey
-    kind = rng.integers(0, 3)
+    kind = rng.integers(0, 4)
     gy, gx = np.mgrid[0:height, 0:width].astype(np.float32)
     angle = rng.uniform(0, 2 * math.pi)
     ramp = (gx * math.cos(angle) + gy * math.sin(angle)) / max(height, width)
@@ -128,6 +129,15 @@ def background(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
             else:
                 cv2.circle(img, (int(p[0]), int(p[1])), int(rng.integers(3, 15)), colour, -1,
                            cv2.LINE_AA)
+    elif kind == 3:  # a room: wall darker towards a floor band, a door or window
+        img = (tint[None, None, :] - rng.uniform(10, 50) * (gy / height)[..., None]).copy()
+        floor = int(height * rng.uniform(0.6, 0.9))
+        img[floor:] = tint * rng.uniform(0.45, 0.75)
+        for _ in range(rng.integers(1, 3)):
+            x0, y0 = int(rng.uniform(0, width * 0.8)), int(rng.uniform(0, height * 0.4))
+            shade = tint * rng.uniform(0.55, 0.9) + rng.uniform(-8, 8, 3)
+            cv2.rectangle(img, (x0, y0), (x0 + int(rng.uniform(0.15, 0.3) * width), floor),
+                          tuple(float(v) for v in shade), -1)
     return img.astype(np.float32)
 
 
