@@ -140,8 +140,10 @@ class _Stages:
             shutil.rmtree(run)
         if resume:
             self.console.print(f"    resuming the interrupted run in {run}")
-        train(self.paths.dataset, run, self.train_cfg, resume=resume, progress=True,
-              evaluate_at_end=False)
+        info = train(self.paths.dataset, run, self.train_cfg, resume=resume, progress=True,
+                     evaluate_at_end=False)
+        if info.interrupted:  # Ctrl+C: checkpoint saved; the next `lookout demo` resumes
+            raise KeyboardInterrupt
 
     def check_train(self) -> str | None:
         run = _read_json(self.paths.run / "run.json")
@@ -189,8 +191,11 @@ class _Stages:
 
         outputs = AnnotateOutputs(self.paths.annotated, self.paths.detections)
         with AnnotateProgress(self.console, str(self.paths.clip)) as bar:
-            annotate(self.paths.bundle, str(self.paths.clip), outputs, self.detector_config(),
-                     self.config.pipeline, self.config.annotate, progress=bar.update)
+            stats = annotate(self.paths.bundle, str(self.paths.clip), outputs,
+                             self.detector_config(), self.config.pipeline, self.config.annotate,
+                             progress=bar.update)
+        if stats.stopped_by in ("interrupt", "sigterm"):
+            raise KeyboardInterrupt
 
     def check_annotate(self) -> str | None:
         from realtime.media import count_frames, probe
@@ -221,8 +226,11 @@ class _Stages:
             command=dataclasses.replace(watch.command, argv=[]))
         config = dataclasses.replace(self.config, watch=watch, detector=self.detector_config())
         with _PipelineBar(self.console, "watch") as bar:
-            run_watch(self.paths.bundle, str(self.paths.doorbell), config, rules=watch.rules,
-                      rules_where="[demo] alert", mode="file", drain_s=5.0, progress=bar.update)
+            result = run_watch(self.paths.bundle, str(self.paths.doorbell), config,
+                               rules=watch.rules, rules_where="[demo] alert", mode="file",
+                               drain_s=5.0, progress=bar.update)
+        if result.stats is not None and result.stats.stopped_by in ("interrupt", "sigterm"):
+            raise KeyboardInterrupt
 
     def alert_rule(self) -> WatchRuleConfig:
         """The doorbell rule: the visitor's class, at the demo's score."""
