@@ -21,7 +21,8 @@ class Preset:
     """How to turn a registered Model Garden experiment into one of ours."""
 
     experiment: str  # name in exp_factory
-    size_multiple: int  # input sizes must be a multiple of this
+    size_multiple: int  # input sizes must be a multiple of this: 2 ** max_level, since
+    # Model Garden pads inputs to it (train parser and serving module alike)
     adapt: Callable  # (ExperimentConfig) -> None: backbone/decoder/head changes
 
 
@@ -29,6 +30,7 @@ def _mobilenetv2_fpn(params) -> None:
     from official.vision.configs import backbones, decoders
 
     model = params.task.model
+    model.max_level = 6  # levels 3-6 suit small CPU inputs: sizes in steps of 64, not 128
     model.backbone = backbones.Backbone(type="mobilenet", mobilenet=backbones.MobileNet(
         model_id="MobileNetV2", filter_size_scale=1.0))
     model.decoder = decoders.Decoder(type="fpn", fpn=decoders.FPN(
@@ -49,7 +51,7 @@ def _resnet50_fpn(params) -> None:
 
 
 PRESETS: dict[str, Preset] = {
-    "retinanet-mobilenetv2-fpn": Preset("retinanet_resnetfpn_coco", 32, _mobilenetv2_fpn),
+    "retinanet-mobilenetv2-fpn": Preset("retinanet_resnetfpn_coco", 64, _mobilenetv2_fpn),
     "retinanet-spinenet-mobile": Preset("retinanet_mobile_coco", 128, _spinenet_mobile),
     "retinanet-resnet50-fpn": Preset("retinanet_resnetfpn_coco", 32, _resnet50_fpn),
 }

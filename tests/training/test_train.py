@@ -64,7 +64,7 @@ def test_refuses_to_overwrite_a_run_without_resume(run_dir: Path, dataset: Path)
 
 @pytest.mark.parametrize("change, message", [
     ({"model": "yolo"}, "unknown model preset 'yolo'"),
-    ({"input_size": 100}, "multiple of 32"),
+    ({"input_size": 160}, "multiple of 64"),
     ({"model": "retinanet-spinenet-mobile", "input_size": 192}, "multiple of 128"),
     ({"batch": 0}, "batch must be positive"),
     ({"strategy": "tpu-pod"}, "choose one of one_device"),
