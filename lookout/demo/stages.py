@@ -78,6 +78,7 @@ class _Stages:
     console: Console
     result: DemoResult
     train_cfg: TrainConfig
+    _detector: object = None  # the bundle, loaded once for annotate and watch
 
     # ------------------------------------------------------------------ samples
 
@@ -185,13 +186,21 @@ class _Stages:
         return dataclasses.replace(self.config.detector, score=self.cfg.score, classes=[],
                                    labels="")
 
+    def detector(self):
+        """The exported bundle, loaded (and warmed up) once for annotate and watch."""
+        from realtime.detectors import load_detector
+
+        if self._detector is None:
+            self._detector = load_detector(self.paths.bundle, self.detector_config())
+        return self._detector
+
     def annotate(self) -> None:
         from realtime.annotate import AnnotateOutputs, annotate
         from realtime.progress import AnnotateProgress
 
         outputs = AnnotateOutputs(self.paths.annotated, self.paths.detections)
         with AnnotateProgress(self.console, str(self.paths.clip)) as bar:
-            stats = annotate(self.paths.bundle, str(self.paths.clip), outputs,
+            stats = annotate(self.detector(), str(self.paths.clip), outputs,
                              self.detector_config(), self.config.pipeline, self.config.annotate,
                              progress=bar.update)
         if stats.stopped_by in ("interrupt", "sigterm"):
@@ -226,9 +235,14 @@ class _Stages:
             command=dataclasses.replace(watch.command, argv=[]))
         config = dataclasses.replace(self.config, watch=watch, detector=self.detector_config())
         with _PipelineBar(self.console, "watch") as bar:
-            result = run_watch(self.paths.bundle, str(self.paths.doorbell), config,
-                               rules=watch.rules, rules_where="[demo] alert", mode="file",
-                               drain_s=5.0, progress=bar.update)
+            try:
+                result = run_watch(self.detector(), str(self.paths.doorbell), config,
+                                   rules=watch.rules, rules_where="[demo] alert", mode="file",
+                                   drain_s=5.0, progress=bar.update)
+            finally:  # the last stage: release the model
+                if self._detector is not None:
+                    self._detector.close()
+                    self._detector = None
         if result.stats is not None and result.stats.stopped_by in ("interrupt", "sigterm"):
             raise KeyboardInterrupt
 
