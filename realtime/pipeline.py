@@ -231,7 +231,12 @@ class Pipeline:
 
     def read_loop(self) -> None:
         stop = self.stop_event
-        for frame in self.source.frames(stop):
+        # A file played in live mode stands in for a camera: deliver it at its own pace.
+        pace = 1 / self.source.fps if self.live and not self.source.live and self.source.fps else 0
+        start = time.monotonic()
+        for n, frame in enumerate(self.source.frames(stop)):
+            if pace and stop.wait(max(0.0, start + n * pace - time.monotonic())):
+                return
             self.stats.frames_read += 1
             if not self.frames_q.put(Captured(frame, time.monotonic()), stop):
                 return

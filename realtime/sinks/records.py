@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TextIO
 
 from realtime.frames import FrameResult
-from realtime.sinks.base import Sink
+from realtime.sinks.base import Sink, StopPipeline
 
 
 def result_record(result: FrameResult) -> dict:
@@ -39,8 +39,14 @@ class JsonlSink(Sink):
         self.lines = 0
 
     def write(self, result: FrameResult) -> None:
-        self._file.write(json.dumps(result_record(result)) + "\n")
-        self._file.flush()
+        try:
+            self._file.write(json.dumps(result_record(result)) + "\n")
+            self._file.flush()
+        except BrokenPipeError:  # `lookout live ... | head`: the reader left, stop quietly
+            if self._file is not sys.stdout:
+                raise
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - no more flush errors at exit
+            raise StopPipeline from None
         self.lines += 1
 
     def close(self) -> None:

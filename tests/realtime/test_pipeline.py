@@ -212,3 +212,11 @@ def test_batcher_flushes_on_size_time_and_gate():
     gated = Batcher(batch_size=3, max_wait_s=0.5, gate=lambda f: False)
     (batch,) = gated.add(item(4), 0.0)  # nothing to detect: out at once, not after the wait
     assert batch.detect == [False] and batch.inputs == []
+
+
+def test_a_file_in_live_mode_is_played_at_its_own_frame_rate():
+    source = SyntheticSource(10)  # a file (not live) ...
+    source.fps = 50.0
+    stats = run(source, BrightnessDetector(), [ListSink()], mode="live", batch=1)
+    assert stats.frames_read == 10
+    assert stats.elapsed >= 9 / 50  # ... delivered like a 50 fps camera, not all at once
