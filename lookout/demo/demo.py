@@ -24,6 +24,7 @@ import json
 import os
 import shutil
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,6 +148,8 @@ def run_demo(config: Config, *, out: str | Path | None = None, fresh: bool = Fal
     from lookout.demo.stages import build_stages
 
     console = console or Console()
+    # Model Garden's RetinaNet warns on every call about an FPN level it does not use.
+    warnings.filterwarnings("ignore", message="Input dict contained keys", category=UserWarning)
     cfg = resolve_settings(config.demo, steps=steps, quick=quick)
     paths = DemoPaths(Path(out or cfg.out))
     if fresh and paths.root.exists():
