@@ -30,6 +30,12 @@ def run_dir(tmp_path_factory) -> Path:
     return shared_run(tmp_path_factory.getbasetemp())
 
 
+@pytest.fixture(scope="module")
+def serving(bundle: Path):
+    """The bundle's SavedModel signature, loaded once as a realtime backend would."""
+    return tf.saved_model.load(str(bundle / "saved_model")).signatures["serving_default"]
+
+
 def _images(batch: int, h: int, w: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (batch, h, w, 3), dtype=np.uint8)
 
@@ -51,9 +57,8 @@ def test_bundle_files_and_model_json(bundle: Path) -> None:
 
 
 @pytest.mark.parametrize("shape", [(1, 128, 128), (3, 50, 70), (2, 300, 120)])
-def test_saved_model_takes_any_size_and_batch(bundle: Path, shape) -> None:
-    fn = tf.saved_model.load(str(bundle / "saved_model")).signatures["serving_default"]
-    out = {k: v.numpy() for k, v in fn(images=tf.constant(_images(*shape))).items()}
+def test_saved_model_takes_any_size_and_batch(serving, shape) -> None:
+    out = {k: v.numpy() for k, v in serving(images=tf.constant(_images(*shape))).items()}
     assert set(out) == set(KEYS)
     b = shape[0]
     assert out["detection_boxes"].shape == (b, 100, 4) and out["detection_scores"].shape == (b, 100)
@@ -64,7 +69,7 @@ def test_saved_model_takes_any_size_and_batch(bundle: Path, shape) -> None:
     assert n > 0 and set(np.unique(out["detection_classes"][0, :n])) <= {1.0, 2.0, 3.0}
 
 
-def test_frozen_graph_has_tf1_names_and_matches_saved_model(bundle: Path) -> None:
+def test_frozen_graph_has_tf1_names_and_matches_saved_model(bundle: Path, serving) -> None:
     graph_def = tf.compat.v1.GraphDef()
     graph_def.ParseFromString((bundle / "frozen_inference_graph.pb").read_bytes())
     graph = tf.Graph()
@@ -73,21 +78,19 @@ def test_frozen_graph_has_tf1_names_and_matches_saved_model(bundle: Path) -> Non
     images = _images(2, 64, 96, seed=3)
     with tf.compat.v1.Session(graph=graph) as sess:
         frozen = sess.run({k: f"{k}:0" for k in KEYS}, {"image_tensor:0": images})
-    fn = tf.saved_model.load(str(bundle / "saved_model")).signatures["serving_default"]
-    saved = {k: v.numpy() for k, v in fn(images=tf.constant(images)).items()}
+    saved = {k: v.numpy() for k, v in serving(images=tf.constant(images)).items()}
     for key in KEYS:
         np.testing.assert_allclose(frozen[key], saved[key], atol=1e-5, err_msg=key)
 
 
-def test_tflite_agrees_with_saved_model(bundle: Path) -> None:
+def test_tflite_agrees_with_saved_model(bundle: Path, serving) -> None:
     from ai_edge_litert.interpreter import Interpreter
 
     runner = Interpreter(str(bundle / "model.tflite")).get_signature_runner("serving_default")
-    fn = tf.saved_model.load(str(bundle / "saved_model")).signatures["serving_default"]
     for shape in [(1, 128, 128), (1, 90, 160)]:
         image = _images(*shape, seed=5)
         lite = runner(images=image)
-        saved = {k: v.numpy() for k, v in fn(images=tf.constant(image)).items()}
+        saved = {k: v.numpy() for k, v in serving(images=tf.constant(image)).items()}
         box, score = compare({k: saved[k][0] for k in KEYS}, {k: lite[k][0] for k in KEYS},
                              TOLERANCE["tflite"]["score"])
         assert box <= TOLERANCE["tflite"]["box"] and score <= TOLERANCE["tflite"]["score"]
