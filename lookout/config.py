@@ -50,7 +50,8 @@ class DatasetConfig:
 class TrainConfig:
     model: str = doc("retinanet-mobilenetv2-fpn", "preset: retinanet-mobilenetv2-fpn | "
                      "retinanet-spinenet-mobile | retinanet-resnet50-fpn")
-    input_size: int = doc(256, "square input size in pixels (multiple of 128 for SpineNet)")
+    input_size: int = doc(256, "square input size in pixels: a multiple of 64 for "
+                          "retinanet-mobilenetv2-fpn, of 128 for the SpineNet and ResNet presets")
     steps: int = doc(2000, "training steps")
     batch: int = doc(8, "global batch size")
     lr: float = doc(0.01, "base learning rate (cosine decay with warm-up)")
