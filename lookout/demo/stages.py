@@ -21,12 +21,14 @@ def build_stages(cfg: DemoConfig, config: Config, paths: DemoPaths, console: Con
     """The stages in order, each with the settings that shape its output."""
     train_cfg = demo_train_config(cfg, config.train)
     sample_settings = {k: getattr(cfg, k) for k in (
-        "seed", "train_images", "test_images", "image_size", "clip_seconds", "doorbell_seconds")}
+        "seed", "train_images", "test_images", "image_size", "clip_seconds", "doorbell_seconds",
+        "alert")}  # the doorbell visitor is of the alert class
     s = _Stages(cfg, config, paths, console, result, train_cfg)
     return [
         Stage("samples", "make the sample data (VOC images, clip, doorbell clip)",
               sample_settings, s.make_samples, s.check_samples),
-        Stage("dataset", "lookout dataset build", {}, s.build_dataset, s.check_dataset),
+        Stage("dataset", "lookout dataset build", dataclasses.asdict(config.dataset),
+              s.build_dataset, s.check_dataset),
         Stage("train", "lookout train", dataclasses.asdict(train_cfg), s.train, s.check_train),
         Stage("eval", "lookout eval", {}, s.evaluate, s.check_eval),
         Stage("export", "lookout export", {}, s.export, s.check_export),
