@@ -178,10 +178,12 @@ def run_stages(stages: list[Stage], paths: DemoPaths, result: DemoResult, consol
             console.print(f"{header} [dim]reused ({detail})[/]")
             result.stages.append(StageOutcome(stage.name, stage.title, True, 0.0, detail))
             continue
+        if not rerun:  # from here on everything is remade: forget it all before starting
+            for later in stages[number - 1:]:
+                state.pop(later.name, None)
+            _write_state(paths, state)
         rerun = True
         console.print(header)
-        state.pop(stage.name, None)
-        _write_state(paths, state)
         stage.run()
         detail = stage.check()
         if detail is None:

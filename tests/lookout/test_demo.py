@@ -55,17 +55,21 @@ def test_finished_stages_are_reused_and_changes_rerun_what_follows(tmp_path: Pat
     assert json.loads(paths.state.read_text())["stages"]["b"] == {"value": 2}
 
 
-def test_a_stage_that_fails_is_not_marked_done(tmp_path: Path) -> None:
+def test_an_interrupted_rerun_forgets_every_later_stage(tmp_path: Path) -> None:
+    """Killed while remaking b: c's old outputs (made from the old b) must not be reused."""
     paths = DemoPaths(tmp_path)
-    a = _FileStage(tmp_path, "a", 1)
+    a, b, c = (_FileStage(tmp_path, n, 1) for n in "abc")
+    _run(paths, [a, b, c])
+    b.value = 2
 
-    def boom() -> None:
+    def interrupted() -> None:
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        run_stages([a.stage(), Stage("b", "b", {}, boom, lambda: None)], paths,
-                   DemoResult(paths), Console(quiet=True))
+        run_stages([a.stage(), Stage("b", "b", {"value": 2}, interrupted, b.check), c.stage()],
+                   paths, DemoResult(paths), Console(quiet=True))
     assert set(json.loads(paths.state.read_text())["stages"]) == {"a"}
+    assert [s.reused for s in _run(paths, [a, b, c]).stages] == [True, False, False]
 
 
 def test_fresh_refuses_a_folder_the_demo_did_not_make(tmp_path: Path) -> None:
