@@ -112,7 +112,7 @@ def raccoon(args, tmp: Path) -> None:
     from training.train import train
 
     data_dir = tmp / "raccoon"
-    build_dataset(RACCOON / "data", data_dir, DatasetConfig(format="csv", max_size="640x640"),
+    build_dataset(RACCOON / "data", data_dir, DatasetConfig(format="csv", max_size="640x640", skip_bad=True),
                   images=RACCOON / "images")
     probe = TrainConfig(model=args.model, input_size=args.input_size, steps=10,
                         batch=args.batch, checkpoint_every=10)
