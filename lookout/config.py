@@ -189,7 +189,7 @@ class DemoConfig:
     test_images: int = doc(60, "generated test images")
     image_size: int = doc(256, "side of the generated square images, px")
     steps: int = doc(800, "training steps (the demo's short budget)")
-    input_size: int = doc(128, "model input size, px (multiple of 32)")
+    input_size: int = doc(128, "model input size, px (multiple of 64, see train.input_size)")
     batch: int = doc(8, "training batch")
     lr: float = doc(0.01, "base learning rate")
     clip_seconds: float = doc(10.0, "length of the sample clip that gets annotated")
