@@ -42,8 +42,9 @@ def print_report(report: DatasetReport, console: Console | None = None, title: s
     classes = Table("class", "objects", *[f"{s} objects" for s in splits], title="objects per class")
     for name, n in sorted(report.objects.items()):
         classes.add_row(name, str(n), *[str(report.splits[s].objects[name]) for s in splits])
-    if splits:
-        classes.add_row("[dim]images[/]", str(report.images),
+    if splits:  # a separate section, so it cannot be read as a class named "images"
+        classes.add_section()
+        classes.add_row("[dim](images)[/]", str(report.images),
                         *[str(report.splits[s].images) for s in splits])
     console.print(classes)
 
