@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	# GUI build that `lookout live` needs for its window: keep only the GUI one.
 	$(BIN)/pip uninstall --quiet --yes opencv-python-headless
 	$(BIN)/pip install --quiet --force-reinstall --no-deps opencv-python
-	$(BIN)/python -c "import cv2, tensorflow, official, lookout; print('lookout ready, cv2', cv2.__version__)"
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -c "import cv2, tensorflow, official, lookout; print('lookout ready, cv2', cv2.__version__)"
 	touch $(STAMP)
 
 demo: setup
