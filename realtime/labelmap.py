@@ -6,12 +6,11 @@ Parsed by hand so the runtime does not need object_detection's protos.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 
 from lookout.errors import UserError
+from lookout.fileio import atomic_write_text
 
 _TOKEN = re.compile(
     r"""\s*(?:(?P<comment>\#[^\n]*)|(?P<open>\{)|(?P<close>\})|(?P<key>[A-Za-z_]+)\s*:?\s*(?=\{)|"""
@@ -98,7 +97,4 @@ def write_label_map(names: dict[int, str], path: str | Path) -> None:
     """Write atomically (temp file + rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".label_map.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(format_label_map(names))
-    os.replace(tmp, path)
+    atomic_write_text(path, format_label_map(names))

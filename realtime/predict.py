@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import glob
 import json
-import os
 import re
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +24,7 @@ import cv2
 import numpy as np
 
 from lookout.errors import UserError
+from lookout.fileio import atomic_write_bytes, atomic_write_text
 from realtime.detectors.base import Detector
 from realtime.drawing import draw_detections
 
@@ -173,22 +172,11 @@ def _write_image(path: Path, rgb: np.ndarray) -> None:
     ok, data = cv2.imencode(path.suffix.lower() or ".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     if not ok:
         raise UserError(f"{path}: cannot encode image as {path.suffix}")
-    _atomic_write(path, data.tobytes())
+    atomic_write_bytes(path, data.tobytes())
 
 
 def _write_json(path: Path, value: object) -> None:
     text = json.dumps(value, indent=1)
     # Boxes on one line each: [x1, y1, x2, y2] reads better than four lines.
     text = re.sub(r"\[\s*([-\d.e,\s]+?)\s*\]", lambda m: "[" + " ".join(m[1].split()) + "]", text)
-    _atomic_write(path, (text + "\n").encode("utf-8"))
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, text + "\n")

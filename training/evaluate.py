@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from lookout.errors import UserError
+from lookout.fileio import atomic_write_json
 from realtime.labelmap import read_label_map
 from training.data import check_records
 from training.train import read_run
@@ -76,7 +77,7 @@ def evaluate(run_dir: str | Path, data: list[str | Path] | str | Path | None = N
         "voc_ap50": {names[k]: v for k, v in voc.items()},
         "voc_map50": float(np.mean(list(voc.values()))) if voc else 0.0,
     }
-    _write_json(run_dir / "metrics.json", metrics)
+    atomic_write_json(run_dir / "metrics.json", metrics, indent=2)
     _plot_pr(curves, voc, names, run_dir / "pr_curves.png")
     _summaries(run_dir / "validation", metrics, samples, names)
     return metrics
@@ -217,7 +218,3 @@ def _summaries(log_dir: Path, metrics: dict, samples, names) -> None:
     writer.flush()
 
 
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)

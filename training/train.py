@@ -18,7 +18,6 @@ import dataclasses
 import errno
 import io
 import json
-import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from pathlib import Path
 
 from lookout.config import TrainConfig
 from lookout.errors import UserError
+from lookout.fileio import atomic_write_json
 from realtime.labelmap import write_label_map
 from training.data import check_records, load_dataset
 from training.presets import build_experiment
@@ -155,7 +155,7 @@ def train(
         "init": init if not resume else read_run(run_dir).get("init"),
         "status": "training",
     }
-    _write_json(run_dir / RUN_FILE, run)
+    atomic_write_json(run_dir / RUN_FILE, run, indent=2, default=str)
 
     strategy = make_strategy(cfg.strategy)
     with strategy.scope():
@@ -193,7 +193,7 @@ def train(
     run.update(status="interrupted" if interrupted else "done", step=step,
                images_per_sec=round(info.images_per_sec, 3), loss=info.loss,
                train_seconds=round(time.time() - start, 1))
-    _write_json(run_dir / RUN_FILE, run)
+    atomic_write_json(run_dir / RUN_FILE, run, indent=2, default=str)
     if evaluate_at_end and not interrupted and test_records:
         from training.evaluate import evaluate
 
@@ -227,8 +227,3 @@ def _raise_if_disk_full(exc: Exception, run_dir: Path, step: int) -> None:
         raise UserError(f"{run_dir}: out of disk space while writing the checkpoint at step {step} "
                         f"({kept}); free space and rerun with --resume") from None
 
-
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)

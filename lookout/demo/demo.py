@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import shutil
 import time
 import warnings
@@ -33,6 +32,7 @@ from rich.console import Console
 
 from lookout.config import Config, DemoConfig
 from lookout.errors import UserError
+from lookout.fileio import atomic_write_json
 
 STATE_FILE = "demo.json"
 
@@ -204,9 +204,7 @@ def _read_state(paths: DemoPaths) -> dict:
 
 
 def _write_state(paths: DemoPaths, stages: dict) -> None:
-    tmp = paths.state.with_name(f".{paths.state.name}.tmp")
-    tmp.write_text(json.dumps({"stages": stages}, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, paths.state)
+    atomic_write_json(paths.state, {"stages": stages}, indent=2)
 
 
 def _remove_demo(paths: DemoPaths) -> None:

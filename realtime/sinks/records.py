@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import TextIO
 
+from lookout.fileio import atomic_write_text
 from realtime.frames import FrameResult
 from realtime.sinks.base import Sink, StopPipeline
 
@@ -79,7 +79,4 @@ class CocoSink(Sink):
         if self._closed:
             return
         self._closed = True
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(self.rows, f)
-        os.replace(tmp, self.path)
+        atomic_write_text(self.path, json.dumps(self.rows))

@@ -8,19 +8,16 @@ half a JPEG. `prune` keeps disk use bounded on runs that last weeks.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from lookout.fileio import atomic_write_bytes
 from realtime.detections import Detections
 
 log = logging.getLogger("lookout.watch")
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
 
 
 def write_jpeg(path: Path, rgb: np.ndarray, quality: int = 90) -> None:
@@ -29,13 +26,8 @@ def write_jpeg(path: Path, rgb: np.ndarray, quality: int = 90) -> None:
                             [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise RuntimeError(f"{path}: JPEG encoding failed")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data.tobytes())
-        f.flush()
-        os.fsync(f.fileno())  # on disk before the event that points at it is logged
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; snapshots are for people to open
-    os.replace(tmp, path)
+    # fsync: on disk before the event that points at it is logged
+    atomic_write_bytes(path, data.tobytes(), fsync=True)
 
 
 class SnapshotStore:
