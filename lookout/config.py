@@ -72,7 +72,9 @@ class DetectorConfig:
     labels: str = doc("", "label_map.pbtxt for models without a bundle")
     bundle_format: str = doc("saved_model", "which file of a bundle runs: saved_model | "
                              "frozen_graph | tflite")
-    threads: int = doc(0, "CPU threads for .tflite models (LiteRT/XNNPACK; 0 = all cores)")
+    workers: int = doc(0, "detector calls run side by side (.tflite: one interpreter each; "
+                          "0 = one per core for .tflite, 1 for TensorFlow models)")
+    threads: int = doc(0, "CPU threads per .tflite interpreter (0 = the cores / workers)")
 
 
 @dataclass

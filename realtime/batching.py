@@ -30,13 +30,15 @@ class Batch:
     """Consecutive frames of one size; ``detect[i]`` False = the gate skipped frame i.
 
     ``inputs`` holds the (possibly shrunk) images of the frames to detect and ``scale``
-    the factor that maps their boxes back to the frames' pixels.
+    the factor that maps their boxes back to the frames' pixels. ``seq`` numbers the
+    batches in frame order, so results of parallel detector calls can be put back in order.
     """
 
     items: list[Captured]
     detect: list[bool]
     inputs: list[np.ndarray] = field(default_factory=list)
     scale: float = 1.0
+    seq: int = 0
 
     def __len__(self) -> int:
         return len(self.items)

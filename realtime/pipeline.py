@@ -1,6 +1,7 @@
 """The threaded video pipeline: reader → batcher → detector → sinks.
 
-One thread per stage, joined by bounded `StageQueue`s. Two flow policies:
+One thread per stage (the detector stage: ``detector.workers`` threads, so a CPU model
+can run several calls side by side), joined by bounded `StageQueue`s. Two flow policies:
 
 - ``mode="file"``: lossless and ordered; a full queue makes the stage before it wait
   (backpressure), so every decoded frame reaches every sink, in order.
@@ -8,8 +9,9 @@ One thread per stage, joined by bounded `StageQueue`s. Two flow policies:
   what it has at once, and the detector always gets the freshest frames: latency stays
   bounded and no queue grows however fast the camera is.
 
-Frames travel in FIFO order through single-threaded stages, so results come out in
-frame order without re-sorting. An exception in any stage sets the shared stop event;
+Batches are numbered in frame order; the sink stage puts the detector threads' results
+back in that order (file mode), or drops a result older than one already shown (live
+mode: never go back in time). An exception in any stage sets the shared stop event;
 every loop polls it, the threads are joined in reverse order, the sinks are closed
 (finalizing outputs) and the error is re-raised in the caller. Ctrl+C does the same
 and returns the stats with ``stopped_by="interrupt"``.
@@ -129,8 +131,12 @@ class Pipeline:
         self.batcher = Batcher(cfg.batch, cfg.max_wait_ms / 1000, gate, cfg.resize)
         self.stats = PipelineStats(source=source.name, mode=mode,
                                    expected_frames=source.expected_frames)
+        self.workers = max(1, int(getattr(detector, "workers", 1)))
         self.stop_event = threading.Event()
         self.threads: list[threading.Thread] = []
+        self._counters = threading.Lock()  # the detector threads share the stats counters
+        self._next_seq = 0
+        self.stale = 0  # live mode: results dropped because a newer one was already shown
         self.error: tuple[str, BaseException] | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -156,7 +162,8 @@ class Pipeline:
         """Queues, then the stages from the last to the first."""
         self.make_queues()
         self.start_stage("sinks", self.sink_loop)
-        self.start_stage("detector", self.detect_loop)
+        for _ in range(self.workers):
+            self.start_stage("detector", self.detect_loop)
         self.start_stage("batcher", self.batch_loop)
         self.start_stage("reader", self.read_loop)
 
@@ -168,7 +175,8 @@ class Pipeline:
         else:
             self.frames_q = StageQueue(size, drop_oldest=False)
             self.batches_q = StageQueue(max(1, size // batch), drop_oldest=False, weight=len)
-        self.results_q = StageQueue(size, drop_oldest=self.live)
+        self.results_q = StageQueue(max(1, size // batch), drop_oldest=self.live,
+                                    weight=lambda done: len(done[1]))
         self.queues = [self.frames_q, self.batches_q, self.results_q]
 
     def start_stage(self, name: str, loop: Callable[[], None]) -> None:
@@ -221,7 +229,8 @@ class Pipeline:
 
     def _update_counters(self) -> None:
         s = self.stats
-        s.frames_dropped = sum(q.dropped for q in self.queues) if self.threads else 0
+        s.frames_dropped = (sum(q.dropped for q in self.queues) + self.stale
+                            if self.threads else 0)
         s.max_queue = max((q.high_water for q in self.queues), default=0)
         s.decode_failures = self.source.decode_failures
         s.failure_report = self.source.failure_report()
@@ -263,6 +272,7 @@ class Pipeline:
 
     def _send_batches(self, batches: list[Batch]) -> None:
         for batch in batches:
+            batch.seq, self._next_seq = self._next_seq, self._next_seq + 1
             self.stats.frames_gated += len(batch) - len(batch.inputs)
             self.batches_q.put(batch, self.stop_event)
 
@@ -274,27 +284,50 @@ class Pipeline:
             except queue.Empty:
                 continue
             if batch is END:
+                self.batches_q.put_end(stop)  # for the other detector threads
                 self.results_q.put_end(stop)
                 return
             found = iter(self.detector.detect(batch.inputs) if batch.inputs else [])
-            self.stats.batches += bool(batch.inputs)
-            self.stats.frames_detected += len(batch.inputs)
+            with self._counters:
+                self.stats.batches += bool(batch.inputs)
+                self.stats.frames_detected += len(batch.inputs)
+            results = []
             for item, detect in zip(batch.items, batch.detect, strict=True):
                 dets = scale_detections(next(found), batch.scale) if detect else Detections.empty()
-                result = FrameResult(item.frame, dets, detected=detect,
-                                     latency=time.monotonic() - item.t_capture)
-                if not self.results_q.put(result, stop):
-                    return
+                results.append(FrameResult(item.frame, dets, detected=detect,
+                                           latency=time.monotonic() - item.t_capture))
+            if not self.results_q.put((batch.seq, results), stop):
+                return
 
     def sink_loop(self) -> None:
         stop = self.stop_event
+        pending: dict[int, list[FrameResult]] = {}  # file mode: done early, waiting their turn
+        next_seq, ended = 0, 0
         while not stop.is_set():
             try:
-                result = self.results_q.get()
+                item = self.results_q.get()
             except queue.Empty:
                 continue
-            if result is END:
-                return
+            if item is END:
+                ended += 1
+                if ended == self.workers:
+                    return
+                continue
+            seq, results = item
+            if self.live:
+                if seq < next_seq:  # a newer frame is already out
+                    self.stale += len(results)
+                    continue
+                pending[seq] = results
+                next_seq = seq
+            else:
+                pending[seq] = results
+            while next_seq in pending:
+                self._write(pending.pop(next_seq))
+                next_seq += 1
+
+    def _write(self, results: list[FrameResult]) -> None:
+        for result in results:
             for sink in self.sinks:
                 sink.write(result)
             self.stats.frames_written += 1

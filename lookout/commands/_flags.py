@@ -23,6 +23,8 @@ def add_detector_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--bundle-format", default=None, choices=["saved_model", "frozen_graph",
                                                                  "tflite"],
                        help="which file of a bundle runs (tflite = LiteRT/XNNPACK)")
+    group.add_argument("--workers", type=int, default=None,
+                       help="detector calls run side by side (0 = automatic)")
 
 
 def add_pipeline_args(parser: argparse.ArgumentParser) -> None:
@@ -41,7 +43,8 @@ def detector_config(args: argparse.Namespace, config: Config) -> DetectorConfig:
     if args.classes is not None:
         classes = [c.strip() for c in args.classes.split(",") if c.strip()]
     return override(config.detector, score=args.score, classes=classes, max_det=args.max_det,
-                    device=args.device, labels=args.labels, bundle_format=args.bundle_format)
+                    device=args.device, labels=args.labels, bundle_format=args.bundle_format,
+                    workers=args.workers)
 
 
 def pipeline_config(args: argparse.Namespace, config: Config,

@@ -15,10 +15,13 @@ class Detector(ABC):
     Attributes:
         names: ``{class id: label}`` from the label map (1-based ids).
         kind: backend name, e.g. ``"bundle"``, ``"frozen_graph"``, ``"saved_model"``, ``"tflite"``.
+        workers: how many `detect` calls may run at once, each from its own thread; the
+            pipeline runs that many detector threads.
     """
 
     names: dict[int, str]
     kind: str
+    workers: int = 1
 
     @abstractmethod
     def detect(self, images: list[np.ndarray]) -> list[Detections]:

@@ -51,6 +51,8 @@ class BatchDetector(Detector):
             raise UserError(f"--score {cfg.score}: must be between 0 and 1")
         if self.max_det < 1:
             raise UserError(f"--max-det {cfg.max_det}: must be at least 1")
+        if cfg.workers < 0:
+            raise UserError(f"--workers {cfg.workers}: must be >= 0 (0 = automatic)")
         by_name = {name: i for i, name in self.names.items()}
         unknown = [c for c in cfg.classes if c not in by_name]
         if unknown:

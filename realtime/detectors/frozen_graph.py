@@ -29,6 +29,7 @@ class FrozenGraphDetector(BatchDetector):
 
         self.kind, self.names, self.source, self.labels_source = kind, names, str(path), labels_source
         self.setup_filters(cfg)
+        self.workers = max(1, cfg.workers)  # TensorFlow calls are thread-safe
         self.device = resolve_device(cfg.device)
         graph_def = tf.compat.v1.GraphDef()
         try:

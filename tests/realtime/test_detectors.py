@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from lookout.config import DetectorConfig
+from lookout.errors import UserError
 from realtime.detectors import load_detector
 from tests.fixtures.models import expected_detections, make_blob_image
 
@@ -182,3 +183,26 @@ def test_od_api_tflite_variants(tmp_path, layout):
         exact = image.shape[:2] == (96, 96)
         _assert_matches(found, expected_detections(image), 1e-3 if exact else 4.0,
                         1e-5 if exact else 0.06)
+
+
+def test_tflite_runs_a_pool_of_interpreters_side_by_side(tflite_lookout):
+    """Several threads may call one .tflite detector at once; answers stay exact."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    assert load_detector(tflite_lookout, DetectorConfig()).workers == os.cpu_count()
+    detector = load_detector(tflite_lookout, DetectorConfig(score=0.0, workers=3, threads=1))
+    assert detector.workers == 3 and len(detector._all) == 3
+    jobs = [[image] for image in IMAGES] * 4
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(detector.detect, jobs))
+    for (image,), (found,) in zip(jobs, results):
+        exact = image.shape[:2] == (96, 96)
+        _assert_matches(found, expected_detections(image), 1e-3 if exact else 1.0, 1e-5)
+
+
+def test_tensorflow_backends_take_workers_from_the_config(color_bundle):
+    assert load_detector(color_bundle, DetectorConfig()).workers == 1
+    assert load_detector(color_bundle, DetectorConfig(workers=2)).workers == 2
+    with pytest.raises(UserError, match="--workers -1"):
+        load_detector(color_bundle, DetectorConfig(workers=-1))

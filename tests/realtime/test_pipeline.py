@@ -47,6 +47,31 @@ class BrightnessDetector(Detector):
         return out
 
 
+class ParallelBrightnessDetector(BrightnessDetector):
+    """Allows ``workers`` calls at once; earlier calls take longer, so batches finish out
+    of order and the pipeline has to put them back."""
+
+    def __init__(self, workers: int = 3) -> None:
+        super().__init__()
+        self.workers = workers
+        self.calls = 0
+        self.running = self.most_at_once = 0
+        self.lock = threading.Lock()
+
+    def detect(self, images):
+        with self.lock:
+            self.calls += 1
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+            delay = 0.01 * (self.workers - self.calls % self.workers)
+        try:
+            time.sleep(delay)
+            return super().detect(images)
+        finally:
+            with self.lock:
+                self.running -= 1
+
+
 class SyntheticSource(Source):
     """``n`` frames whose brightness encodes their index; as fast as they are pulled."""
 
@@ -108,6 +133,27 @@ def test_file_mode_is_lossless_ordered_and_equals_a_sequential_run():
     assert stats.frames_dropped == 0 and stats.stopped_by == "end"
     assert max(detector.batches) == 4 and sum(detector.batches) == 50
     assert sink.closed == 1
+
+
+def test_parallel_detector_calls_come_back_in_frame_order():
+    detector, sink = ParallelBrightnessDetector(workers=3), ListSink()
+    stats = run(SyntheticSource(60), detector, [sink], batch=2, max_wait_ms=50, queue_size=4)
+    assert detector.most_at_once > 1  # the calls really overlapped
+    assert [r.frame.index for r in sink.results] == list(range(60))
+    for result in sink.results:  # each frame got its own answer, not a neighbour's
+        assert result.detections.scores[0] == pytest.approx(result.frame.index / 255)
+    assert stats.frames_written == stats.frames_detected == 60 and stats.frames_dropped == 0
+    assert stats.stopped_by == "end" and sink.closed == 1
+
+
+def test_live_mode_with_parallel_calls_never_goes_back_in_time():
+    detector, sink = ParallelBrightnessDetector(workers=3), ListSink()
+    stats = run(SyntheticSource(300, live=True), detector, [sink], mode="live", batch=1,
+                queue_size=4)
+    indices = [r.frame.index for r in sink.results]
+    assert indices == sorted(set(indices))  # strictly increasing: a late result is dropped
+    assert stats.frames_written + stats.frames_dropped == stats.frames_read == 300
+    assert detector.most_at_once > 1
 
 
 def test_batches_hold_frames_of_one_size_only():
