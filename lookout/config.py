@@ -70,7 +70,8 @@ class DetectorConfig:
     max_det: int = doc(100, "at most this many detections per frame")
     classes: list[str] = doc([], "keep only these labels ([] = all)")
     labels: str = doc("", "label_map.pbtxt for models without a bundle")
-    bundle_format: str = doc("saved_model", "which file of a bundle runs: saved_model | "
+    bundle_format: str = doc("auto", "which file of a bundle runs: auto (model.tflite on a CPU "
+                             "when the bundle has one, else saved_model) | saved_model | "
                              "frozen_graph | tflite")
     workers: int = doc(0, "detector calls run side by side (.tflite: one interpreter each; "
                           "0 = one per core for .tflite, 1 for TensorFlow models)")

@@ -28,7 +28,7 @@ def export_bundle(
     run_dir: str | Path,
     out_dir: str | Path,
     *,
-    tflite: bool = False,
+    tflite: bool = True,
     checkpoint: str | None = None,
     samples: list | None = None,
     progress: bool = True,

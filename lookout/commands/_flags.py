@@ -20,9 +20,10 @@ def add_detector_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--device", default=None, help="auto | cpu | gpu | gpu:N")
     group.add_argument("--labels", default=None,
                        help="label_map.pbtxt for a model without a bundle")
-    group.add_argument("--bundle-format", default=None, choices=["saved_model", "frozen_graph",
-                                                                 "tflite"],
-                       help="which file of a bundle runs (tflite = LiteRT/XNNPACK)")
+    group.add_argument("--bundle-format", default=None,
+                       choices=["auto", "saved_model", "frozen_graph", "tflite"],
+                       help="which file of a bundle runs (auto = model.tflite on a CPU when "
+                            "there is one; tflite = LiteRT/XNNPACK)")
     group.add_argument("--workers", type=int, default=None,
                        help="detector calls run side by side (0 = automatic)")
 

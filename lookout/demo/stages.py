@@ -177,10 +177,10 @@ class _Stages:
     def check_export(self) -> str | None:
         bundle = self.paths.bundle
         needed = ("model.json", "label_map.pbtxt", "frozen_inference_graph.pb",
-                  "saved_model/saved_model.pb")
+                  "saved_model/saved_model.pb", "model.tflite")
         if not all((bundle / n).is_file() for n in needed) or not _read_json(bundle / "model.json"):
             return None
-        return "saved_model/, frozen_inference_graph.pb, label_map.pbtxt, model.json"
+        return "saved_model/, frozen_inference_graph.pb, model.tflite, label_map.pbtxt, model.json"
 
     # ------------------------------------------------------------------ video
 

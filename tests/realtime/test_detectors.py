@@ -22,7 +22,7 @@ IMAGES = [
 # (name, fixture, config overrides, kind, box tolerance px, score tolerance). The OD API .tflite
 # has a fixed 96x96 input: other sizes are resized, so edges may move by a pixel there.
 BACKENDS = [
-    ("bundle", "color_bundle", {}, "bundle", 1e-3, 1e-5),
+    ("bundle", "color_bundle", {"bundle_format": "saved_model"}, "bundle", 1e-3, 1e-5),
     ("bundle-frozen", "color_bundle", {"bundle_format": "frozen_graph"}, "bundle", 1e-3, 1e-5),
     ("bundle-tflite", "color_bundle", {"bundle_format": "tflite"}, "bundle", 1e-3, 1e-5),
     ("frozen_graph", "frozen_graph", {}, "frozen_graph", 1e-3, 1e-5),
@@ -109,7 +109,8 @@ def test_labels_flag_renames(frozen_graph, tmp_path):
 
 
 def test_device_cpu_places_the_model(color_bundle):
-    detector = load_detector(color_bundle, DetectorConfig(score=0.0, device="cpu"))
+    detector = load_detector(color_bundle, DetectorConfig(score=0.0, device="cpu",
+                                                          bundle_format="saved_model"))
     assert detector.device == "/CPU:0"
     (found,) = detector.detect([IMAGES[3]])
     _assert_matches(found, expected_detections(IMAGES[3]), 1e-3, 1e-5)
@@ -201,8 +202,27 @@ def test_tflite_runs_a_pool_of_interpreters_side_by_side(tflite_lookout):
         _assert_matches(found, expected_detections(image), 1e-3 if exact else 1.0, 1e-5)
 
 
+def test_auto_bundle_format_runs_tflite_on_a_cpu_when_the_bundle_has_one(color_bundle, tmp_path):
+    import shutil
+
+    from realtime.detectors.saved_model import SavedModelDetector
+    from realtime.detectors.tflite import TFLiteDetector
+
+    assert DetectorConfig().bundle_format == "auto"
+    for device in ("auto", "cpu"):  # this machine has no GPU
+        assert isinstance(load_detector(color_bundle, DetectorConfig(device=device)),
+                          TFLiteDetector)
+    without = shutil.copytree(color_bundle, tmp_path / "bundle")
+    (without / "model.tflite").unlink()
+    detector = load_detector(without, DetectorConfig(score=0.0))
+    assert isinstance(detector, SavedModelDetector)
+    _assert_matches(detector.detect([IMAGES[0]])[0], expected_detections(IMAGES[0]), 1e-3, 1e-5)
+
+
 def test_tensorflow_backends_take_workers_from_the_config(color_bundle):
-    assert load_detector(color_bundle, DetectorConfig()).workers == 1
-    assert load_detector(color_bundle, DetectorConfig(workers=2)).workers == 2
+    tf_model = DetectorConfig(bundle_format="saved_model")
+    assert load_detector(color_bundle, tf_model).workers == 1
+    assert load_detector(color_bundle, DetectorConfig(bundle_format="frozen_graph",
+                                                      workers=2)).workers == 2
     with pytest.raises(UserError, match="--workers -1"):
-        load_detector(color_bundle, DetectorConfig(workers=-1))
+        load_detector(color_bundle, DetectorConfig(bundle_format="saved_model", workers=-1))
