@@ -51,6 +51,7 @@ class PipelineStats:
     """What a run did. Counters are written by one stage each, read by anyone."""
 
     source: str = ""
+    detector: str = ""  # `Detector.describe()`: which model file and engine ran
     mode: str = "file"
     frames_read: int = 0
     frames_detected: int = 0  # went through the detector
@@ -129,7 +130,7 @@ class Pipeline:
         self.source, self.detector, self.sinks = source, detector, list(sinks)
         self.cfg, self.mode, self.live = cfg, mode, mode == "live"
         self.batcher = Batcher(cfg.batch, cfg.max_wait_ms / 1000, gate, cfg.resize)
-        self.stats = PipelineStats(source=source.name, mode=mode,
+        self.stats = PipelineStats(source=source.name, detector=detector.describe(), mode=mode,
                                    expected_frames=source.expected_frames)
         self.workers = max(1, int(getattr(detector, "workers", 1)))
         self.stop_event = threading.Event()

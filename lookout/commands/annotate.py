@@ -50,6 +50,7 @@ def run(args: argparse.Namespace, config) -> int:
         stats = annotate(args.model, args.clip, outputs, detector_config(args, config),
                          pipeline_config(args, config), annotate_cfg, progress=progress.update)
     console.print(f"[green]annotated[/] {stats.summary()}")
+    console.print(f"  detector: {stats.detector}")
     for path in (args.out, args.jsonl, args.coco, args.frames_dir):
         if path and path != "-":
             console.print(f"  wrote {path}")

@@ -34,5 +34,10 @@ class Detector(ABC):
         """Run once at this frame size and batch so the first real frame is not slow
         (`load_detector` already warms up at 320x240; call again with the real size)."""
 
+    def describe(self) -> str:
+        """What runs, for the user: e.g. ``model.tflite (LiteRT/XNNPACK, 2 workers)``."""
+        kind = getattr(self, "kind", type(self).__name__)
+        return kind + (f" ({self.workers} workers)" if self.workers > 1 else "")
+
     def close(self) -> None:
         """Release the model (default: nothing to do)."""

@@ -38,6 +38,8 @@ class TFLiteDetector(BatchDetector):
     interpreters (default one per core) of ``cfg.threads`` threads each (default: an
     equal share of the cores)."""
 
+    engine = "LiteRT/XNNPACK"
+
     def __init__(self, path: Path, names: dict[int, str], labels_source: str,
                  cfg: DetectorConfig, kind: str = "tflite") -> None:
         self.kind, self.names, self.source, self.labels_source = kind, names, str(path), labels_source

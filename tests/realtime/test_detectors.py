@@ -194,6 +194,7 @@ def test_tflite_runs_a_pool_of_interpreters_side_by_side(tflite_lookout):
     assert load_detector(tflite_lookout, DetectorConfig()).workers == os.cpu_count()
     detector = load_detector(tflite_lookout, DetectorConfig(score=0.0, workers=3, threads=1))
     assert detector.workers == 3 and len(detector._all) == 3
+    assert detector.describe().endswith("(LiteRT/XNNPACK, 3 workers)")
     jobs = [[image] for image in IMAGES] * 4
     with ThreadPoolExecutor(3) as pool:
         results = list(pool.map(detector.detect, jobs))
