@@ -31,7 +31,7 @@ def summary_table(result: DemoResult) -> Table:
         ("dataset (TFRecords)", _show(p.dataset), details.get("dataset", "")),
         ("training run", _show(p.run), details.get("train", "")),
         ("metrics, PR curves", _show(p.metrics, p.run / "pr_curves.png"), details.get("eval", "")),
-        ("model bundle", _show(p.bundle), "saved_model/, frozen graph, label map, model.json"),
+        ("model bundle", _show(p.bundle), "saved_model/, frozen graph, model.tflite, label map, model.json"),
         ("annotated clip", _show(p.annotated), details.get("annotate", "")),
         ("detections, 1 line/frame", _show(p.detections), ""),
         ("doorbell events", _show(p.events / "events.jsonl", p.events / "snapshots"),
