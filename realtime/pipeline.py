@@ -132,7 +132,7 @@ class Pipeline:
         self.batcher = Batcher(cfg.batch, cfg.max_wait_ms / 1000, gate, cfg.resize)
         self.stats = PipelineStats(source=source.name, detector=detector.describe(), mode=mode,
                                    expected_frames=source.expected_frames)
-        self.workers = max(1, int(getattr(detector, "workers", 1)))
+        self.workers = max(1, detector.workers)
         self.stop_event = threading.Event()
         self.threads: list[threading.Thread] = []
         self._counters = threading.Lock()  # the detector threads share the stats counters

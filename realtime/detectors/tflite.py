@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import queue
 import re
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -60,8 +59,8 @@ class TFLiteDetector(BatchDetector):
         for interpreter in self._all:
             self._pool.put(interpreter)
         self._scores_first: bool | None = None  # od_api: the [1, N] pair in swapped order
-        self._executor: ThreadPoolExecutor | None = None
-        self._lock = threading.Lock()
+        # Runs one batch's images on the pool side by side (threads start on first use).
+        self._executor = ThreadPoolExecutor(self.workers, "lookout-tflite")
 
     def warmup(self, height: int = 240, width: int = 320, batch: int = 1) -> None:
         """Warm every interpreter of the pool (each allocates for the shape on first use)."""
@@ -71,8 +70,8 @@ class TFLiteDetector(BatchDetector):
 
     def _run(self, batch: np.ndarray) -> RawOutputs:
         if self._fixed_batch and len(batch) > 1:  # one image per call, spread over the pool
-            parts = list(self._spread().map(self._run, [batch[i : i + 1]
-                                                        for i in range(len(batch))]))
+            parts = list(self._executor.map(self._run, [batch[i : i + 1]
+                                                         for i in range(len(batch))]))
             num = None if parts[0].num is None else np.concatenate([p.num for p in parts])
             return RawOutputs(*(np.concatenate([getattr(p, k) for p in parts])
                                 for k in ("boxes", "scores", "classes")), num)
@@ -90,13 +89,6 @@ class TFLiteDetector(BatchDetector):
         if self._scores_first:
             classes, scores = scores, classes
         return RawOutputs(boxes, scores, classes + 1.0, num)  # 0-based → label map ids
-
-    def _spread(self) -> ThreadPoolExecutor:
-        """Threads that run one batch's images on the pool's interpreters side by side."""
-        with self._lock:
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(self.workers, "lookout-tflite")
-            return self._executor
 
     def _prepare(self, batch: np.ndarray) -> np.ndarray:
         """Resize to a fixed input size (boxes are normalized, so they map back) and
@@ -116,8 +108,7 @@ class TFLiteDetector(BatchDetector):
         return interpreter.invoke(self._prepare(batch))
 
     def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown()
+        self._executor.shutdown()
         self._all.clear()
 
 
