@@ -116,6 +116,7 @@ def train(
         if existing is None:
             raise UserError(f"{run_dir}: nothing to resume (no checkpoint); drop --resume")
         saved = read_run(run_dir)
+        _remove_partial_checkpoints(run_dir)  # a kill mid-save leaves ckpt-N_temp behind
         cfg = dataclasses.replace(TrainConfig(**saved["train"]), steps=cfg.steps)
         dataset_dir = saved["dataset"] if dataset_dir is None else dataset_dir
     elif existing is not None:
@@ -211,6 +212,13 @@ def _save(manager, global_step, run_dir: Path) -> None:
         raise
 
 
+def _remove_partial_checkpoints(run_dir: Path) -> None:
+    """Delete TensorFlow's half-written checkpoint folders (``ckpt-N_temp``); the ones
+    listed in the ``checkpoint`` file are complete and stay."""
+    for tmp in run_dir.glob("*_temp*"):
+        shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
+
+
 _DISK_FULL = ("No space left on device", "File too large", "Disk quota exceeded")
 
 
@@ -220,8 +228,7 @@ def _raise_if_disk_full(exc: Exception, run_dir: Path, step: int) -> None:
     text = getattr(exc, "message", None) or str(exc)
     codes = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
     if getattr(exc, "errno", None) in codes or any(s in text for s in _DISK_FULL):
-        for tmp in run_dir.glob("*_temp*"):
-            shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
+        _remove_partial_checkpoints(run_dir)
         last = latest_checkpoint(run_dir)
         kept = f"last good checkpoint {Path(last).name}" if last else "no checkpoint yet"
         raise UserError(f"{run_dir}: out of disk space while writing the checkpoint at step {step} "

@@ -48,6 +48,10 @@ def test_sigkill_then_resume_then_ctrl_c(tmp_path: Path, dataset: Path) -> None:
     proc.communicate(timeout=60)
     saved = max(_steps(run))
     assert saved >= 2
+    # What a kill in the middle of a save leaves (it happens by chance above; make it sure).
+    cut = run / f"ckpt-{saved}_temp"  # killed after the merge, before the temp was removed
+    cut.mkdir(exist_ok=True)
+    (cut / "part-00000-of-00001.data-00000-of-00001").write_bytes(b"half")
 
     proc = lookout("train", "--resume", "--out", str(run), *ARGS)
     _wait_for_checkpoint(proc, run, after=saved)
