@@ -12,7 +12,7 @@ import importlib
 import os
 import sys
 
-from lookout import __version__
+from lookout import __version__, noise
 from lookout.config import load_config
 from lookout.errors import UserError
 
@@ -31,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"lookout {__version__}")
     parser.add_argument("--config", default=None,
                         help="config file (default: ./config.toml when present)")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="debug logging and the libraries' own messages (TensorFlow, Qt...)")
     subparsers = parser.add_subparsers(dest="verb", metavar="VERB")
     for verb in VERBS:
         name = f"lookout.commands.{verb}"
@@ -41,16 +43,49 @@ def build_parser() -> argparse.ArgumentParser:
                 continue
             raise
         module.register(subparsers)
+    for sub in subparsers.choices.values():  # `lookout VERB ... -v` works too
+        sub.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                         help="debug logging and the libraries' own messages")
     return parser
 
 
+def setup_logging(verbose: bool) -> None:
+    """lookout's own log lines through rich on stderr; other packages' only with -v."""
+    import logging
+
+    from rich.console import Console
+    from rich.logging import RichHandler
+
+    handler = RichHandler(console=Console(stderr=True), show_path=False, rich_tracebacks=False)
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
+                        format="%(message)s", datefmt="[%X]", handlers=[handler], force=True)
+    logging.getLogger("lookout").setLevel(logging.DEBUG if verbose else logging.INFO)
+
+
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ chatter out
+    """Run one verb. Called without ``argv`` it is the program itself: it then ends the
+    process as soon as the verb's outputs are closed (TensorFlow's interpreter teardown
+    takes over a second, and a user who pressed q should not wait for it)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    noise.set_environment(args.verbose)  # before any verb imports TensorFlow or cv2
+    noise.quiet_python(args.verbose)
+    setup_logging(args.verbose)
+    native = noise.NativeStderrFilter().start() if not args.verbose else None
+    try:
+        code = _run(args, parser)
+    finally:
+        if native is not None:
+            native.stop()
+    if argv is None:
+        _exit_now(code)
+    return code
+
+
+def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     try:
         config = load_config(args.config)
         return int(args.func(args, config) or 0)
@@ -63,6 +98,18 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _exit_now(code: int) -> None:
+    """Exit without the slow interpreter teardown; every output is closed by now."""
+    import atexit
+    import logging
+
+    atexit._run_exitfuncs()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -1,19 +1,30 @@
 """Live detection on a camera or stream: a window with keys, or detections streamed.
 
 `run_live(...)` is what ``lookout live`` calls. It runs the pipeline in live mode
-(drop the oldest frame, bounded latency) until ``q``, Ctrl+C or the source ends.
+(drop the oldest frame, bounded latency) until ``q``, Ctrl+C or the source ends; the
+window (see `realtime.sinks.window`) stays on the calling thread.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lookout.config import DetectorConfig, LiveConfig, PipelineConfig
 from realtime.detectors.base import Detector
 from realtime.pipeline import PipelineStats, run_pipeline
 from realtime.sinks.base import Sink
+from realtime.sinks.window import Display, DisplayBoard, LiveWindow, check_display
 from realtime.sources import open_source
+
+
+@dataclass
+class LiveResult:
+    """What a live run did: the pipeline's stats and the snapshots ``s`` saved."""
+
+    stats: PipelineStats
+    snapshots: list[Path] = field(default_factory=list)
 
 
 def stats_line(stats: PipelineStats) -> str:
@@ -28,17 +39,14 @@ def stats_line(stats: PipelineStats) -> str:
     return " | ".join(parts)
 
 
-def build_sinks(window: bool, jsonl: str | None, live_cfg: LiveConfig, title: str) -> list[Sink]:
-    """The window (unless ``window`` is False) and a JSONL stream. Without a window the
-    detections go to ``jsonl`` or, when none is given, to stdout."""
+def build_sinks(jsonl: str | None, board: DisplayBoard | None) -> list[Sink]:
+    """The window's board (when there is a window) and a JSONL stream. Without a window
+    the detections go to ``jsonl`` or, when none is given, to stdout."""
     from realtime.sinks.records import JsonlSink
+    from realtime.sinks.window import BoardSink
 
-    sinks: list[Sink] = []
-    if window:
-        from realtime.sinks.window import WindowSink
-
-        sinks.append(WindowSink(title, live_cfg.snapshot_dir))
-    if jsonl or not window:
+    sinks: list[Sink] = [BoardSink(board)] if board is not None else []
+    if jsonl or board is None:
         sinks.append(JsonlSink(jsonl or "-"))
     return sinks
 
@@ -46,17 +54,21 @@ def build_sinks(window: bool, jsonl: str | None, live_cfg: LiveConfig, title: st
 def run_live(model: str | Path | Detector, source_spec: str, *, window: bool = True,
              jsonl: str | None = None, detector_cfg: DetectorConfig | None = None,
              pipeline_cfg: PipelineConfig | None = None, live_cfg: LiveConfig | None = None,
-             progress: Callable[[PipelineStats], None] | None = None) -> PipelineStats:
+             progress: Callable[[PipelineStats], None] | None = None,
+             display: Display | None = None) -> LiveResult:
     """Detect on ``source_spec`` (webcam index, URL, file) in live mode.
 
-    The display check and the source open come before the slow model load, so a
-    headless machine or a missing camera fails at once with one line.
+    Call it from the main thread when ``window`` is True: the window is created, drawn,
+    polled for keys and closed on the calling thread, while the pipeline's stages run on
+    their own. The display check and the source open come before the slow model load,
+    so a headless machine or a missing camera fails at once with one line.
+
+    Args:
+        display: what shows the frames (default: an OpenCV window); tests may pass another.
     """
     live_cfg = live_cfg or LiveConfig()
     pipeline_cfg = pipeline_cfg or PipelineConfig()
-    if window:
-        from realtime.sinks.window import check_display
-
+    if window and display is None:
         check_display()
     source = open_source(source_spec, pipeline_cfg)
     try:
@@ -64,11 +76,17 @@ def run_live(model: str | Path | Detector, source_spec: str, *, window: bool = T
     except BaseException:
         source.close()
         raise
+    board = DisplayBoard() if window else None
+    view = LiveWindow(board, f"lookout: {source.name}", live_cfg.snapshot_dir,
+                      display) if board is not None else None
     try:
-        sinks = build_sinks(window, jsonl, live_cfg, f"lookout: {source.name}")
-        return run_pipeline(source, detector, sinks, pipeline_cfg, mode="live",
-                            progress=progress, progress_every_s=0.5)
+        stats = run_pipeline(source, detector, build_sinks(jsonl, board), pipeline_cfg,
+                             mode="live", progress=progress, progress_every_s=0.5,
+                             tick=view.tick if view is not None else None)
+        return LiveResult(stats, list(view.snapshots) if view is not None else [])
     finally:
+        if view is not None:
+            view.close()
         if not isinstance(model, Detector):
             detector.close()
 

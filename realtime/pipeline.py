@@ -99,7 +99,8 @@ class PipelineStats:
 def run_pipeline(source: Source, detector: Detector, sinks: Sequence[Sink],
                  cfg: PipelineConfig | None = None, mode: str = "file", gate: Gate | None = None,
                  progress: Callable[[PipelineStats], None] | None = None,
-                 progress_every_s: float = 0.25) -> PipelineStats:
+                 progress_every_s: float = 0.25,
+                 tick: Callable[[], None] | None = None) -> PipelineStats:
     """Run ``source`` through ``detector`` into ``sinks`` until the source ends, a sink
     raises `StopPipeline`, Ctrl+C, or an error.
 
@@ -108,6 +109,9 @@ def run_pipeline(source: Source, detector: Detector, sinks: Sequence[Sink],
             frames it rejects skip the detector and reach the sinks as
             ``FrameResult(..., detected=False)`` in their place.
         progress: called on the calling thread every ``progress_every_s`` with the stats.
+        tick: called on the calling thread over and over while the stages run, for work
+            that must stay on that thread (the live window); it returns within a few ms,
+            and raising `StopPipeline` ends the run like a sink's.
 
     Returns:
         The stats. Sinks and the source are closed (outputs finalized) in every case.
@@ -117,7 +121,7 @@ def run_pipeline(source: Source, detector: Detector, sinks: Sequence[Sink],
         PipelineError: any other failure, naming the stage.
     """
     pipeline = Pipeline(source, detector, sinks, cfg or PipelineConfig(), mode, gate)
-    return pipeline.run(progress, progress_every_s)
+    return pipeline.run(progress, progress_every_s, tick)
 
 
 class Pipeline:
@@ -142,12 +146,14 @@ class Pipeline:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def run(self, progress=None, every_s: float = 0.25) -> PipelineStats:
+    def run(self, progress=None, every_s: float = 0.25, tick=None) -> PipelineStats:
         try:
             self.start()
-            self.wait(progress, every_s)
+            self.wait(progress, every_s, tick)
         except KeyboardInterrupt:
             self.stats.stopped_by = "interrupt"
+        except StopPipeline:
+            self.stats.stopped_by = "sink"
         finally:
             self.stop()
         if progress:
@@ -186,12 +192,16 @@ class Pipeline:
         self.threads.append(thread)
         thread.start()
 
-    def wait(self, progress, every_s: float) -> None:
-        """Until every stage has finished; reports progress on this (the caller's) thread."""
+    def wait(self, progress, every_s: float, tick=None) -> None:
+        """Until every stage has finished; reports progress (and ticks) on this, the
+        caller's, thread."""
         next_report = time.monotonic()
         for thread in self.threads:
             while thread.is_alive():
-                thread.join(POLL_S)
+                if tick is not None:
+                    tick()
+                else:
+                    thread.join(POLL_S)
                 if progress and time.monotonic() >= next_report:
                     self._update_counters()
                     progress(self.stats)

@@ -25,15 +25,14 @@ def run(args: argparse.Namespace, config) -> int:
     import logging
 
     from rich.console import Console
-    from rich.logging import RichHandler
 
     from lookout.demo.demo import run_demo
     from lookout.demo.summary import summary_table
 
     console = Console(highlight=False)
-    # The watch stage's alerts (and warnings) as readable lines, not Python's bare default.
-    logging.basicConfig(level=logging.WARNING, format="%(message)s", datefmt="[%X]",
-                        handlers=[RichHandler(console=Console(stderr=True), show_path=False)])
+    # The watch stage's alerts (and warnings) only (the cli logs through rich).
+    if not args.verbose:
+        logging.getLogger("lookout").setLevel(logging.WARNING)
     result = run_demo(config, out=args.out, fresh=args.fresh, steps=args.steps, quick=args.quick,
                       console=console)
     console.print(summary_table(result))

@@ -40,11 +40,14 @@ def run(args: argparse.Namespace, config) -> int:
     window = live_cfg.window and not args.no_window
     console = Console(stderr=True, highlight=False)
     with LiveStatus(console) as status:
-        stats = run_live(args.model, args.source, window=window, jsonl=args.jsonl,
+        result = run_live(args.model, args.source, window=window, jsonl=args.jsonl,
                          detector_cfg=detector_config(args, config),
                          pipeline_cfg=pipeline_config(args, config, batch_default=live_cfg.batch),
                          live_cfg=live_cfg, progress=status.update)
+    stats = result.stats
     console.print(f"live: {stats.summary()}")
+    for path in result.snapshots:
+        console.print(f"  snapshot {path}")
     if stats.failure_report:
         console.print(f"[yellow]warning:[/] {stats.failure_report}")
     return 130 if stats.stopped_by == "interrupt" else 0

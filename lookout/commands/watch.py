@@ -39,7 +39,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="at the end, wait this long for pending deliveries (default 30)")
     parser.add_argument("--deliver-only", action="store_true",
                         help="only deliver what the events folder's spool still holds, then exit")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     parser.set_defaults(func=run)
 
 
@@ -84,14 +83,9 @@ class FileProgress:
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
-    from rich.logging import RichHandler
-
     from realtime.watch.rules import parse_alert_flag
     from realtime.watch.runner import deliver_pending, run_watch
 
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(message)s", datefmt="[%X]",
-                        handlers=[RichHandler(show_path=False, rich_tracebacks=False)])
     config = apply_flags(args, config)
     if args.deliver_only:
         result = deliver_pending(config, args.drain)

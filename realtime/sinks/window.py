@@ -1,17 +1,25 @@
-"""The live window: annotated frames with an FPS + latency overlay, and keys.
+"""The live window: the newest annotated frame with an FPS + latency banner, and keys.
 
-Keys: ``p`` pause/resume the picture, ``s`` save a snapshot, ``q`` (or Esc, or closing
-the window) quit. They come from pynput (a global keyboard listener) where a display
-and pynput work, and from the window's own ``cv2.waitKey`` in every case.
+GUI toolkits (Qt here, Cocoa on macOS) only work from the thread that owns the window,
+so the window lives on the thread that called `realtime.live.run_live`:
+
+- the pipeline's sink stage posts each result on a `DisplayBoard` (`BoardSink`): the
+  newest result per source replaces the last one, nothing queues;
+- the calling thread runs `LiveWindow.tick` in a loop (the pipeline's wait loop calls
+  it): take what is new on the board, draw it, pump the window's events, act on keys.
+
+Keys: ``p`` pause/resume the picture, ``s`` save a snapshot, ``q`` or Esc (or closing
+the window) quit.
 """
 
 from __future__ import annotations
 
 import os
-import queue
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -21,6 +29,7 @@ from realtime.frames import FrameResult
 from realtime.sinks.base import Sink, StopPipeline
 
 QUIT_KEYS = {"q", "\x1b"}
+KEY_WAIT_MS = 10  # one tick pumps the window's events this long (keys, redraws)
 
 
 def check_display() -> None:
@@ -32,30 +41,48 @@ def check_display() -> None:
                         "machine; use --no-window to stream detections as JSONL instead")
 
 
-def start_key_listener(keys: queue.SimpleQueue) -> object | None:
-    """A pynput keyboard listener feeding ``keys``; None where pynput cannot run."""
-    try:
-        from pynput import keyboard
-    except Exception:  # noqa: BLE001 - no X server, no backend: cv2.waitKey still works
-        return None
+class DisplayBoard:
+    """The newest result of each source, for the thread that draws; keyed by source
+    name so several live sources can share one window later."""
 
-    def on_press(key) -> None:
-        char = getattr(key, "char", None)
-        if char:
-            keys.put(char.lower())
-        elif key == keyboard.Key.esc:
-            keys.put("\x1b")
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._latest: dict[str, FrameResult] = {}
+        self.posted = 0
+        self.replaced = 0  # posted but never taken: the window showed a newer one instead
 
-    try:
-        listener = keyboard.Listener(on_press=on_press)
-        listener.start()
-    except Exception:  # noqa: BLE001
-        return None
-    return listener
+    def post(self, result: FrameResult) -> None:
+        with self._lock:
+            self.replaced += result.frame.source in self._latest
+            self._latest[result.frame.source] = result
+            self.posted += 1
+
+    def take(self) -> dict[str, FrameResult]:
+        """What was posted since the last call (newest per source), and clear it."""
+        with self._lock:
+            latest, self._latest = self._latest, {}
+        return latest
+
+
+class BoardSink(Sink):
+    """The pipeline-side end of the window: hands each result to the board, at once."""
+
+    def __init__(self, board: DisplayBoard) -> None:
+        self.board = board
+
+    def write(self, result: FrameResult) -> None:
+        self.board.post(result)
+
+
+class Display(Protocol):
+    def show(self, bgr: np.ndarray) -> None: ...
+    def poll_key(self) -> str | None: ...
+    def closed_by_user(self) -> bool: ...
+    def close(self) -> None: ...
 
 
 class CvDisplay:
-    """The OpenCV window itself (created lazily, by the thread that draws)."""
+    """The OpenCV window itself; every call must come from the same (the main) thread."""
 
     def __init__(self, title: str) -> None:
         self.title = title
@@ -63,14 +90,17 @@ class CvDisplay:
 
     def show(self, bgr: np.ndarray) -> None:
         if not self._open:
-            cv2.namedWindow(self.title, cv2.WINDOW_NORMAL)
+            cv2.namedWindow(self.title, cv2.WINDOW_AUTOSIZE)
             self._open = True
         cv2.imshow(self.title, bgr)
 
     def poll_key(self) -> str | None:
-        """The key pressed in the window since the last call (pumps its events too)."""
-        key = cv2.waitKey(1) & 0xFF
-        return None if key == 0xFF else chr(key).lower()
+        """The key pressed in the window, if any; pumps its events for `KEY_WAIT_MS`."""
+        if not self._open:
+            time.sleep(KEY_WAIT_MS / 1000)
+            return None
+        key = cv2.waitKey(KEY_WAIT_MS)
+        return None if key < 0 or key & 0xFF == 0xFF else chr(key & 0xFF).lower()
 
     def closed_by_user(self) -> bool:
         return self._open and cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1
@@ -80,78 +110,76 @@ class CvDisplay:
             self._open = False
             try:
                 cv2.destroyWindow(self.title)
-                cv2.waitKey(1)
+                cv2.waitKey(1)  # let the toolkit process the destroy
             except cv2.error:
                 pass  # already gone with its window system
 
 
-class WindowSink(Sink):
-    """Shows every result (while not paused) with an FPS + latency banner.
+class LiveWindow:
+    """Shows the board's newest result with a banner and handles keys; call `tick`
+    repeatedly from the thread that owns the window. `tick` raises `StopPipeline` on
+    ``q``, Esc or a closed window.
 
     Args:
+        board: where the pipeline posts results.
         title: window title.
         snapshot_dir: where ``s`` saves the shown frame as PNG.
-        use_pynput: listen for keys globally through pynput too.
-        display: what shows frames and reports window keys (default: an OpenCV window).
+        display: what shows frames and reports keys (default: an OpenCV window).
     """
 
-    def __init__(self, title: str = "lookout", snapshot_dir: str | Path = "snapshots",
-                 use_pynput: bool = True, display: CvDisplay | None = None) -> None:
+    def __init__(self, board: DisplayBoard, title: str = "lookout",
+                 snapshot_dir: str | Path = "snapshots", display: Display | None = None) -> None:
         from realtime.drawing import draw_banner, draw_detections
 
-        if display is None:
-            check_display()
-            display = CvDisplay(title)
-        self.display = display
+        self.board = board
+        self.display = display if display is not None else CvDisplay(title)
         self.draw, self.banner = draw_detections, draw_banner
         self.snapshot_dir = Path(snapshot_dir)
-        self.keys: queue.SimpleQueue[str] = queue.SimpleQueue()
-        self.listener = start_key_listener(self.keys) if use_pynput else None
         self.paused = False
         self.snapshots: list[Path] = []
-        self.shown: np.ndarray | None = None  # the annotated frame on screen (RGB)
+        self.shown: FrameResult | None = None
+        self.shown_rgb: np.ndarray | None = None  # the annotated frame on screen, no banner
+        self.frames_shown = 0
         self._fps, self._latency, self._last_t = 0.0, 0.0, None
 
-    def write(self, result: FrameResult) -> None:
-        self._measure(result)
-        if not self.paused:
-            self.shown = self.draw(result.frame.rgb, result.detections)
+    def tick(self) -> None:
+        """Show what is new (unless paused), pump the window for a few ms, act on keys."""
+        latest = self.board.take()
+        if latest and not self.paused:
+            result = max(latest.values(), key=lambda r: r.frame.timestamp)  # one source today
+            self._measure(result)
+            self.shown = result
+            self.shown_rgb = self.draw(result.frame.rgb, result.detections)
             self._show()
         key = self.display.poll_key()
-        if key:
-            self.keys.put(key)
         if self.display.closed_by_user():
             raise StopPipeline
-        self.handle_keys(result)
+        if key:
+            self.handle_key(key)
+
+    def handle_key(self, key: str) -> None:
+        if key in QUIT_KEYS:
+            raise StopPipeline
+        if key == "p":
+            self.paused = not self.paused
+            if self.shown_rgb is not None:
+                self._show()  # the frozen frame says PAUSED
+        elif key == "s" and self.shown_rgb is not None:
+            self.snapshot()
 
     def _show(self) -> None:
         text = f"{self._fps:.1f} fps  {self._latency * 1000:.0f} ms" + ("  PAUSED" if self.paused else "")
-        view = self.banner(self.shown.copy(), text)
+        view = self.banner(self.shown_rgb.copy(), text)
         self.display.show(cv2.cvtColor(view, cv2.COLOR_RGB2BGR))
+        self.frames_shown += 1
 
-    def handle_keys(self, result: FrameResult) -> None:
-        """Act on every key pressed since the last frame."""
-        while True:
-            try:
-                key = self.keys.get_nowait()
-            except queue.Empty:
-                return
-            if key in QUIT_KEYS:
-                raise StopPipeline
-            if key == "p":
-                self.paused = not self.paused
-                if self.shown is not None:
-                    self._show()  # the frozen frame says PAUSED
-            elif key == "s" and self.shown is not None:
-                self.snapshot(result)
-
-    def snapshot(self, result: FrameResult) -> Path:
+    def snapshot(self) -> Path:
         """Save the annotated frame on screen (without the banner) as PNG."""
         self.snapshot_dir.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        path = self.snapshot_dir / f"snapshot_{stamp}_frame{result.frame.index:06d}.png"
-        if not cv2.imwrite(str(path), cv2.cvtColor(self.shown, cv2.COLOR_RGB2BGR)):
-            raise OSError(f"{path}: cannot write snapshot")
+        path = self.snapshot_dir / f"snapshot_{stamp}_frame{self.shown.frame.index:06d}.png"
+        if not cv2.imwrite(str(path), cv2.cvtColor(self.shown_rgb, cv2.COLOR_RGB2BGR)):
+            raise UserError(f"{path}: cannot write the snapshot")
         self.snapshots.append(path)
         return path
 
@@ -165,7 +193,4 @@ class WindowSink(Sink):
         self._latency = lat if not self._latency else 0.9 * self._latency + 0.1 * lat
 
     def close(self) -> None:
-        if self.listener is not None:
-            self.listener.stop()
-            self.listener = None
         self.display.close()

@@ -34,7 +34,7 @@ def test_live_stream_without_window_streams_detections(detector, tmp_path):
     try:
         stats = run_live(detector, server.url, window=False, jsonl=str(jsonl),
                          pipeline_cfg=PipelineConfig(batch=1, open_timeout_s=3),
-                         live_cfg=LiveConfig(), progress=ctrl_c_after_30_frames)
+                         live_cfg=LiveConfig(), progress=ctrl_c_after_30_frames).stats
     finally:
         server.close()
     assert stats.stopped_by == "interrupt" and stats.mode == "live"

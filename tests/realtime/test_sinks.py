@@ -15,7 +15,7 @@ from realtime.sinks.base import StopPipeline
 from realtime.sinks.images import ImageFolderSink
 from realtime.sinks.records import CocoSink, JsonlSink
 from realtime.sinks.video import VideoSink
-from realtime.sinks.window import WindowSink, check_display
+from realtime.sinks.window import BoardSink, DisplayBoard, LiveWindow, check_display
 from tests.fixtures.media import clip_frame, make_clip
 
 
@@ -135,23 +135,30 @@ class ScreenDouble:
         self.closed = True
 
 
-def test_window_keys_pause_snapshot_quit(tmp_path):
-    screen = ScreenDouble(keys="s" + "p")
-    sink = WindowSink("t", tmp_path / "snaps", use_pynput=False, display=screen)
-    sink.write(result(1))  # shows frame 1, then 's' saves it
-    assert len(sink.snapshots) == 1 and sink.snapshots[0].exists()
-    assert "frame000001" in sink.snapshots[0].name
-    sink.write(result(2))  # shown, then 'p' pauses (re-shows it with PAUSED)
-    assert sink.paused
-    shown_before = len(screen.shown)
-    sink.write(result(3))  # paused: nothing new shown
-    assert len(screen.shown) == shown_before
+def test_window_shows_only_the_newest_result_and_handles_keys(tmp_path):
+    board = DisplayBoard()
+    screen = ScreenDouble()
+    window = LiveWindow(board, "t", tmp_path / "snaps", display=screen)
+    sink = BoardSink(board)
+    for i in (1, 2, 3):  # three results before the window's next tick: only 3 is shown
+        sink.write(result(i))
+    window.tick()
+    assert len(screen.shown) == 1 and window.shown.frame.index == 3 and board.replaced == 2
+    screen.typed = list("s")
+    window.tick()
+    assert len(window.snapshots) == 1 and "frame000003" in window.snapshots[0].name
+    screen.typed = list("p")
+    window.tick()  # paused: the frozen frame is shown again, with PAUSED
+    assert window.paused and len(screen.shown) == 2
+    sink.write(result(4))
+    window.tick()
+    assert len(screen.shown) == 2 and window.shown.frame.index == 3
     assert screen.shown[0].shape == (120, 160, 3)
-    assert not np.array_equal(screen.shown[0][:, :, ::-1], clip_frame(1))  # boxes + banner
-    sink.keys.put("q")  # keys from pynput arrive on the same queue
+    assert not np.array_equal(screen.shown[0][:, :, ::-1], clip_frame(3))  # boxes + banner
+    screen.typed = list("q")
     with pytest.raises(StopPipeline):
-        sink.write(result(4))
-    sink.close()
+        window.tick()
+    window.close()
     assert screen.closed
 
 
