@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import logging
 import shlex
 
 from lookout.config import DEFAULT_CONFIG, Config, override
