@@ -103,7 +103,13 @@ class CvDisplay:
         return None if key < 0 or key & 0xFF == 0xFF else chr(key & 0xFF).lower()
 
     def closed_by_user(self) -> bool:
-        return self._open and cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1
+        if not self._open:
+            return False
+        try:
+            return cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1
+        except cv2.error:  # Qt drops its window machinery with the last window
+            self._open = False
+            return True
 
     def close(self) -> None:
         if self._open:

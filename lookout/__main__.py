@@ -1,0 +1,5 @@
+"""``python -m lookout`` = the ``lookout`` command."""
+
+from lookout.cli import main
+
+main()
