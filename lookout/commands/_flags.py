@@ -1,42 +1,55 @@
-"""Flags shared by the verbs that run a model on video (annotate, live; watch may reuse).
+"""The model and pipeline flags, defined once for every verb that runs a model.
 
-Each ``add_*`` adds flags whose default is None, so `lookout.config.override` applies
-only what the user typed and config.toml supplies the rest.
+`MODEL_VERB_FLAGS` says which flags each verb takes; `add_model_flags(parser, verb)`
+adds them. Every flag's default is None, so `lookout.config.override` applies only
+what the user typed and config.toml supplies the rest.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 from lookout.config import Config, DetectorConfig, PipelineConfig, override
 
+# flag -> (argparse keyword arguments); the dest is the config key it overrides
+DETECTOR_FLAGS: dict[str, dict] = {
+    "--score": dict(type=float, help="minimum score kept"),
+    "--classes": dict(help="comma-separated labels to keep, e.g. person,raccoon"),
+    "--max-det": dict(type=int, help="at most N boxes per frame"),
+    "--device": dict(help="auto | cpu | gpu | gpu:N"),
+    "--labels": dict(help="label_map.pbtxt for a model without a bundle"),
+    "--bundle-format": dict(choices=["auto", "saved_model", "frozen_graph", "tflite"],
+                            help="which file of a bundle runs (auto = model.tflite on a CPU "
+                                 "when there is one; tflite = LiteRT/XNNPACK)"),
+    "--workers": dict(type=int, help="detector calls run side by side (0 = automatic)"),
+}
+PIPELINE_FLAGS: dict[str, dict] = {
+    "--batch": dict(type=int, help="frames (images) per detector call"),
+    "--max-wait": dict(type=float, dest="max_wait_ms", metavar="MS",
+                       help="send a partial batch after this many ms"),
+    "--stride": dict(type=int, help="read every Nth frame"),
+    "--resize": dict(type=int, metavar="PX",
+                     help="shrink frames to at most PX (longer side) before the detector"),
+    "--queue-size": dict(type=int, help="bound of each queue between stages"),
+}
+VIDEO = tuple(PIPELINE_FLAGS)
+MODEL_VERB_FLAGS: dict[str, tuple[str, ...]] = {
+    "predict": (*DETECTOR_FLAGS, "--batch"),  # still images: no stream to pace or stride
+    "annotate": (*DETECTOR_FLAGS, *VIDEO),
+    "live": (*DETECTOR_FLAGS, *VIDEO),
+    "watch": (*DETECTOR_FLAGS, *VIDEO),
+}
 
-def add_detector_args(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("detector")
-    group.add_argument("--score", type=float, default=None, help="minimum score kept")
-    group.add_argument("--classes", default=None,
-                       help="comma-separated labels to keep, e.g. person,raccoon")
-    group.add_argument("--max-det", type=int, default=None, help="at most N boxes per frame")
-    group.add_argument("--device", default=None, help="auto | cpu | gpu | gpu:N")
-    group.add_argument("--labels", default=None,
-                       help="label_map.pbtxt for a model without a bundle")
-    group.add_argument("--bundle-format", default=None,
-                       choices=["auto", "saved_model", "frozen_graph", "tflite"],
-                       help="which file of a bundle runs (auto = model.tflite on a CPU when "
-                            "there is one; tflite = LiteRT/XNNPACK)")
-    group.add_argument("--workers", type=int, default=None,
-                       help="detector calls run side by side (0 = automatic)")
 
-
-def add_pipeline_args(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("pipeline")
-    group.add_argument("--batch", type=int, default=None, help="frames per detector call")
-    group.add_argument("--max-wait", type=float, default=None, dest="max_wait_ms", metavar="MS",
-                       help="send a partial batch after this many ms")
-    group.add_argument("--stride", type=int, default=None, help="read every Nth frame")
-    group.add_argument("--resize", type=int, default=None, metavar="PX",
-                       help="shrink frames to at most PX (longer side) before the detector")
-    group.add_argument("--queue-size", type=int, default=None, help="bound of each queue")
+def add_model_flags(parser: argparse.ArgumentParser, verb: str) -> None:
+    """Add the detector and pipeline flags ``verb`` takes (see `MODEL_VERB_FLAGS`)."""
+    wanted = MODEL_VERB_FLAGS[verb]
+    for title, flags in (("detector", DETECTOR_FLAGS), ("pipeline", PIPELINE_FLAGS)):
+        group = parser.add_argument_group(title)
+        for flag, kwargs in flags.items():
+            if flag in wanted:
+                group.add_argument(flag, default=None, **kwargs)
 
 
 def detector_config(args: argparse.Namespace, config: Config) -> DetectorConfig:
@@ -53,3 +66,11 @@ def pipeline_config(args: argparse.Namespace, config: Config,
     batch = args.batch if args.batch is not None else batch_default
     return override(config.pipeline, batch=batch, max_wait_ms=args.max_wait_ms,
                     stride=args.stride, resize=args.resize, queue_size=args.queue_size)
+
+
+def with_model_flags(args: argparse.Namespace, config: Config,
+                     batch_default: int | None = None) -> Config:
+    """``config`` with the detector and pipeline flags applied (for verbs that pass the
+    whole config on, like watch)."""
+    return dataclasses.replace(config, detector=detector_config(args, config),
+                               pipeline=pipeline_config(args, config, batch_default))

@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from lookout.commands._flags import (
-    add_detector_args,
-    add_pipeline_args,
-    detector_config,
-    pipeline_config,
-)
+from lookout.commands._flags import add_model_flags, detector_config, pipeline_config
 from lookout.config import override
 
 
@@ -27,8 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--crf", type=int, default=None, help="H.264 quality (lower = better)")
     parser.add_argument("--preset", default=None, help="x264 preset, e.g. ultrafast, veryfast")
     parser.add_argument("--no-audio", action="store_true", help="drop the source's audio")
-    add_detector_args(parser)
-    add_pipeline_args(parser)
+    add_model_flags(parser, "annotate")
     parser.set_defaults(func=run)
 
 

@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from lookout.commands._flags import (
-    add_detector_args,
-    add_pipeline_args,
-    detector_config,
-    pipeline_config,
-)
+from lookout.commands._flags import add_model_flags, detector_config, pipeline_config
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,8 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="no window: stream detections as JSONL (stdout unless --jsonl)")
     parser.add_argument("--jsonl", help="also write detections here, one JSON line per frame")
     parser.add_argument("--snapshot-dir", default=None, help="where 's' saves frames")
-    add_detector_args(parser)
-    add_pipeline_args(parser)
+    add_model_flags(parser, "live")
     parser.set_defaults(func=run)
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from lookout.commands._flags import add_detector_args, detector_config
+from lookout.commands._flags import add_model_flags, detector_config
+
+BATCH = 8  # same-size images per detector call unless --batch says otherwise
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -16,11 +18,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("model", help="bundle folder, frozen graph .pb, SavedModel folder or .tflite")
     parser.add_argument("images", nargs="+", help="image files, folders or globs ('imgs/*.jpg')")
     parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--batch", type=int, default=8,
-                        help="same-size images per detector call (default 8)")
     parser.add_argument("--no-draw", action="store_true",
                         help="write only detections.json, no annotated images")
-    add_detector_args(parser)
+    add_model_flags(parser, "predict")
     parser.set_defaults(func=run)
 
 
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace, config) -> int:
     with Progress(*columns, console=console) as progress:
         task = progress.add_task("predict", total=None)
         report = predict_images(
-            detector, args.images, args.out, batch=args.batch, draw=not args.no_draw,
+            detector, args.images, args.out, batch=args.batch or BATCH, draw=not args.no_draw,
             model_name=str(args.model),
             on_image=lambda done, total: progress.update(task, completed=done, total=total))
     detector.close()

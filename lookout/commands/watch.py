@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import shlex
 
+from lookout.commands._flags import add_model_flags, with_model_flags
 from lookout.config import DEFAULT_CONFIG, Config, override
 from lookout.errors import UserError
 
@@ -38,11 +39,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="at the end, wait this long for pending deliveries (default 30)")
     parser.add_argument("--deliver-only", action="store_true",
                         help="only deliver what the events folder's spool still holds, then exit")
+    add_model_flags(parser, "watch")
     parser.set_defaults(func=run)
 
 
 def apply_flags(args: argparse.Namespace, config: Config) -> Config:
-    """Flags override ``[watch]``."""
+    """Flags override ``[watch]``, ``[detector]`` and ``[pipeline]``."""
+    config = with_model_flags(args, config)
     watch = config.watch
     webhook = override(watch.webhook, url=args.webhook)
     command = watch.command
