@@ -14,24 +14,24 @@ from lookout.config import Config, DetectorConfig, PipelineConfig, override
 
 # flag -> (argparse keyword arguments); the dest is the config key it overrides
 DETECTOR_FLAGS: dict[str, dict] = {
-    "--score": dict(type=float, help="minimum score kept"),
-    "--classes": dict(help="comma-separated labels to keep, e.g. person,raccoon"),
-    "--max-det": dict(type=int, help="at most N boxes per frame"),
-    "--device": dict(help="auto | cpu | gpu | gpu:N"),
-    "--labels": dict(help="label_map.pbtxt for a model without a bundle"),
-    "--bundle-format": dict(choices=["auto", "saved_model", "frozen_graph", "tflite"],
-                            help="which file of a bundle runs (auto = model.tflite on a CPU "
-                                 "when there is one; tflite = LiteRT/XNNPACK)"),
-    "--workers": dict(type=int, help="detector calls run side by side (0 = automatic)"),
+    "--score": {"type": float, "help": "minimum score kept"},
+    "--classes": {"help": "comma-separated labels to keep, e.g. person,raccoon"},
+    "--max-det": {"type": int, "help": "at most N boxes per frame"},
+    "--device": {"help": "auto | cpu | gpu | gpu:N"},
+    "--labels": {"help": "label_map.pbtxt for a model without a bundle"},
+    "--bundle-format": {"choices": ["auto", "saved_model", "frozen_graph", "tflite"],
+                        "help": "which file of a bundle runs (auto = model.tflite on a CPU "
+                                "when there is one; tflite = LiteRT/XNNPACK)"},
+    "--workers": {"type": int, "help": "detector calls run side by side (0 = automatic)"},
 }
 PIPELINE_FLAGS: dict[str, dict] = {
-    "--batch": dict(type=int, help="frames (images) per detector call"),
-    "--max-wait": dict(type=float, dest="max_wait_ms", metavar="MS",
-                       help="send a partial batch after this many ms"),
-    "--stride": dict(type=int, help="read every Nth frame"),
-    "--resize": dict(type=int, metavar="PX",
-                     help="shrink frames to at most PX (longer side) before the detector"),
-    "--queue-size": dict(type=int, help="bound of each queue between stages"),
+    "--batch": {"type": int, "help": "frames (images) per detector call"},
+    "--max-wait": {"type": float, "dest": "max_wait_ms", "metavar": "MS",
+                   "help": "send a partial batch after this many ms"},
+    "--stride": {"type": int, "help": "read every Nth frame"},
+    "--resize": {"type": int, "metavar": "PX",
+                 "help": "shrink frames to at most PX (longer side) before the detector"},
+    "--queue-size": {"type": int, "help": "bound of each queue between stages"},
 }
 VIDEO = tuple(PIPELINE_FLAGS)
 MODEL_VERB_FLAGS: dict[str, tuple[str, ...]] = {

@@ -28,11 +28,11 @@ def test_verb_takes_exactly_the_shared_flags(verb):
     definitions = {**_flags.DETECTOR_FLAGS, **_flags.PIPELINE_FLAGS}
     wanted = set(_flags.MODEL_VERB_FLAGS[verb])
     have = options(verb_parsers()[verb])
-    for flag in definitions:
+    for flag, spec in definitions.items():
         if flag not in wanted:
             assert flag not in have, f"{verb} has {flag} outside the shared definition"
             continue
-        action, spec = have[flag], definitions[flag]
+        action = have[flag]
         assert action.default is None, f"{verb} {flag}: a default would hide config.toml"
         assert action.help == spec["help"] and action.type == spec.get("type")
         assert action.choices == spec.get("choices")
