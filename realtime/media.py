@@ -78,21 +78,34 @@ def count_frames(path: str | Path) -> int:
     return int(found[-1])
 
 
+# Audio codecs that mp4 players (browsers, phones, QuickTime, VLC) play: copied as they
+# are. Anything else (PCM from an .avi, Vorbis, WMA...) is re-encoded to AAC: ffmpeg
+# would happily copy PCM into the mp4 as `ipcm`, which almost no player plays.
+MP4_AUDIO = {"aac", "mp3", "alac", "ac3", "eac3", "opus"}
+
+
+def audio_codec_for_mp4(codec: str) -> str:
+    """ffmpeg's ``-c:a`` for a source audio ``codec`` going into an mp4."""
+    return "copy" if codec.lower() in MP4_AUDIO else "aac"
+
+
 def mux_audio(video: str | Path, audio_from: str | Path, out: str | Path,
               duration: float | None = None) -> bool:
     """Write ``out`` = ``video``'s picture + ``audio_from``'s first audio track.
 
-    The audio is copied when the mp4 container takes it, else re-encoded to AAC; it is
-    cut to ``duration`` seconds, the video's length (a partly annotated clip keeps the
-    matching audio; every video frame is kept).
+    The audio is copied when mp4 players play its codec (`MP4_AUDIO`), else re-encoded to
+    AAC; it is cut to ``duration`` seconds, the video's length (a partly annotated clip
+    keeps the matching audio; every video frame is kept).
     Returns False (writing nothing) when ``audio_from`` has no audio.
     """
     try:
-        if not probe(audio_from).has_audio:
-            return False
+        info = probe(audio_from)
     except ValueError:
         return False
-    for codec in ("copy", "aac"):
+    if not info.has_audio:
+        return False
+    first = audio_codec_for_mp4(info.audio_codec)
+    for codec in dict.fromkeys((first, "aac")):  # a copy that fails: AAC after all
         cmd = [ffmpeg_exe(), "-y", "-hide_banner", "-loglevel", "error",
                "-i", str(video), "-i", str(audio_from),
                "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", codec,

@@ -16,7 +16,7 @@ from realtime.sinks.images import ImageFolderSink
 from realtime.sinks.records import CocoSink, JsonlSink
 from realtime.sinks.video import VideoSink
 from realtime.sinks.window import BoardSink, DisplayBoard, LiveWindow, check_display
-from tests.fixtures.media import clip_frame, make_clip
+from tests.fixtures.media import clip_frame, make_clip, remux_with_audio
 
 
 def result(index: int, width: int = 160, height: int = 120, fps: float = 12.0) -> FrameResult:
@@ -87,6 +87,25 @@ def test_video_sink_keeps_fps_size_audio_and_fills_gaps(tmp_path):
     assert diff(10, 9) < 1 < diff(13, 9)  # frame 9 stands in for the lost 10-12
     assert info.duration == pytest.approx(2.0, abs=0.1)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4", "src.mp4"]
+
+
+@pytest.mark.parametrize(("container", "source_codec", "encoder", "expected"), [
+    ("avi", "pcm_s16le", "pcm_s16le", "aac"),  # mp4 would take it as ipcm: few players can
+    ("mkv", "mp3", "libmp3lame", "mp3"),  # mp4 plays mp3: copied as it is
+])
+def test_video_sink_audio_is_playable_in_mp4(tmp_path, container, source_codec, encoder,
+                                             expected):
+    silent = make_clip(tmp_path / "silent.mp4", 12, fps=12, audio=False)
+    src = remux_with_audio(silent, tmp_path / f"src.{container}", encoder, video_codec="mjpeg")
+    assert probe(src).audio_codec == source_codec
+    out = tmp_path / "out.mp4"
+    sink = VideoSink(out, fps=12, audio_from=src)
+    for i in range(12):
+        sink.write(result(i))
+    sink.close()
+    info = probe(out)
+    assert info.audio_codec == expected and info.video_codec == "h264"
+    assert info.duration == pytest.approx(1.0, abs=0.1)
 
 
 def test_video_sink_partial_output_is_playable_and_audio_cut_to_it(tmp_path):
