@@ -91,6 +91,8 @@ class PipelineConfig:
     reconnect_backoff_s: float = doc(0.5, "first wait before reconnecting a dropped live source")
     reconnect_backoff_max_s: float = doc(8.0, "the wait doubles up to this")
     reconnect_give_up_s: float = doc(0.0, "stop after a live source is down this long (0 = never)")
+    rtsp_transport: str = doc("tcp", "tcp | udp: how rtsp:// streams carry the video (tcp gets "
+                                     "through NAT and firewalls)")
     max_bad_frames: int = doc(50, "stop a file after this many undecodable frames in a row")
 
 

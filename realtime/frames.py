@@ -16,7 +16,7 @@ class Frame:
     Attributes:
         source: the source's name (path, URL or ``webcam:0``).
         index: 0-based frame number in the source (counting skipped/stride frames too).
-        timestamp: seconds since the start of the source (file: pts; live: wall clock).
+        timestamp: seconds since the start of the source (file: pts; live: wall clock less the time the stream was down).
         rgb: uint8 ``[H, W, 3]`` RGB pixels (converted from BGR once, at the source).
     """
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -29,6 +30,15 @@ os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # no retry chatter
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+RTSP_TRANSPORTS = ("tcp", "udp")
+_USERINFO = re.compile(r"^([a-z][a-z0-9+.-]*://)[^/]*@", re.IGNORECASE)
+_OPEN_ENV = threading.Lock()  # OpenCV reads its FFmpeg options from the environment
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its credentials hidden: ``rtsp://***@host/path`` (for logs, events,
+    errors and window titles; the real URL is only ever handed to the decoder)."""
+    return _USERINFO.sub(r"\1***@", url)
 
 
 class Source(ABC):
@@ -129,7 +139,8 @@ class CaptureSource(Source):
         self.target = target
         self.cfg = cfg
         self.live = live
-        self.name = f"webcam:{target}" if isinstance(target, int) else str(target)
+        self.name = f"webcam:{target}" if isinstance(target, int) else redact_url(str(target))
+        self.down_s = 0.0  # live: time spent reconnecting (not counted in frame timestamps)
         self._cap = self._open()
         if self._cap is None:
             raise UserError(self._open_error())
@@ -147,8 +158,8 @@ class CaptureSource(Source):
             return (f"webcam {self.target}: cannot open camera (is it connected and free? "
                     f"check /dev/video{self.target})")
         if self.live:
-            return f"{self.target}: cannot connect to the stream within {self.cfg.open_timeout_s:g} s"
-        return f"{self.target}: cannot open as a video (unsupported format or damaged header)"
+            return f"{self.name}: cannot connect to the stream within {self.cfg.open_timeout_s:g} s"
+        return f"{self.name}: cannot open as a video (unsupported format or damaged header)"
 
     def _open(self) -> cv2.VideoCapture | None:
         params = []
@@ -157,12 +168,31 @@ class CaptureSource(Source):
                       cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(self.cfg.read_timeout_s * 1000)]
         if isinstance(self.target, int):
             cap = cv2.VideoCapture(self.target)
+        elif self.target.lower().startswith(("rtsp://", "rtsps://")):
+            cap = self._open_rtsp(params)
         else:
             cap = cv2.VideoCapture(self.target, cv2.CAP_FFMPEG, params)
         if cap.isOpened():
             return cap
         cap.release()
         return None
+
+    def _open_rtsp(self, params: list[int]) -> cv2.VideoCapture:
+        """Open an RTSP URL over ``cfg.rtsp_transport`` (TCP by default: RTP over UDP is
+        lost behind NAT and firewalls). A user's own OPENCV_FFMPEG_CAPTURE_OPTIONS wins."""
+        transport = self.cfg.rtsp_transport
+        if transport not in RTSP_TRANSPORTS:
+            raise UserError(f"pipeline.rtsp_transport {transport!r}: expected tcp | udp")
+        with _OPEN_ENV:
+            key = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
+            before = os.environ.get(key)
+            if before is None:
+                os.environ[key] = f"rtsp_transport;{transport}"
+            try:
+                return cv2.VideoCapture(self.target, cv2.CAP_FFMPEG, params)
+            finally:
+                if before is None:
+                    del os.environ[key]
 
     def frames(self, stop: threading.Event) -> Iterator[Frame]:
         if self.live:
@@ -207,7 +237,9 @@ class CaptureSource(Source):
             count += 1
             if (count - 1) % self.stride:
                 continue
-            yield Frame(self.name, count - 1, time.monotonic() - start,
+            # Stream time: an outage does not age the scene, so a visit that spans a
+            # camera restart is still one visit.
+            yield Frame(self.name, count - 1, time.monotonic() - start - self.down_s,
                         cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
 
     def _reconnect(self, stop: threading.Event) -> bool:
@@ -220,6 +252,7 @@ class CaptureSource(Source):
             self._cap = self._open()
             if self._cap is not None:
                 self.reconnects += 1
+                self.down_s += time.monotonic() - down_since
                 return True
             give_up = self.cfg.reconnect_give_up_s
             if give_up and time.monotonic() - down_since >= give_up:
