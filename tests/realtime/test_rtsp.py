@@ -87,7 +87,7 @@ def test_watch_reconnects_and_keeps_one_event(color_bundle, camera, tmp_path):
                    "--events", str(tmp_path / "events"), cwd=tmp_path)
     try:
         wait_until(lambda: any(r["phase"] == "new" for r in lines(events)), 90, proc, "an event")
-        restored, reconnect_s = cut_and_restore(camera)
+        _, reconnect_s = cut_and_restore(camera)
         n_before = len(lines(events))
         time.sleep(4)  # the visit goes on after the reconnect
         proc.send_signal(signal.SIGTERM)
@@ -112,7 +112,7 @@ def test_live_without_window_reconnects(color_bundle, camera, tmp_path):
                    "--jsonl", str(jsonl), cwd=tmp_path, stdout=subprocess.DEVNULL)
     try:
         wait_until(lambda: len(lines(jsonl)) >= 10, 90, proc, "10 frames")
-        restored, reconnect_s = cut_and_restore(camera)
+        _, reconnect_s = cut_and_restore(camera)
         after = len(lines(jsonl))
         wait_until(lambda: len(lines(jsonl)) >= after + 10, 30, proc, "frames after the cut")
         proc.send_signal(signal.SIGINT)
