@@ -58,7 +58,7 @@ def setup_logging(verbose: bool) -> None:
 
     handler = RichHandler(console=Console(stderr=True), show_path=False, rich_tracebacks=False)
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
-                        format="%(message)s", datefmt="[%X]", handlers=[handler], force=True)
+                        format="%(message)s", datefmt="[%X]", handlers=[handler])
     logging.getLogger("lookout").setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
