@@ -28,7 +28,7 @@ OWN_PACKAGES = r"(lookout|realtime|training)(\.|$)"
 # The first line of a native library's log record: absl/glog (`W0000 00:00:... file.cc:12]`),
 # TSL (`2026-01-01 12:00:00.000: E external/...`), LiteRT (`INFO: Created ...`), Qt, OpenCV.
 NATIVE_NOISE = re.compile(
-    rb"^(?:[IWE]\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ [\w./+-]+:\d+\] "
+    rb"^(?:[IWE]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [\w./+-]+:\d+\] "
     rb"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWE] "
     rb"|(?:INFO|WARNING): "
     rb"|QFontDatabase: |Note that Qt no longer ships fonts|qt\.[\w.]+: "
