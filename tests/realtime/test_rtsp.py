@@ -13,12 +13,15 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from realtime.sources import redact_url
+from lookout.config import PipelineConfig
+from lookout.errors import UserError
+from realtime.sources import open_source, redact_url
 from tests.fixtures.media import make_clip
 from tests.fixtures.rtsp import RtspServer, require_rtsp_server
 
@@ -127,6 +130,23 @@ def test_live_without_window_reconnects(color_bundle, camera, tmp_path):
     assert SECRET not in err + jsonl.read_text()
     assert all(sorted(d["label"] for d in r["detections"]) == ["blue", "red"]
                for r in records if r["detected"])
+
+
+def test_transport_is_tcp_unless_configured(camera_clip):
+    """A camera that only speaks TCP: the default opens it, rtsp_transport = udp cannot
+    (so the setting really reaches FFmpeg)."""
+    server = RtspServer(camera_clip, only_tcp=True).start()
+    try:
+        source = open_source(server.url, PipelineConfig(open_timeout_s=10))
+        stop = threading.Event()
+        assert next(iter(source.frames(stop))).rgb.shape == (120, 160, 3)
+        source.close()
+        with pytest.raises(UserError, match="cannot connect"):
+            open_source(server.url, PipelineConfig(rtsp_transport="udp", open_timeout_s=5))
+        with pytest.raises(UserError, match=r"expected tcp \| udp"):
+            open_source(server.url, PipelineConfig(rtsp_transport="sctp"))
+    finally:
+        server.close()
 
 
 def test_wrong_password_is_one_line_without_the_password(color_bundle, camera, tmp_path):
