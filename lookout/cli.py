@@ -63,9 +63,10 @@ def setup_logging(verbose: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one verb. Called without ``argv`` it is the program itself: it then ends the
-    process as soon as the verb's outputs are closed (TensorFlow's interpreter teardown
-    takes over a second, and a user who pressed q should not wait for it)."""
+    """Run one verb. Called without ``argv`` it is the program itself: for the verbs that
+    run video (``fast_exit`` set by their parser) it then ends the process as soon as
+    their outputs are closed: TensorFlow's interpreter teardown takes over a second, and
+    a user who pressed q should not wait for it. Training verbs exit normally."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if native is not None:
             native.stop()
-    if argv is None:
+    if argv is None and getattr(args, "fast_exit", False):
         _exit_now(code)
     return code
 

@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--preset", default=None, help="x264 preset, e.g. ultrafast, veryfast")
     parser.add_argument("--no-audio", action="store_true", help="drop the source's audio")
     add_model_flags(parser, "annotate")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, fast_exit=True)  # see lookout.cli.main
 
 
 def run(args: argparse.Namespace, config) -> int:

@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-draw", action="store_true",
                         help="write only detections.json, no annotated images")
     add_model_flags(parser, "predict")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, fast_exit=True)  # see lookout.cli.main
 
 
 def run(args: argparse.Namespace, config) -> int:

@@ -40,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--deliver-only", action="store_true",
                         help="only deliver what the events folder's spool still holds, then exit")
     add_model_flags(parser, "watch")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, fast_exit=True)  # see lookout.cli.main
 
 
 def apply_flags(args: argparse.Namespace, config: Config) -> Config:
