@@ -27,7 +27,7 @@ RACCOON = ROOT.parent / "shared" / "datasets" / "raccoon"
 CHILD = """
 import json, sys, time
 import tensorflow  # imported before the clock starts, and in the baseline too
-from lookout.config import DatasetConfig
+from training.config import DatasetConfig
 from training.datasets.build import build_dataset
 src, out = sys.argv[1], sys.argv[2]
 if src == "-":

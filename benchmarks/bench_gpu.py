@@ -36,7 +36,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     import tensorflow as tf
 
-    from lookout.config import DetectorConfig
+    from realtime.config import DetectorConfig
     from realtime.detectors import load_detector
 
     args = parse(argv)

@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def measure(args: argparse.Namespace, model: Path, meta: dict, resize: int, work: Path) -> dict:
     """Every figure, on one clip and one model."""
-    from lookout.config import DetectorConfig
+    from realtime.config import DetectorConfig
     from realtime.detectors import load_detector
 
     clip = make_720p_clip(work / "clip720.mp4", args.frames)
@@ -174,8 +174,8 @@ def detector_fps(detector, small: list[np.ndarray], batch: int) -> float:
 
 def annotate_fps(detector, clip: Path, out: Path, batch: int, resize: int, preset: str) -> float:
     """End-to-end `annotate` (decode → batch → detect → draw → encode + audio mux)."""
-    from lookout.config import AnnotateConfig, PipelineConfig
     from realtime.annotate import AnnotateOutputs, annotate
+    from realtime.config import AnnotateConfig, PipelineConfig
 
     cfg = PipelineConfig(batch=batch, resize=resize, queue_size=8)
     start = time.perf_counter()
@@ -226,7 +226,7 @@ def batch1_inference(detector, small: list[np.ndarray], n: int = 20) -> float:
 def live_run(detector, frames: list[np.ndarray], resize: int, fps: float, seconds: float) -> dict:
     """Live mode, batch 1, on a source producing 720p frames at ``fps`` (faster than the
     detector): capture→result latency and RSS growth."""
-    from lookout.config import PipelineConfig
+    from realtime.config import PipelineConfig
     from realtime.pipeline import run_pipeline
     from realtime.sinks.records import JsonlSink
 
@@ -350,7 +350,7 @@ def ensure_bench_model() -> Path:
     bundle = CACHE / "retinanet-bundle"
     if (bundle / "model.json").is_file():
         return bundle
-    from lookout.config import DatasetConfig, TrainConfig
+    from training.config import DatasetConfig, TrainConfig
     from training.datasets.build import build_dataset
     from training.export import export_bundle
     from training.train import train

@@ -28,7 +28,7 @@ RACCOON = REPO.parent / "shared" / "datasets" / "raccoon"
 
 
 def _fruit(tmp: Path) -> Path:
-    from lookout.config import DatasetConfig
+    from training.config import DatasetConfig
     from training.datasets.build import build_dataset
 
     out = tmp / "fruit"
@@ -39,7 +39,7 @@ def _fruit(tmp: Path) -> Path:
 def throughput(args, tmp: Path) -> dict:
     import tf_keras
 
-    from lookout.config import TrainConfig
+    from training.config import TrainConfig
     from training.train import train
 
     data_dir = _fruit(tmp)
@@ -93,7 +93,7 @@ def _raw_images_per_sec(data_dir: Path, run: Path, cfg) -> float:
 
 
 def sizes(args, tmp: Path) -> None:
-    from lookout.config import TrainConfig
+    from training.config import TrainConfig
     from training.train import train
 
     data_dir = _fruit(tmp)
@@ -107,7 +107,7 @@ def sizes(args, tmp: Path) -> None:
 
 
 def raccoon(args, tmp: Path) -> None:
-    from lookout.config import DatasetConfig, TrainConfig
+    from training.config import DatasetConfig, TrainConfig
     from training.datasets.build import build_dataset
     from training.train import train
 

@@ -24,7 +24,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from lookout.config import Config, WatchConfig, WatchDeliveryConfig, WatchRuleConfig
+from lookout.config import Config
+from realtime.watch.config import WatchConfig, WatchDeliveryConfig, WatchRuleConfig
 from realtime.watch.events import read_events
 
 GOAL = 0.80  # at least this share of detector calls saved by motion gating

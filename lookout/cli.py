@@ -12,9 +12,9 @@ import importlib
 import os
 import sys
 
+from core.errors import UserError
 from lookout import __version__, noise
 from lookout.config import load_config
-from lookout.errors import UserError
 
 # In the order a user meets them.
 VERBS = [
@@ -92,9 +92,11 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         return int(args.func(args, config) or 0)
     except UserError as exc:
         from rich.console import Console
+        from rich.markup import escape
 
-        Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {exc}", markup=True,
-                                                    soft_wrap=True)
+        console = Console(stderr=True, highlight=False)
+        for line in str(exc).splitlines():  # a config file may have several bad values
+            console.print(f"[bold red]error:[/] {escape(line)}", markup=True, soft_wrap=True)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

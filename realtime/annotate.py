@@ -9,8 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from lookout.config import AnnotateConfig, DetectorConfig, PipelineConfig
-from lookout.errors import UserError
+from core.errors import UserError
+from realtime.config import AnnotateConfig, DetectorConfig, PipelineConfig
 from realtime.detectors.base import Detector
 from realtime.pipeline import PipelineStats, run_pipeline
 from realtime.sinks.base import Sink

@@ -72,8 +72,8 @@ class Batcher:
 
     def __init__(self, batch_size: int, max_wait_s: float, gate: Gate | None = None,
                  resize: int = 0) -> None:
-        self.batch_size = max(1, batch_size)
-        self.max_wait_s = max(0.0, max_wait_s)
+        self.batch_size = batch_size  # >= 1 and >= 0: checked by PipelineConfig
+        self.max_wait_s = max_wait_s
         self.gate = gate
         self.resize = resize
         self._items: list[Captured] = []

@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from lookout.errors import UserError
-from lookout.fileio import atomic_write_text
+from core.errors import UserError
+from core.fileio import atomic_write_text
 
 _TOKEN = re.compile(
     r"""\s*(?:(?P<comment>\#[^\n]*)|(?P<open>\{)|(?P<close>\})|(?P<key>[A-Za-z_]+)\s*:?\s*(?=\{)|"""

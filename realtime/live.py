@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lookout.config import DetectorConfig, LiveConfig, PipelineConfig
+from realtime.config import DetectorConfig, LiveConfig, PipelineConfig
 from realtime.detectors.base import Detector
 from realtime.pipeline import PipelineStats, run_pipeline
 from realtime.sinks.base import Sink

@@ -28,9 +28,9 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from lookout.config import PipelineConfig
-from lookout.errors import UserError
+from core.errors import UserError
 from realtime.batching import Batch, Batcher, Captured, Gate, scale_detections
+from realtime.config import PipelineConfig
 from realtime.detections import Detections
 from realtime.detectors.base import Detector
 from realtime.frames import FrameResult
@@ -175,7 +175,7 @@ class Pipeline:
         self.start_stage("reader", self.read_loop)
 
     def make_queues(self) -> None:
-        size, batch = self.cfg.queue_size, max(1, self.cfg.batch)
+        size, batch = self.cfg.queue_size, self.cfg.batch
         if self.live:  # just enough to fill one batch; one batch waiting; a few results
             self.frames_q = StageQueue(batch, drop_oldest=True)
             self.batches_q = StageQueue(1, drop_oldest=True, weight=len)

@@ -23,8 +23,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from lookout.errors import UserError
-from lookout.fileio import atomic_write_bytes, atomic_write_text
+from core.errors import UserError
+from core.fileio import atomic_write_bytes, atomic_write_text
 from realtime.detectors.base import Detector
 from realtime.drawing import draw_detections
 

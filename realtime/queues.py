@@ -26,8 +26,8 @@ class StageQueue:
     """
 
     def __init__(self, maxsize: int, drop_oldest: bool, weight=None) -> None:
-        self._q: queue.Queue = queue.Queue(max(1, maxsize))
-        self.maxsize = max(1, maxsize)
+        self._q: queue.Queue = queue.Queue(maxsize)
+        self.maxsize = maxsize
         self.drop_oldest = drop_oldest
         self.dropped = 0
         self.high_water = 0

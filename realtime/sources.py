@@ -20,8 +20,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from lookout.config import PipelineConfig
-from lookout.errors import UserError
+from core.errors import UserError
+from realtime.config import PipelineConfig
 from realtime.frames import Frame
 
 # FFmpeg's per-packet complaints about a corrupt file would flood the terminal; we count
@@ -63,7 +63,7 @@ class Source(ABC):
 
     def __init__(self, stride: int = 1) -> None:
         if stride < 1:
-            raise UserError(f"--stride must be >= 1, got {stride}")
+            raise UserError(f"pipeline.stride: must be at least 1, got {stride}")
         self.stride = stride
         self.decode_failures = 0
         self.first_failure: int | None = None

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from lookout.errors import UserError
+from core.errors import UserError
 from realtime.labelmap import read_label_map
 
 

@@ -16,7 +16,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from lookout.errors import UserError
+from core.errors import UserError
 
 CHUNK = 1 << 16
 TIMEOUT_S = 30

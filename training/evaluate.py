@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lookout.errors import UserError
-from lookout.fileio import atomic_write_json
+from core.errors import UserError
+from core.fileio import atomic_write_json
 from realtime.labelmap import read_label_map
 from training.data import check_records
 from training.train import read_run

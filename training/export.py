@@ -14,8 +14,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from lookout import __version__
-from lookout.errors import UserError
+from core import __version__
+from core.errors import UserError
 from realtime.labelmap import read_label_map, write_label_map
 from training.model import OUTPUT_KEYS, load_detector
 from training.train import read_run

@@ -12,7 +12,7 @@ from __future__ import annotations
 import tarfile
 from pathlib import Path
 
-from lookout.errors import UserError
+from core.errors import UserError
 from training.download import fetch
 
 ARCHIVES = (".tar.gz", ".tgz", ".tar")

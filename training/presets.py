@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lookout.config import TrainConfig
-from lookout.errors import UserError
+from training.config import TrainConfig
 
 
 @dataclass(frozen=True)
@@ -69,18 +68,7 @@ def build_experiment(
     from official.core import exp_factory
     from official.modeling import optimization
 
-    preset = PRESETS.get(cfg.model)
-    if preset is None:
-        raise UserError(f"unknown model preset {cfg.model!r}; choose one of {', '.join(PRESETS)}")
-    if cfg.input_size <= 0 or cfg.input_size % preset.size_multiple:
-        raise UserError(f"--input-size {cfg.input_size}: {cfg.model} needs a positive multiple "
-                        f"of {preset.size_multiple}")
-    for name in ("steps", "batch", "checkpoint_every"):
-        if getattr(cfg, name) <= 0:
-            raise UserError(f"[train] {name} must be positive, got {getattr(cfg, name)}")
-    if not 0 < cfg.aug_scale_min <= cfg.aug_scale_max:
-        raise UserError(f"[train] need 0 < aug_scale_min <= aug_scale_max, got "
-                        f"{cfg.aug_scale_min}, {cfg.aug_scale_max}")
+    preset = PRESETS[cfg.model]  # the preset, input size and ranges: checked by TrainConfig
 
     params = exp_factory.get_exp_config(preset.experiment)
     preset.adapt(params)

@@ -23,10 +23,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from lookout.config import TrainConfig
-from lookout.errors import UserError
-from lookout.fileio import atomic_write_json
+from core.errors import UserError
+from core.fileio import atomic_write_json
 from realtime.labelmap import write_label_map
+from training.config import TrainConfig
 from training.data import check_records, load_dataset
 from training.presets import build_experiment
 from training.progress import Interrupted, ProgressAction, StopFlag
@@ -73,7 +73,7 @@ def make_strategy(name: str):
 
     choices = ("one_device", "mirrored", "multi_worker_mirrored")
     if name not in choices:
-        raise UserError(f"--strategy {name!r}: choose one of {', '.join(choices)}")
+        raise UserError(f"train.strategy: must be one of {' | '.join(choices)}, got {name!r}")
     gpus = len(tf.config.list_logical_devices("GPU"))
     cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
     if name == "mirrored" and gpus == 0 and len(cpus) > 1:

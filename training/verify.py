@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lookout.errors import UserError
+from core.errors import UserError
 from training.model import OUTPUT_KEYS
 
 TOP = 10

@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from lookout.config import Config, DetectorConfig, PipelineConfig, override
+from lookout.config import Config, override
+from realtime.config import DetectorConfig, PipelineConfig
 
 # flag -> (argparse keyword arguments); the dest is the config key it overrides
 DETECTOR_FLAGS: dict[str, dict] = {

@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, config) -> int:
     from rich.console import Console
 
-    from lookout.errors import UserError
+    from core.errors import UserError
     from realtime.annotate import AnnotateOutputs, annotate
     from realtime.progress import AnnotateProgress
 

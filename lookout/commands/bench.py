@@ -6,7 +6,7 @@ import argparse
 import importlib.util
 from pathlib import Path
 
-from lookout.errors import UserError
+from core.errors import UserError
 
 BENCH_DIR = Path(__file__).resolve().parents[2] / "benchmarks"
 

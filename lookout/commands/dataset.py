@@ -60,7 +60,7 @@ def run_check(args: argparse.Namespace, config) -> int:
 def run_build(args: argparse.Namespace, config) -> int:
     from rich.console import Console
 
-    from lookout.errors import UserError
+    from core.errors import UserError
     from training.datasets.build import DatasetErrors, build_dataset
     from training.datasets.check import check_dataset
     from training.datasets.report import print_report

@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, config: Config) -> int:
     from rich.console import Console
 
-    from lookout.errors import UserError
+    from core.errors import UserError
     from training.train import train
 
     if args.dataset is None and not args.resume:

@@ -10,9 +10,9 @@ import argparse
 import dataclasses
 import shlex
 
+from core.errors import UserError
 from lookout.commands._flags import add_model_flags, with_model_flags
 from lookout.config import DEFAULT_CONFIG, Config, override
-from lookout.errors import UserError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -30,9 +30,9 @@ from pathlib import Path
 
 from rich.console import Console
 
-from lookout.config import Config, DemoConfig
-from lookout.errors import UserError
-from lookout.fileio import atomic_write_json
+from core.errors import UserError
+from core.fileio import atomic_write_json
+from lookout.config import Config, DemoConfig, override
 
 STATE_FILE = "demo.json"
 
@@ -130,15 +130,7 @@ def resolve_settings(cfg: DemoConfig, *, steps: int | None = None, quick: bool =
     """The ``[demo]`` table with ``--quick`` and ``--steps`` applied (flags win)."""
     if quick:
         cfg = dataclasses.replace(cfg, **QUICK)
-    if steps is not None:
-        cfg = dataclasses.replace(cfg, steps=steps)
-    if cfg.steps <= 0:
-        raise UserError(f"--steps {cfg.steps}: must be positive")
-    from lookout.demo.samples import CLASSES
-
-    if cfg.alert not in CLASSES:
-        raise UserError(f"[demo] alert = {cfg.alert!r}: the sample classes are {', '.join(CLASSES)}")
-    return cfg
+    return override(cfg, steps=steps)  # ranges and the alert class: checked by DemoConfig
 
 
 def run_demo(config: Config, *, out: str | Path | None = None, fresh: bool = False,

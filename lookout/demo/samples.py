@@ -26,9 +26,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from lookout.config import DEMO_CLASSES
 from training.datasets.example import Box
 
-CLASSES = ("circle", "square", "triangle")
+CLASSES = DEMO_CLASSES  # the shapes drawn; [demo] alert picks one
 # OpenCV hue (0-180) centre of each class's colour family, and how far a shade may wander.
 _HUE = {"circle": 4, "square": 112, "triangle": 60}
 _HUE_JITTER = 10

@@ -12,8 +12,10 @@ from typing import Self
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from lookout.config import Config, DemoConfig, TrainConfig, WatchRuleConfig
+from lookout.config import Config, DemoConfig
 from lookout.demo.demo import DemoPaths, DemoResult, Stage
+from realtime.watch.config import WatchRuleConfig
+from training.config import TrainConfig
 
 
 def build_stages(cfg: DemoConfig, config: Config, paths: DemoPaths, console: Console,
@@ -125,7 +127,7 @@ class _Stages:
         build_dataset(self.paths.samples, self.paths.dataset, self.config.dataset, progress=True)
 
     def check_dataset(self) -> str | None:
-        from lookout.errors import UserError
+        from core.errors import UserError
         from training.data import load_dataset
 
         try:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lookout.config import DetectorConfig
-from lookout.errors import UserError
+from core.errors import UserError
+from realtime.config import DetectorConfig
 from realtime.detections import Detections
 from realtime.detectors.base import Detector
 from realtime.labelmap import read_label_map
@@ -44,20 +44,15 @@ class BatchDetector(Detector):
     labels_source: str  # where ``names`` came from, for mismatch messages
 
     def setup_filters(self, cfg: DetectorConfig) -> None:
-        """Validate ``cfg.classes`` against the label map and keep the filters."""
+        """Validate ``cfg.classes`` against the label map and keep the filters (ranges were
+        checked when ``cfg`` was built)."""
         self.min_score = float(cfg.score)
         self.max_det = int(cfg.max_det)
-        if not 0.0 <= self.min_score <= 1.0:
-            raise UserError(f"--score {cfg.score}: must be between 0 and 1")
-        if self.max_det < 1:
-            raise UserError(f"--max-det {cfg.max_det}: must be at least 1")
-        if cfg.workers < 0:
-            raise UserError(f"--workers {cfg.workers}: must be >= 0 (0 = automatic)")
         by_name = {name: i for i, name in self.names.items()}
         unknown = [c for c in cfg.classes if c not in by_name]
         if unknown:
             raise UserError(
-                f"--classes {','.join(unknown)}: not in the label map {self.labels_source} "
+                f"detector.classes {','.join(unknown)}: not in the label map {self.labels_source} "
                 f"(labels: {', '.join(self.names.values())})"
             )
         self.keep_ids = {by_name[c] for c in cfg.classes} or None
@@ -98,7 +93,7 @@ class BatchDetector(Detector):
             raise UserError(
                 f"{self.source}: the model emits class id {unknown[0]}, which the label map "
                 f"{self.labels_source} lacks (ids {', '.join(map(str, self.names))}): "
-                f"wrong label map for this model? (pass the right one with --labels)"
+                f"wrong label map for this model? (set the right one in detector.labels)"
             )
         if self.keep_ids is not None:
             keep = np.isin(ids, list(self.keep_ids))
@@ -130,15 +125,15 @@ def resolve_device(spec: str) -> str | None:
     if spec == "gpu" or spec.startswith("gpu:"):
         index_text = spec.partition(":")[2] or "0"
         if not index_text.isdigit():
-            raise UserError(f"--device {spec}: expected gpu or gpu:N with N a number")
+            raise UserError(f"detector.device {spec}: expected gpu or gpu:N with N a number")
         import tensorflow as tf
 
         gpus = tf.config.list_physical_devices("GPU")
         if int(index_text) >= len(gpus):
             found = f"{len(gpus)} GPU(s)" if gpus else "no GPU (is CUDA installed?)"
-            raise UserError(f"--device {spec}: TensorFlow sees {found}; use --device cpu or auto")
+            raise UserError(f"detector.device {spec}: TensorFlow sees {found}; use cpu or auto")
         return f"/GPU:{int(index_text)}"
-    raise UserError(f"--device {spec}: expected auto, cpu, gpu or gpu:N")
+    raise UserError(f"detector.device {spec}: expected auto, cpu, gpu or gpu:N")
 
 
 def find_labels(model: Path, cfg: DetectorConfig, *folders: Path) -> tuple[dict[int, str], str]:
@@ -154,5 +149,5 @@ def find_labels(model: Path, cfg: DetectorConfig, *folders: Path) -> tuple[dict[
             return read_label_map(candidate), str(candidate)
     raise UserError(
         f"{model}: no label map found (looked for label_map.pbtxt in "
-        f"{', '.join(str(f) for f in folders)}); pass one with --labels FILE"
+        f"{', '.join(str(f) for f in folders)}); set detector.labels to one"
     )

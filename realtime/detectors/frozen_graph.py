@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lookout.config import DetectorConfig
-from lookout.errors import UserError
+from core.errors import UserError
+from realtime.config import DetectorConfig
 from realtime.detectors.common import BatchDetector, RawOutputs, resolve_device
 
 INPUT = "image_tensor"
@@ -29,7 +29,7 @@ class FrozenGraphDetector(BatchDetector):
 
         self.kind, self.names, self.source, self.labels_source = kind, names, str(path), labels_source
         self.setup_filters(cfg)
-        self.workers = max(1, cfg.workers)  # TensorFlow calls are thread-safe
+        self.workers = cfg.workers or 1  # TensorFlow calls are thread-safe
         self.device = resolve_device(cfg.device)
         graph_def = tf.compat.v1.GraphDef()
         try:

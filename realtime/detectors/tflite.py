@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lookout.config import DetectorConfig
-from lookout.errors import UserError
+from core.errors import UserError
+from realtime.config import DetectorConfig
 from realtime.detectors.common import BatchDetector, RawOutputs
 
 OURS = ("detection_boxes", "detection_scores", "detection_classes", "num_detections")
@@ -44,10 +44,8 @@ class TFLiteDetector(BatchDetector):
         self.kind, self.names, self.source, self.labels_source = kind, names, str(path), labels_source
         self.setup_filters(cfg)
         if cfg.device.lower() not in ("auto", "cpu"):
-            raise UserError(f"--device {cfg.device}: {path.name} is a .tflite model, which runs "
-                            f"on the CPU (LiteRT + XNNPACK); use --device cpu or auto")
-        if cfg.threads < 0:
-            raise UserError(f"detector threads {cfg.threads}: must be >= 0 (0 = automatic)")
+            raise UserError(f"detector.device {cfg.device}: {path.name} is a .tflite model, "
+                            f"which runs on the CPU (LiteRT + XNNPACK); use cpu or auto")
         cores = os.cpu_count() or 1
         self.workers = cfg.workers or cores
         threads = cfg.threads or max(1, cores // self.workers)

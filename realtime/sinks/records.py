@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from lookout.fileio import atomic_write_text
+from core.fileio import atomic_write_text
 from realtime.frames import FrameResult
 from realtime.sinks.base import Sink, StopPipeline
 

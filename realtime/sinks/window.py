@@ -24,7 +24,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from lookout.errors import UserError
+from core.errors import UserError
 from realtime.frames import FrameResult
 from realtime.sinks.base import Sink, StopPipeline
 

@@ -13,7 +13,7 @@ import threading
 import time
 from pathlib import Path
 
-from lookout.config import WatchDeliveryConfig
+from realtime.watch.config import WatchDeliveryConfig
 from realtime.watch.notifiers import DeliveryError, Notifier
 from realtime.watch.spool import Delivery, Spool
 

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from lookout.config import WatchConfig
 from realtime.detections import Detections
 from realtime.frames import Frame, FrameResult
 from realtime.sinks.base import Sink
 from realtime.watch.clips import ClipRecorder
+from realtime.watch.config import WatchConfig
 from realtime.watch.events import Event, EventLog, new_event_id, utc_iso
 from realtime.watch.motion import MotionGate
 from realtime.watch.rules import Rule, RuleState

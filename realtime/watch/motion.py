@@ -16,8 +16,8 @@ import threading
 import cv2
 import numpy as np
 
-from lookout.config import WatchMotionConfig
 from realtime.frames import Frame
+from realtime.watch.config import WatchMotionConfig
 
 
 class MotionDetector:

@@ -22,8 +22,8 @@ import urllib.request
 from abc import ABC, abstractmethod
 from pathlib import Path
 
-from lookout.config import WatchConfig
-from lookout.errors import UserError
+from core.errors import UserError
+from realtime.watch.config import WatchConfig
 
 log = logging.getLogger("lookout.watch")
 

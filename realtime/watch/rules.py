@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from lookout.config import WatchRuleConfig
-from lookout.errors import UserError
+from core.errors import UserError
 from realtime.detections import Detections
+from realtime.watch.config import WatchRuleConfig
 
 
 @dataclass(frozen=True)
@@ -148,19 +148,7 @@ def _compile(c: WatchRuleConfig, names: dict[int, str] | None, where: str) -> Ru
         if label not in known:
             raise bad("labels", f"{label!r} is not a label of this model "
                                 f"(it has: {', '.join(sorted(known))})")
-    for key in ("min_score", "median_score"):
-        if not 0.0 <= getattr(c, key) <= 1.0:
-            raise bad(key, f"{getattr(c, key)} is not in [0, 1]")
-    if c.min_area < 0 or c.max_area <= 0:
-        raise bad("min_area", "areas must be >= 0 (fraction <= 1 or pixels > 1)")
-    if (c.min_area <= 1) == (c.max_area <= 1) and c.min_area > c.max_area:
-        raise bad("min_area", f"{c.min_area} > max_area {c.max_area}")
-    if not 1 <= c.confirm_k <= c.confirm_n:
-        raise bad("confirm_k", f"need 1 <= confirm_k ({c.confirm_k}) <= confirm_n ({c.confirm_n})")
-    if c.end_after_s <= 0:
-        raise bad("end_after_s", f"{c.end_after_s} must be > 0")
-    if c.cooldown_s < 0:
-        raise bad("cooldown_s", f"{c.cooldown_s} must be >= 0")
+    # ranges and K <= N are checked when the WatchRuleConfig is built
     zones, fraction = _zones(c.zones, lambda i, m: bad(f"zones[{i}]", m))
     return Rule(
         name=c.name or "+".join(c.labels), labels=frozenset(c.labels), min_score=c.min_score,

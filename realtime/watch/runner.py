@@ -9,16 +9,19 @@ drain for a while, the rest stays spooled for the next run. SIGTERM stops cleanl
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import signal
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
-from lookout.config import Config, WatchRuleConfig
+from core.errors import UserError
+from realtime.config import DetectorConfig, PipelineConfig
 from realtime.detectors.base import Detector
 from realtime.pipeline import Pipeline, PipelineStats
-from realtime.watch.checks import check_watch_config
+from realtime.watch.config import WatchConfig, WatchRuleConfig
 from realtime.watch.delivery import Deliverer
 from realtime.watch.engine import WatchEngine
 from realtime.watch.health import HealthReporter
@@ -31,6 +34,14 @@ from realtime.watch.spool import Spool
 log = logging.getLogger("lookout.watch")
 
 
+class WatchSettings(Protocol):
+    """The tables watch reads (lookout's root `Config` is one)."""
+
+    watch: WatchConfig
+    detector: DetectorConfig
+    pipeline: PipelineConfig
+
+
 @dataclass
 class WatchResult:
     stats: PipelineStats | None
@@ -41,10 +52,9 @@ class WatchResult:
     pending: int
 
 
-def deliver_pending(config: Config, drain_s: float = 30.0) -> WatchResult:
+def deliver_pending(config: WatchSettings, drain_s: float = 30.0) -> WatchResult:
     """Only deliver what the spool holds (after recovery), then stop: no model, no source."""
     cfg = config.watch
-    check_watch_config(cfg, [])
     root = Path(cfg.events_dir)
     notifiers = build_notifiers(cfg)
     spool = Spool(root / "spool.sqlite")
@@ -59,7 +69,7 @@ def deliver_pending(config: Config, drain_s: float = 30.0) -> WatchResult:
         spool.close()
 
 
-def run_watch(model: str | Path | Detector, source_spec: str, config: Config, *,
+def run_watch(model: str | Path | Detector, source_spec: str, config: WatchSettings, *,
               rules: list[WatchRuleConfig] | None = None, rules_where: str = "watch.rules",
               config_name: str = "config.toml", mode: str | None = None, drain_s: float = 30.0,
               progress=None) -> WatchResult:
@@ -77,9 +87,13 @@ def run_watch(model: str | Path | Detector, source_spec: str, config: Config, *,
     from realtime.sources import open_source
 
     cfg = config.watch
-    rules = cfg.rules if rules is None else rules
-    # polygons, ranges, recheck vs. end_after_s: fail before the slow model load
-    check_watch_config(cfg, compile_rules(rules, None, rules_where), config_name)
+    if rules is not None:  # rechecks recheck_s against these rules' end_after_s
+        try:
+            cfg = dataclasses.replace(cfg, rules=list(rules))
+        except UserError as exc:
+            raise UserError(f"{config_name}: {exc}") from None
+    rules = cfg.rules
+    compile_rules(rules, None, rules_where)  # labels and polygons: before the slow model load
     root = Path(cfg.events_dir)
     notifiers = build_notifiers(cfg)
     names = [n.name for n in notifiers]

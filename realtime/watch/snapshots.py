@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from lookout.fileio import atomic_write_bytes
+from core.fileio import atomic_write_bytes
 from realtime.detections import Detections
 
 log = logging.getLogger("lookout.watch")

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
 import pytest
 
+from core.errors import UserError
 from lookout.cli import main
 from lookout.config import Config, describe, load_config, override
-from lookout.errors import UserError
 
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "config.toml"
 
@@ -81,3 +82,64 @@ def test_config_check_cli(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "bad.toml:3: pipeline.bogus: unknown key" in err
     assert "Traceback" not in err
+
+
+def test_config_check_reports_every_bad_value_with_its_line(tmp_path, capsys):
+    path = tmp_path / "c.toml"
+    path.write_text(
+        "[train]\n"                  # 1
+        "input_size = 100\n"         # 2
+        "\n"
+        "[detector]\n"               # 4
+        "score = 2.0\n"              # 5
+        "\n"
+        "[pipeline]\n"               # 7
+        "batch = 0\n"                # 8
+        "\n"
+        "[[watch.rules]]\n"          # 10
+        "labels = ['person']\n"
+        "confirm_k = 5\n"            # 12
+        "confirm_n = 3\n"
+    )
+    assert main(["config", "check", str(path)]) == 1
+    err = capsys.readouterr().err
+    for expected in ("c.toml:2: train.input_size: retinanet-mobilenetv2-fpn needs a positive "
+                     "multiple of 64, got 100",
+                     "c.toml:5: detector.score: must be between 0 and 1, got 2.0",
+                     "c.toml:8: pipeline.batch: must be at least 1, got 0",
+                     "c.toml:12: watch.rules[0].confirm_k: need confirm_k (5) <= confirm_n (3)"):
+        assert expected in err
+    assert "Traceback" not in err and "ok" not in err
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("[[watch.rules]]\nlabels = ['a']\n[[watch.rules]]\nlabels = ['b']\nmin_score = 1.5\n",
+     "c.toml:5: watch.rules[1].min_score: must be between 0 and 1, got 1.5"),
+    ("[watch.motion]\nrecheck_s = 9.0\n",
+     "c.toml:2: watch.motion.recheck_s: 9.0 must be shorter than every rule's end_after_s (5)"),
+    ("[train]\nstrategy = 'fast'\n", "c.toml:2: train.strategy: must be one of one_device | "
+                                     "mirrored | multi_worker_mirrored, got 'fast'"),
+    ("[detector]\nclasses = ['a', 3]\n", "c.toml:2: detector.classes[1]: expected str, got int 3"),
+    ("[annotate]\ncrf = 60\n", "c.toml:2: annotate.crf: must be between 0 and 51, got 60"),
+])
+def test_ranges_and_rules_name_file_line_and_key(tmp_path, text, expected):
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    with pytest.raises(UserError) as info:
+        load_config(path)
+    assert expected in str(info.value)
+
+
+def test_tables_built_in_python_are_checked_and_name_the_key():
+    from realtime.config import DetectorConfig, PipelineConfig
+
+    with pytest.raises(UserError, match=r"^detector\.score: must be between 0 and 1, got 2\.0$"):
+        DetectorConfig(score=2.0)
+    with pytest.raises(UserError, match=r"pipeline\.batch: must be at least 1, got 0"):
+        dataclasses.replace(PipelineConfig(), batch=0)
+
+
+def test_a_bad_flag_value_names_the_flag_and_the_key():
+    with pytest.raises(UserError, match=re.escape(
+            "--max-wait -1.0 (pipeline.max_wait_ms): must be at least 0, got -1.0")):
+        override(Config().pipeline, max_wait_ms=-1.0)

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from core.errors import UserError
 from lookout.config import Config
 from lookout.demo.demo import DemoPaths, DemoResult, Stage, resolve_settings, run_demo, run_stages
-from lookout.errors import UserError
 
 # --------------------------------------------------------------------------- stage reuse
 
@@ -80,8 +80,8 @@ def test_fresh_refuses_a_folder_the_demo_did_not_make(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"alert": "person"}, "sample classes are circle, square, triangle"),
-    ({"steps": 0}, "must be positive"),
+    ({"alert": "person"}, "demo.alert: must be one of circle | square | triangle"),
+    ({"steps": 0}, "demo.steps: must be at least 1"),
 ])
 def test_bad_demo_settings_are_one_line_errors(change: dict, message: str) -> None:
     import dataclasses

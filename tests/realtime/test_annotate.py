@@ -10,8 +10,8 @@ import cv2
 import pytest
 
 from lookout.cli import main
-from lookout.config import DetectorConfig, PipelineConfig
 from realtime.annotate import AnnotateOutputs, annotate
+from realtime.config import DetectorConfig, PipelineConfig
 from realtime.detectors import Detector, load_detector
 from realtime.media import count_frames, probe
 from realtime.pipeline import PipelineError, run_pipeline

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from lookout.config import DetectorConfig
-from lookout.errors import UserError
+from core.errors import UserError
+from realtime.config import DetectorConfig
 from realtime.detectors import load_detector
 from tests.fixtures.models import expected_detections, make_blob_image
 
@@ -225,5 +225,5 @@ def test_tensorflow_backends_take_workers_from_the_config(color_bundle):
     assert load_detector(color_bundle, tf_model).workers == 1
     assert load_detector(color_bundle, DetectorConfig(bundle_format="frozen_graph",
                                                       workers=2)).workers == 2
-    with pytest.raises(UserError, match="--workers -1"):
+    with pytest.raises(UserError, match="detector.workers: must be at least 0, got -1"):
         load_detector(color_bundle, DetectorConfig(bundle_format="saved_model", workers=-1))

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lookout.config import DetectorConfig
-from lookout.errors import UserError
+from core.errors import UserError
+from realtime.config import DetectorConfig
 from realtime.detectors import load_detector
 from tests.fixtures.models import LABEL_MAP_TEXT, make_blob_image
 
@@ -119,19 +119,19 @@ CASES = [
     (_empty_folder, {}, ["empty", "not a model"]),
     (_garbage_pb, {}, ["frozen_inference_graph.pb"]),
     (_graph_without_od_names, {}, ["graph.pb", "image_tensor:0"]),
-    (_frozen_without_labels, {}, ["no label map", "--labels"]),
+    (_frozen_without_labels, {}, ["no label map", "detector.labels"]),
     (_garbage_tflite, {}, ["model.tflite", "not a valid .tflite"]),
     (_saved_model_without_signature, {}, ["sm", "serving_default"]),
     (_saved_model_float_input, {}, ["serving_default", "uint8"]),
     (_saved_model_not_a_detector, {}, ["detection_boxes", "not an object detector"]),
     (_bundle_with_edited_label_map, {}, ["label_map.pbtxt", "model.json"]),
-    (_bundle, {"device": "gpu"}, ["--device gpu", "GPU"]),
-    (_bundle, {"device": "gpu:x"}, ["--device gpu:x"]),
-    (_bundle, {"device": "tpu"}, ["--device tpu", "auto, cpu, gpu"]),
-    (_bundle, {"device": "gpu", "bundle_format": "tflite"}, ["--device gpu", "CPU"]),
-    (_bundle, {"classes": ["dog"]}, ["--classes dog", "red, blue"]),
-    (_bundle, {"score": 1.5}, ["--score 1.5"]),
-    (_bundle, {"max_det": 0}, ["--max-det 0"]),
+    (_bundle, {"device": "gpu"}, ["detector.device gpu", "GPU"]),
+    (_bundle, {"device": "gpu:x"}, ["detector.device", "'gpu:x'"]),
+    (_bundle, {"device": "tpu"}, ["detector.device", "'tpu'", "auto, cpu, gpu"]),
+    (_bundle, {"device": "gpu", "bundle_format": "tflite"}, ["detector.device gpu", "CPU"]),
+    (_bundle, {"classes": ["dog"]}, ["detector.classes dog", "red, blue"]),
+    (_bundle, {"score": 1.5}, ["detector.score", "1.5"]),
+    (_bundle, {"max_det": 0}, ["detector.max_det", "got 0"]),
     (_bundle, {"bundle_format": "onnx"}, ["bundle_format", "onnx"]),
     (_bundle, {"labels": "missing_labels.pbtxt"}, ["missing_labels.pbtxt", "not found"]),
     (_bundle_without_tflite, {"bundle_format": "tflite"}, ["model.tflite", "--tflite"]),
@@ -162,7 +162,7 @@ def test_labels_that_do_not_match_the_model(frozen_graph, tmp_path):
     detector = load_detector(frozen_graph, DetectorConfig(score=0.0, labels=str(labels)))
     (found,) = detector.detect([make_blob_image(64, 64, red=(0, 0, 20, 20))])  # fine so far
     assert found.labels == ("red",)
-    with pytest.raises(UserError, match=r"class id 2.*one\.pbtxt lacks.*--labels"):
+    with pytest.raises(UserError, match=r"class id 2.*one\.pbtxt lacks.*detector\.labels"):
         detector.detect([make_blob_image(64, 64, blue=(0, 0, 20, 20))])
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lookout.errors import UserError
+from core.errors import UserError
 from realtime.labelmap import format_label_map, read_label_map, write_label_map
 
 RACCOON = "../shared/datasets/raccoon/data/label_map.pbtxt"

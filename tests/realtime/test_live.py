@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from core.errors import UserError
 from lookout.cli import main
-from lookout.config import DetectorConfig, LiveConfig, PipelineConfig
-from lookout.errors import UserError
+from realtime.config import DetectorConfig, LiveConfig, PipelineConfig
 from realtime.detectors import load_detector
 from realtime.live import run_live, stats_line
 from tests.fixtures.media import MjpegServer

@@ -12,9 +12,9 @@ import time
 import numpy as np
 import pytest
 
-from lookout.config import PipelineConfig
-from lookout.errors import UserError
+from core.errors import UserError
 from realtime.batching import Batcher, Captured, shrink
+from realtime.config import PipelineConfig
 from realtime.detections import Detections
 from realtime.detectors.base import Detector
 from realtime.frames import Frame, FrameResult

@@ -10,9 +10,9 @@ import cv2
 import numpy as np
 import pytest
 
+from core.errors import UserError
 from lookout.cli import main
-from lookout.config import DetectorConfig
-from lookout.errors import UserError
+from realtime.config import DetectorConfig
 from realtime.detectors import load_detector
 from realtime.predict import predict_images
 from tests.fixtures.models import expected_detections, make_blob_image

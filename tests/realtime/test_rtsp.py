@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from lookout.config import PipelineConfig
-from lookout.errors import UserError
+from core.errors import UserError
+from realtime.config import PipelineConfig
 from realtime.sources import open_source, redact_url
 from tests.fixtures.media import make_clip
 from tests.fixtures.rtsp import RtspServer, require_rtsp_server

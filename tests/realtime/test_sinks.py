@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from lookout.errors import UserError
+from core.errors import UserError
 from realtime.detections import Detections
 from realtime.frames import Frame, FrameResult
 from realtime.media import count_frames, probe

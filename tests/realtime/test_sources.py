@@ -8,8 +8,8 @@ import time
 import numpy as np
 import pytest
 
-from lookout.config import PipelineConfig
-from lookout.errors import UserError
+from core.errors import UserError
+from realtime.config import PipelineConfig
 from realtime.sources import CaptureSource, ImageSource, open_source
 from tests.fixtures.media import (
     MjpegServer,

@@ -14,8 +14,8 @@ import time
 import numpy as np
 import pytest
 
-from lookout.config import WatchConfig, WatchDeliveryConfig, WatchWebhookConfig
-from lookout.errors import UserError
+from core.errors import UserError
+from realtime.watch.config import WatchConfig, WatchDeliveryConfig, WatchWebhookConfig
 from realtime.watch.delivery import Deliverer, backoff
 from realtime.watch.events import Event, EventLog, read_events
 from realtime.watch.notifiers import (
@@ -192,7 +192,7 @@ def test_recovery_closes_interrupted_events_and_respools_once(tmp_path):
 
 
 def test_desktop_notifier_uses_notify_send_where_it_exists(tmp_path, monkeypatch, caplog):
-    from lookout.config import WatchDeliveryConfig as D
+    from realtime.watch.config import WatchDeliveryConfig as D
 
     monkeypatch.setenv("PATH", str(tmp_path / "bin"))
     with caplog.at_level(logging.WARNING, logger="lookout.watch"):

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from lookout.cli import main
-from lookout.config import Config, WatchConfig, WatchDeliveryConfig, WatchRuleConfig
+from lookout.config import Config
+from realtime.watch.config import WatchConfig, WatchDeliveryConfig, WatchRuleConfig
 from realtime.watch.events import read_events
 from realtime.watch.runner import run_watch
 from tests.fixtures.doorbell import Visit, write_doorbell_clip
@@ -187,7 +188,7 @@ def test_cli_flags_alert_events_webhook_command(color_bundle, doorbell_clip, tmp
 def test_live_stream_that_drops_reconnects_and_stays_one_visit(color_bundle, tmp_path):
     """An MJPEG camera on 127.0.0.1 with a red square always in view goes away for a
     second: the source reconnects by itself and the visit stays one event."""
-    from lookout.config import PipelineConfig
+    from realtime.config import PipelineConfig
     from tests.fixtures.media import MjpegServer
 
     server = MjpegServer(fps=15).start()

@@ -10,9 +10,9 @@ import time
 import cv2
 import numpy as np
 
-from lookout.config import WatchConfig, WatchRuleConfig
 from realtime.detections import Detections
 from realtime.frames import Frame, FrameResult
+from realtime.watch.config import WatchConfig, WatchRuleConfig
 from realtime.watch.engine import WatchEngine
 from realtime.watch.events import read_events
 from realtime.watch.motion import MotionGate

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lookout.config import DatasetConfig, TrainConfig
+from training.config import DatasetConfig, TrainConfig
 
 REPO = Path(__file__).resolve().parents[2]
 FRUIT = Path("../shared/datasets/fruit-nuts")

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from lxml import etree
 
+from core.errors import UserError
 from lookout.cli import main as lookout
-from lookout.config import DatasetConfig
-from lookout.errors import UserError
 from realtime.labelmap import read_label_map, write_label_map
 from tests.training.conftest import FRUIT, RACCOON, TINY, make_voc, voc_xml
+from training.config import DatasetConfig
 from training.datasets.build import DatasetErrors, build_dataset
 from training.datasets.records import iter_records
 from training.datasets.split import stratified_split

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import UserError
 from lookout.cli import main as lookout
-from lookout.config import DatasetConfig
-from lookout.errors import UserError
 from realtime.labelmap import write_label_map
 from tests.training.conftest import TINY, make_coco, make_csv, voc_xml, write_image
+from training.config import DatasetConfig
 from training.datasets.check import check_dataset
 
 # Each case edits the tiny VOC set (img0..img7, classes cat/dog, 64x48) and names the problem:

@@ -8,9 +8,9 @@ import shutil
 import numpy as np
 import pytest
 
-from lookout.config import DatasetConfig
-from lookout.errors import UserError
+from core.errors import UserError
 from tests.training.conftest import FRUIT, RACCOON, TINY, H, W, make_coco, make_csv, make_voc
+from training.config import DatasetConfig
 from training.datasets.build import build_dataset
 from training.datasets.check import check_dataset
 from training.datasets.records import iter_records

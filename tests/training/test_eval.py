@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lookout.errors import UserError
+from core.errors import UserError
 from tests.training.runs import RACCOON, shared_run
 from training.evaluate import COCO_NAMES, _coco_metrics, _voc_ap50, evaluate
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lookout.errors import UserError
+from core.errors import UserError
 from realtime.labelmap import read_label_map
 from tests.training.runs import shared_bundle, shared_run
 from training.export import export_bundle

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import tensorflow as tf
 
-from lookout.errors import UserError
+from core.errors import UserError
 from tests.training.runs import fruit_dataset, shared_run, tiny_cfg
 from training.train import train
 
@@ -63,11 +63,11 @@ def test_refuses_to_overwrite_a_run_without_resume(run_dir: Path, dataset: Path)
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"model": "yolo"}, "unknown model preset 'yolo'"),
-    ({"input_size": 160}, "multiple of 64"),
-    ({"model": "retinanet-spinenet-mobile", "input_size": 192}, "multiple of 128"),
-    ({"batch": 0}, "batch must be positive"),
-    ({"strategy": "tpu-pod"}, "choose one of one_device"),
+    ({"model": "yolo"}, "train.model: must be one of retinanet-mobilenetv2-fpn .*got 'yolo'"),
+    ({"input_size": 160}, "train.input_size: .*multiple of 64, got 160"),
+    ({"model": "retinanet-spinenet-mobile", "input_size": 192}, "train.input_size: .*multiple of 128, got 192"),
+    ({"batch": 0}, "train.batch: must be at least 1, got 0"),
+    ({"strategy": "tpu-pod"}, "train.strategy: must be one of one_device"),
 ])
 def test_bad_settings(tmp_path: Path, dataset: Path, change: dict, message: str) -> None:
     with pytest.raises(UserError, match=message):

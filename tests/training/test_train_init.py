@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lookout.errors import UserError
+from core.errors import UserError
 from tests.training.runs import fruit_dataset, shared_run, tiny_cfg
 from training.download import fetch
 from training.init import prepare_init, resolve_checkpoint

@@ -23,7 +23,7 @@ import sys
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from lookout.config import TrainConfig
+from training.config import TrainConfig
 from training.train import train
 cfg = TrainConfig(input_size=128, steps=2, batch=2, checkpoint_every=2, strategy="mirrored")
 info = train(sys.argv[1], sys.argv[2], cfg, progress=False, evaluate_at_end=False)

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import cv2
 
-from lookout.config import DatasetConfig
-from lookout.errors import UserError
+from core.errors import UserError
+from training.config import DatasetConfig
 from training.datasets.check import (
     Checker,
     DatasetReport,
@@ -66,7 +66,7 @@ def parse_max_size(text: str) -> tuple[int, int] | None:
         return None
     match = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", text)
     if not match or 0 in (int(match[1]), int(match[2])):
-        raise UserError(f"max_size {text!r}: expected WIDTHxHEIGHT, e.g. 800x600")
+        raise UserError(f"dataset.max_size {text!r}: expected WIDTHxHEIGHT, e.g. 800x600")
     return int(match[1]), int(match[2])
 
 
@@ -89,8 +89,6 @@ def build_dataset(src: str | Path, out_dir: str | Path, cfg: DatasetConfig | Non
     cfg = cfg or DatasetConfig()
     out_dir = Path(out_dir)
     max_wh = parse_max_size(cfg.max_size)
-    if not 0.0 <= cfg.test_fraction < 1.0:
-        raise UserError(f"test_fraction {cfg.test_fraction}: must be in [0, 1)")
     check_out_dir(out_dir)
     names, map_name = resolve_label_map(label_map)
     source = open_source(src, cfg.format, images=images, label_map=names)
@@ -163,7 +161,7 @@ def _encode(loaded: Loaded, source_id: int, ids: dict[str, int], max_wh: tuple[i
 
 def _dataset_info(src, fmt: str, cfg: DatasetConfig, classes: dict[int, str],
                   report: DatasetReport, files: dict[str, list[str]], fixed: list) -> dict:
-    from lookout import __version__
+    from core import __version__
 
     splits = {}
     for s in SPLITS:

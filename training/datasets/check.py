@@ -19,8 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from lookout.config import DatasetConfig
-from lookout.errors import UserError
+from core.errors import UserError
+from training.config import DatasetConfig
 from training.datasets.example import ERROR, WARNING, Box, Example, Problem
 from training.datasets.paths import escapes, is_utf8, show
 from training.datasets.sources import Source, open_source

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from lookout.errors import UserError
+from core.errors import UserError
 from training.datasets import coco, csv_format, tfrecord_source, voc
 from training.datasets.example import Example, Problem
 from training.datasets.paths import show

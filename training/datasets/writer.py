@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from lookout.errors import UserError
+from core.errors import UserError
 from training.datasets.paths import show
 
 MARKER = "dataset.json"  # a folder holding this was made by us and may be replaced

@@ -1,0 +1,88 @@
+"""The runtime's config tables: ``[detector]``, ``[pipeline]``, ``[annotate]``, ``[live]``.
+
+Ranges and choices are part of each field; building a table checks them (see
+`core.config`), so the code that uses a value can trust it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from core.config import Problem, Section, doc
+
+BUNDLE_FORMATS = ("auto", "saved_model", "frozen_graph", "tflite")
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
+                "slower", "veryslow", "placebo")
+
+
+@dataclass
+class DetectorConfig(Section):
+    table = "detector"
+
+    device: str = doc("auto", "auto | cpu | gpu | gpu:N")
+    score: float = doc(0.5, "minimum detection score kept", ge=0.0, le=1.0)
+    max_det: int = doc(100, "at most this many detections per frame", ge=1)
+    classes: list[str] = doc([], "keep only these labels ([] = all)")
+    labels: str = doc("", "label_map.pbtxt for models without a bundle")
+    bundle_format: str = doc("auto", "which file of a bundle runs: auto (model.tflite on a CPU "
+                             "when the bundle has one, else saved_model) | saved_model | "
+                             "frozen_graph | tflite", choices=BUNDLE_FORMATS)
+    workers: int = doc(0, "detector calls run side by side (.tflite: one interpreter each; "
+                          "0 = one per core for .tflite, 1 for TensorFlow models)", ge=0)
+    threads: int = doc(0, "CPU threads per .tflite interpreter (0 = the cores / workers)", ge=0)
+
+    def problems(self) -> Iterable[Problem]:
+        if not re.fullmatch(r"auto|cpu|gpu(:\d+)?", self.device):
+            yield "device", f"expected auto, cpu, gpu or gpu:N, got {self.device!r}"
+
+
+@dataclass
+class PipelineConfig(Section):
+    table = "pipeline"
+
+    batch: int = doc(4, "frames per detector call", ge=1)
+    max_wait_ms: float = doc(20.0, "send a partial batch after this many ms", ge=0.0)
+    stride: int = doc(1, "read every Nth frame", ge=1)
+    queue_size: int = doc(8, "bound of every inter-stage queue", ge=1)
+    resize: int = doc(0, "shrink frames so the longer side is at most N px before the detector "
+                         "(boxes come back in original pixels; 0 = off)", ge=0)
+    open_timeout_s: float = doc(10.0, "give up opening a camera or stream after this long",
+                                gt=0.0)
+    read_timeout_s: float = doc(5.0, "treat a live stream as dropped after this long without "
+                                     "a frame", gt=0.0)
+    reconnect_backoff_s: float = doc(0.5, "first wait before reconnecting a dropped live source",
+                                     gt=0.0)
+    reconnect_backoff_max_s: float = doc(8.0, "the wait doubles up to this", gt=0.0)
+    reconnect_give_up_s: float = doc(0.0, "stop after a live source is down this long "
+                                          "(0 = never)", ge=0.0)
+    rtsp_transport: str = doc("tcp", "tcp | udp: how rtsp:// streams carry the video (tcp gets "
+                                     "through NAT and firewalls)", choices=("tcp", "udp"))
+    max_bad_frames: int = doc(50, "stop a file after this many undecodable frames in a row", ge=1)
+
+    def problems(self) -> Iterable[Problem]:
+        if self.reconnect_backoff_max_s < self.reconnect_backoff_s:
+            yield "reconnect_backoff_max_s", (f"{self.reconnect_backoff_max_s} is below "
+                   f"reconnect_backoff_s {self.reconnect_backoff_s}")
+
+
+@dataclass
+class AnnotateConfig(Section):
+    table = "annotate"
+
+    crf: int = doc(23, "H.264 quality of the annotated video (lower = better and bigger)",
+                   ge=0, le=51)
+    preset: str = doc("veryfast", "x264 preset (faster presets leave more CPU to the detector)",
+                      choices=X264_PRESETS)
+    audio: bool = doc(True, "keep the source's audio track")
+    fill_gaps: bool = doc(True, "repeat the last frame over undecodable ones (keeps A/V sync)")
+
+
+@dataclass
+class LiveConfig(Section):
+    table = "live"
+
+    batch: int = doc(1, "frames per detector call in live mode (1 = lowest latency)", ge=1)
+    window: bool = doc(True, "show a window (false = stream detections only)")
+    snapshot_dir: str = doc("snapshots", "where the 's' key saves annotated frames")

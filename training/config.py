@@ -1,0 +1,69 @@
+"""The training side's config tables: ``[dataset]`` and ``[train]``.
+
+Ranges, choices and the preset's input-size rule are checked when a table is built
+(see `core.config`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from core.config import Problem, Section, doc
+
+DATASET_FORMATS = ("auto", "voc", "tutorial", "csv", "coco", "tfrecord")
+STRATEGIES = ("one_device", "mirrored", "multi_worker_mirrored")
+
+
+@dataclass
+class DatasetConfig(Section):
+    table = "dataset"
+
+    format: str = doc("auto", "auto | voc | tutorial | csv | coco | tfrecord",
+                      choices=DATASET_FORMATS)
+    test_fraction: float = doc(0.2, "share of images held out for test when no split is given",
+                               ge=0.0, lt=1.0)
+    seed: int = doc(42, "seed of the reproducible train/test split")
+    max_size: str = doc("", "downscale larger images to fit WxH, e.g. '800x600' ('' = keep)")
+    shard_mb: int = doc(200, "start a new TFRecord shard past this many MB", ge=1)
+    skip_bad: bool = doc(False, "build anyway, skipping images with errors")
+    strict: bool = doc(False, "treat warnings as errors")
+
+    def problems(self) -> Iterable[Problem]:
+        size = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", self.max_size)
+        if self.max_size and (not size or 0 in (int(size[1]), int(size[2]))):
+            yield "max_size", f"expected WIDTHxHEIGHT, e.g. 800x600, got {self.max_size!r}"
+
+
+@dataclass
+class TrainConfig(Section):
+    table = "train"
+
+    model: str = doc("retinanet-mobilenetv2-fpn", "preset: retinanet-mobilenetv2-fpn | "
+                     "retinanet-spinenet-mobile | retinanet-resnet50-fpn")
+    input_size: int = doc(256, "square input size in pixels: a multiple of 64 for "
+                          "retinanet-mobilenetv2-fpn, of 128 for the SpineNet and ResNet presets")
+    steps: int = doc(2000, "training steps", ge=1)
+    batch: int = doc(8, "global batch size", ge=1)
+    lr: float = doc(0.01, "base learning rate (cosine decay with warm-up)", gt=0.0)
+    init: str = doc("", "checkpoint path, URL or runs/NAME to start from ('' = from scratch)")
+    checkpoint_every: int = doc(200, "write a checkpoint every N steps", ge=1)
+    strategy: str = doc("one_device", "one_device | mirrored | multi_worker_mirrored",
+                        choices=STRATEGIES)
+    aug_flip: bool = doc(True, "random horizontal flip")
+    aug_scale_min: float = doc(0.8, "scale jitter lower bound", gt=0.0)
+    aug_scale_max: float = doc(1.2, "scale jitter upper bound", gt=0.0)
+
+    def problems(self) -> Iterable[Problem]:
+        from training.presets import PRESETS  # presets.py uses this table: import late
+
+        preset = PRESETS.get(self.model)
+        if preset is None:
+            yield "model", f"must be one of {' | '.join(PRESETS)}, got {self.model!r}"
+        elif self.input_size <= 0 or self.input_size % preset.size_multiple:
+            yield "input_size", (f"{self.model} needs a positive multiple of "
+                   f"{preset.size_multiple}, got {self.input_size}")
+        if self.aug_scale_min > self.aug_scale_max:
+            yield "aug_scale_min", (f"{self.aug_scale_min} is above aug_scale_max "
+                   f"{self.aug_scale_max}")
