@@ -358,13 +358,12 @@ def ensure_bench_model() -> Path:
     print("building the benchmark model (once): fruit-nuts, RetinaNet MobileNetV2-FPN, 2 steps")
     build_dataset(DATASET, CACHE / "dataset", DatasetConfig(max_size="320x240"))
     train(CACHE / "dataset", CACHE / "run", TrainConfig(steps=2, batch=2, input_size=256,
-                                                         checkpoint_every=2),
-          progress=False, evaluate_at_end=False)
+                                                         checkpoint_every=2), evaluate_at_end=False)
     try:
-        export_bundle(CACHE / "run", bundle, tflite=True, progress=False)
+        export_bundle(CACHE / "run", bundle, tflite=True)
     except Exception as exc:  # noqa: BLE001 - measure without LiteRT rather than not at all
         print(f"TFLite export failed ({type(exc).__name__}: {exc}); exporting without it")
-        export_bundle(CACHE / "run", bundle, tflite=False, progress=False)
+        export_bundle(CACHE / "run", bundle, tflite=False)
     return bundle
 
 

@@ -52,7 +52,7 @@ def throughput(args, tmp: Path) -> dict:
         for which in order:
             run = tmp / f"{which}-{round_}"
             if which == "lookout":
-                info = train(data_dir, run, cfg, progress=False, evaluate_at_end=False)
+                info = train(data_dir, run, cfg, evaluate_at_end=False)
                 results.setdefault("lookout", []).append(info.images_per_sec)
             else:
                 results.setdefault("raw", []).append(_raw_images_per_sec(data_dir, run, cfg))
@@ -101,7 +101,7 @@ def sizes(args, tmp: Path) -> None:
     for size in [int(s) for s in args.sizes.split(",")]:
         cfg = TrainConfig(model=args.model, input_size=size, steps=args.steps, batch=args.batch,
                           checkpoint_every=args.steps)
-        info = train(data_dir, tmp / f"size-{size}", cfg, progress=False, evaluate_at_end=False)
+        info = train(data_dir, tmp / f"size-{size}", cfg, evaluate_at_end=False)
         per_step = args.batch / info.images_per_sec
         print(f"  {size:4d} px: {info.images_per_sec:6.2f} images/s, {per_step:6.3f} s/step")
 
@@ -116,7 +116,7 @@ def raccoon(args, tmp: Path) -> None:
                   images=RACCOON / "images")
     probe = TrainConfig(model=args.model, input_size=args.input_size, steps=10,
                         batch=args.batch, checkpoint_every=10)
-    info = train(data_dir, tmp / "probe", probe, progress=False, evaluate_at_end=False)
+    info = train(data_dir, tmp / "probe", probe, evaluate_at_end=False)
     seconds_per_step = args.batch / info.images_per_sec
     steps = max(20, int(args.minutes * 60 / seconds_per_step))
     print(f"raccoon: {seconds_per_step:.2f} s/step at {args.input_size}px batch {args.batch} "
@@ -126,7 +126,10 @@ def raccoon(args, tmp: Path) -> None:
                       aug_scale_min=0.5, aug_scale_max=1.5)
     run = Path(args.run_dir) if args.run_dir else tmp / "raccoon-run"
     start = time.time()
-    info = train(data_dir, run, cfg, progress=True)
+    from lookout.progress import Bars
+
+    with Bars() as bars:
+        info = train(data_dir, run, cfg, on_progress=bars)
     coco = info.metrics["coco"]
     print(f"raccoon from scratch, {time.time() - start:.0f} s, {steps} steps: "
           f"AP {coco['AP']:.3f}  AP50 {coco['AP50']:.3f}  (goal AP50 >= 0.5; tutorial mAP 0.8 "

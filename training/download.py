@@ -1,4 +1,4 @@
-"""Download a file into a cache: progress bar, resume with HTTP Range, SHA-256 check.
+"""Download a file into a cache: progress reports, resume with HTTP Range, SHA-256 check.
 
 ``fetch(url)`` returns the cached file. A partial download is kept as ``NAME.part``
 and continued from where it stopped on the next call (servers that ignore Range get a
@@ -17,6 +17,7 @@ import urllib.request
 from pathlib import Path
 
 from core.errors import UserError
+from core.progress import OnProgress, report
 
 CHUNK = 1 << 16
 TIMEOUT_S = 30
@@ -35,7 +36,7 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def fetch(url: str, cache_dir: str | Path | None = None, progress: bool = True,
+def fetch(url: str, cache_dir: str | Path | None = None, on_progress: OnProgress | None = None,
           group: str | None = None) -> Path:
     """Return the local copy of ``url`` (downloading or resuming as needed).
 
@@ -56,7 +57,7 @@ def fetch(url: str, cache_dir: str | Path | None = None, progress: bool = True,
             return target
         target.unlink()  # corrupted or a different pinned version: download again
 
-    _download(base, part, progress)
+    _download(base, part, on_progress)
     actual = sha256_of(part)
     if expected and actual != expected:
         part.unlink()
@@ -67,16 +68,7 @@ def fetch(url: str, cache_dir: str | Path | None = None, progress: bool = True,
     return target
 
 
-def _download(url: str, part: Path, progress: bool) -> None:
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
-
+def _download(url: str, part: Path, on_progress: OnProgress | None) -> None:
     have = part.stat().st_size if part.is_file() else 0
     request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
     try:
@@ -93,16 +85,14 @@ def _download(url: str, part: Path, progress: bool) -> None:
         length = response.headers.get("Content-Length")
         total = (int(length) + (have if resumed else 0)) if length else None
         done = have if resumed else 0
-        columns = (TextColumn(f"[bold]download[/] {part.name.removesuffix('.part')}"), BarColumn(),
-                   DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
-        with Progress(*columns, disable=not progress) as bar, \
-                open(part, "ab" if resumed else "wb") as f:
-            task = bar.add_task("download", total=total, completed=done)
+        name = part.name.removesuffix(".part")
+        with open(part, "ab" if resumed else "wb") as f:
+            report(on_progress, "download", done, total, name)
             try:
                 for block in iter(lambda: response.read(CHUNK), b""):
                     f.write(block)
                     done += len(block)
-                    bar.update(task, completed=done)
+                    report(on_progress, "download", done, total, name)
             except (OSError, urllib.error.URLError) as exc:
                 raise UserError(f"{url}: download interrupted at {done} bytes ({exc}); "
                                 "run again to resume") from None

@@ -21,6 +21,7 @@ import numpy as np
 
 from core.errors import UserError
 from core.fileio import atomic_write_json
+from core.progress import OnProgress, report
 from realtime.labelmap import read_label_map
 from training.data import check_records
 from training.train import read_run
@@ -30,11 +31,13 @@ COCO_NAMES = ["AP", "AP50", "AP75", "AP_small", "AP_medium", "AP_large",
 
 
 def evaluate(run_dir: str | Path, data: list[str | Path] | str | Path | None = None, *,
-             checkpoint: str | None = None, progress: bool = True,
+             checkpoint: str | None = None, on_progress: OnProgress | None = None,
              sample_images: int = 4) -> dict:
-    """Evaluate the run's latest (or given) checkpoint; return the metrics dict."""
+    """Evaluate the run's latest (or given) checkpoint; return the metrics dict.
+
+    ``on_progress`` gets a report per image (None = silent).
+    """
     import tensorflow as tf
-    from rich.progress import track
 
     from training.datasets.records import iter_records
     from training.export import EXPORT_SCORE_THRESHOLD, serving_function
@@ -51,8 +54,8 @@ def evaluate(run_dir: str | Path, data: list[str | Path] | str | Path | None = N
     serve = serving_function(detector)
 
     truth, found, samples = [], [], []
-    for index, example in enumerate(track(iter_records(paths), total=count, description="eval",
-                                          disable=not progress)):
+    report(on_progress, "evaluate", 0, count)
+    for index, example in enumerate(iter_records(paths)):
         image = tf.io.decode_image(example.encoded, channels=3, expand_animations=False).numpy()
         h, w = image.shape[:2]
         out = {k: v.numpy()[0] for k, v in serve(image[None]).items()}
@@ -64,7 +67,7 @@ def evaluate(run_dir: str | Path, data: list[str | Path] | str | Path | None = N
         truth.append((boxes[:, [1, 0, 3, 2]], example.class_ids.astype(int)))
         if len(samples) < sample_images:
             samples.append((image, out))
-        del index
+        report(on_progress, "evaluate", index + 1, count)
 
     coco = _coco_metrics(truth, found, names)
     voc, curves = _voc_ap50(truth, found, names)

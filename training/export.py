@@ -16,6 +16,7 @@ from pathlib import Path
 
 from core import __version__
 from core.errors import UserError
+from core.progress import OnProgress, report
 from realtime.labelmap import read_label_map, write_label_map
 from training.model import OUTPUT_KEYS, load_detector
 from training.train import read_run
@@ -31,7 +32,7 @@ def export_bundle(
     tflite: bool = True,
     checkpoint: str | None = None,
     samples: list | None = None,
-    progress: bool = True,
+    on_progress: OnProgress | None = None,
 ) -> Path:
     """Write ``out_dir`` (saved_model/, frozen_inference_graph.pb, label_map.pbtxt,
     model.json, and model.tflite when ``tflite``); return its path.
@@ -39,16 +40,21 @@ def export_bundle(
     Args:
         samples: uint8 RGB images for the self-check (default: the run's test images
             plus a few synthetic ones of other sizes).
+        on_progress: gets a `Progress` report as each step starts (None = silent).
 
     Raises:
         UserError: not a run, no checkpoint, or the exported files disagree with the
             checkpoint model beyond the tolerance (nothing is written then).
     """
-    from rich.console import Console
-
     from training import verify
 
-    console = Console(stderr=True, quiet=not progress)
+    stages = ["exporting SavedModel", "freezing graph",
+              *(["converting to TFLite"] if tflite else []),
+              "checking the export against the checkpoint"]
+
+    def stage(name: str) -> None:  # reported before each step starts
+        report(on_progress, "export", stages.index(name), len(stages), name)
+
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     run = read_run(run_dir)
     if out_dir.exists() and not (out_dir / "model.json").is_file():
@@ -62,19 +68,19 @@ def export_bundle(
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
     tmp.chmod(0o755)
     try:
-        with console.status("exporting SavedModel"):
-            _write_saved_model(detector, tmp / "saved_model")
-        with console.status("freezing graph"):
-            _write_frozen_graph(detector, tmp / "frozen_inference_graph.pb")
+        stage("exporting SavedModel")
+        _write_saved_model(detector, tmp / "saved_model")
+        stage("freezing graph")
+        _write_frozen_graph(detector, tmp / "frozen_inference_graph.pb")
         if tflite:
             from training.tflite import write_tflite
 
-            with console.status("converting to TFLite"):
-                write_tflite(run_dir, detector.checkpoint, tmp / "model.tflite")
+            stage("converting to TFLite")
+            write_tflite(run_dir, detector.checkpoint, tmp / "model.tflite")
         write_label_map(names, tmp / "label_map.pbtxt")
-        with console.status("checking the export against the checkpoint"):
-            images = samples if samples is not None else verify.sample_images(run)
-            check = verify.check_bundle(detector, tmp, images)
+        stage("checking the export against the checkpoint")
+        images = samples if samples is not None else verify.sample_images(run)
+        check = verify.check_bundle(detector, tmp, images)
         metrics_path = run_dir / "metrics.json"
         meta = {
             "name": out_dir.name,
@@ -98,6 +104,7 @@ def export_bundle(
         }
         (tmp / "model.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         _replace_dir(tmp, out_dir)
+        report(on_progress, "export", len(stages), len(stages), "done")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

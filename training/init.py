@@ -13,25 +13,26 @@ import tarfile
 from pathlib import Path
 
 from core.errors import UserError
+from core.progress import OnProgress
 from training.download import fetch
 
 ARCHIVES = (".tar.gz", ".tgz", ".tar")
 
 
 def resolve_checkpoint(spec: str, cache_dir: str | Path | None = None,
-                       progress: bool = True) -> str:
+                       on_progress: OnProgress | None = None) -> str:
     """A checkpoint prefix (``.../ckpt-N``) for a path, run folder, URL or archive URL."""
     if spec.startswith(("http://", "https://")):
         base = spec.partition("#")[0]
         if base.endswith(ARCHIVES):
-            archive = fetch(spec, cache_dir, progress)
+            archive = fetch(spec, cache_dir, on_progress)
             return _find_checkpoint(_extract(archive, spec), spec)
         pinned = spec.partition("#")[2]
         if pinned:
-            raise UserError(f"--init {spec}: '#sha256=' pins archives (.tar.gz); "
+            raise UserError(f"train.init {spec}: '#sha256=' pins archives (.tar.gz); "
                             "checkpoint prefixes are two files")
-        index = fetch(base + ".index", cache_dir, progress, group=base)
-        fetch(base + ".data-00000-of-00001", cache_dir, progress, group=base)
+        index = fetch(base + ".index", cache_dir, on_progress, group=base)
+        fetch(base + ".data-00000-of-00001", cache_dir, on_progress, group=base)
         return str(index.with_suffix(""))
     path = Path(spec)
     if path.is_dir():
@@ -40,7 +41,7 @@ def resolve_checkpoint(spec: str, cache_dir: str | Path | None = None,
         return spec
     if path.suffix == ".index" and path.is_file():
         return str(path.with_suffix(""))
-    raise UserError(f"--init {spec}: no checkpoint there (give a folder, a run, a "
+    raise UserError(f"train.init {spec}: no checkpoint there (give a folder, a run, a "
                     "checkpoint prefix like runs/x/ckpt-200, or a URL)")
 
 
@@ -53,7 +54,7 @@ def _extract(archive: Path, spec: str) -> Path:
             tar.extractall(folder, filter="data")
     except (tarfile.TarError, EOFError, OSError) as exc:
         archive.unlink(missing_ok=True)
-        raise UserError(f"--init {spec}: corrupt archive ({exc})") from None
+        raise UserError(f"train.init {spec}: corrupt archive ({exc})") from None
     (folder / ".complete").touch()
     return folder
 
@@ -66,12 +67,12 @@ def _find_checkpoint(folder: Path, spec: str) -> str:
         return latest
     indexes = sorted(folder.rglob("*.index"), key=lambda p: (len(p.parts), p.name))
     if not indexes:
-        raise UserError(f"--init {spec}: no TF2 checkpoint (*.index) found in {folder}")
+        raise UserError(f"train.init {spec}: no TF2 checkpoint (*.index) found in {folder}")
     return str(indexes[-1].with_suffix(""))
 
 
 def prepare_init(spec: str, params, cache_dir: str | Path | None = None,
-                 progress: bool = True) -> dict:
+                 on_progress: OnProgress | None = None) -> dict:
     """Point ``params.task`` at the checkpoint and choose the modules that fit.
 
     Returns:
@@ -80,17 +81,17 @@ def prepare_init(spec: str, params, cache_dir: str | Path | None = None,
     import tensorflow as tf
     from official.core import task_factory
 
-    prefix = resolve_checkpoint(spec, cache_dir, progress)
+    prefix = resolve_checkpoint(spec, cache_dir, on_progress)
     try:
         tf.train.load_checkpoint(prefix)
     except (tf.errors.OpError, ValueError) as exc:
-        raise UserError(f"--init {spec}: not a readable TF checkpoint "
+        raise UserError(f"train.init {spec}: not a readable TF checkpoint "
                         f"({str(exc).splitlines()[0][:160]})") from None
     model = task_factory.get_task(params.task).build_model()
     skipped = {}
     reason = _restore_error(prefix, model, "backbone")
     if reason:
-        raise UserError(f"--init {spec}: backbone does not match "
+        raise UserError(f"train.init {spec}: backbone does not match "
                         f"{params.task.model.backbone.type}: {reason}")
     modules = ["backbone"]
     if model.decoder is not None:

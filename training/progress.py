@@ -1,21 +1,21 @@
-"""A rich progress bar for Model Garden training, as an orbit train action.
+"""Training progress as an orbit train action: reports, throughput, Ctrl+C.
 
 Orbit calls every train action after each inner loop of ``steps_per_loop`` steps with
-that loop's logs; this one shows step, loss, learning rate, images/s and ETA, and
-stops training cleanly when Ctrl+C was pressed (see `StopFlag`).
+that loop's logs; this one reports step, loss, learning rate and images/s through
+``on_progress`` (the command line draws the bar), and stops training cleanly when
+Ctrl+C was pressed (see `StopFlag`).
 """
 
 from __future__ import annotations
 
 import signal
-import sys
 import time
 from types import FrameType
 from typing import Self
 
 import numpy as np
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from core.progress import OnProgress, report
 
 
 class Interrupted(Exception):
@@ -48,10 +48,10 @@ class StopFlag:
 
 
 class ProgressAction:
-    """Orbit train action: progress bar + throughput bookkeeping + stop on request."""
+    """Orbit train action: progress reports + throughput bookkeeping + stop on request."""
 
     def __init__(self, global_step, total_steps: int, batch: int, stop: StopFlag,
-                 enabled: bool = True) -> None:
+                 on_progress: OnProgress | None = None) -> None:
         self.global_step = global_step
         self.total = total_steps
         self.batch = batch
@@ -63,21 +63,8 @@ class ProgressAction:
         self._step = int(global_step.numpy())
         self._time = time.perf_counter()
         self._first = True
-        self._progress = Progress(
-            TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]}  lr {task.fields[lr]}  {task.fields[ips]} img/s"),
-            TimeRemainingColumn(), disable=not enabled, transient=False,
-            console=Console(file=sys.stdout), redirect_stdout=False,
-        )
-        self._task = self._progress.add_task("train", total=total_steps, completed=self._step,
-                                             loss="-", lr="-", ips="-")
-
-    def __enter__(self) -> Self:
-        self._progress.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._progress.stop()
+        self.on_progress = on_progress
+        report(on_progress, "train", self._step, total_steps, "loss -  lr -  - img/s")
 
     def __call__(self, logs: dict) -> None:
         now = time.perf_counter()
@@ -94,12 +81,9 @@ class ProgressAction:
                           if np.size(v) >= 1 and np.issubdtype(np.asarray(v).dtype, np.number)}
         loss = self.last_logs.get("total_loss", self.last_logs.get("training_loss"))
         lr = self.last_logs.get("learning_rate")
-        self._progress.update(
-            self._task, completed=step,
-            loss="-" if loss is None else f"{loss:.4f}",
-            lr="-" if lr is None else f"{lr:.2e}",
-            ips=f"{self.images_per_sec:.1f}",
-        )
+        report(self.on_progress, "train", step, self.total,
+               f"loss {'-' if loss is None else f'{loss:.4f}'}  "
+               f"lr {'-' if lr is None else f'{lr:.2e}'}  {self.images_per_sec:.1f} img/s")
         if self.stop.requested:
             raise Interrupted
 

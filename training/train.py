@@ -25,6 +25,7 @@ from pathlib import Path
 
 from core.errors import UserError
 from core.fileio import atomic_write_json
+from core.progress import OnProgress
 from realtime.labelmap import write_label_map
 from training.config import TrainConfig
 from training.data import check_records, load_dataset
@@ -89,7 +90,7 @@ def train(
     cfg: TrainConfig,
     *,
     resume: bool = False,
-    progress: bool = True,
+    on_progress: OnProgress | None = None,
     evaluate_at_end: bool = True,
     cache_dir: str | Path | None = None,
 ) -> RunInfo:
@@ -102,7 +103,8 @@ def train(
             except ``steps`` (so a finished run can be extended).
         evaluate_at_end: run `evaluate` on the test split after training (metrics.json,
             TensorBoard scalars and sample images).
-        cache_dir: where ``--init`` URLs are downloaded (default ``~/.cache/lookout``).
+        cache_dir: where ``train.init`` URLs are downloaded (default ``~/.cache/lookout``).
+        on_progress: gets `Progress` reports (download, train, evaluate); None = silent.
     """
     import official.vision.registry_imports  # noqa: F401  (registers tasks and models)
     import tensorflow as tf
@@ -138,7 +140,7 @@ def train(
     if cfg.init and not resume:
         from training.init import prepare_init
 
-        init = prepare_init(cfg.init, params, cache_dir=cache_dir, progress=progress)
+        init = prepare_init(cfg.init, params, cache_dir=cache_dir, on_progress=on_progress)
     params.lock()
 
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -172,12 +174,12 @@ def train(
         global_step = runner.trainer.global_step
         run.update(resumed_from=int(global_step.numpy()) if resume else None,
                    replicas=strategy.num_replicas_in_sync)
-        action = ProgressAction(global_step, cfg.steps, cfg.batch, stop, enabled=progress)
+        action = ProgressAction(global_step, cfg.steps, cfg.batch, stop, on_progress)
         runner.controller.train_actions = list(runner.controller.train_actions) + [action]
         interrupted = False
         try:
             # orbit prints every loop's logs; the progress bar shows them instead
-            with action, contextlib.redirect_stdout(io.StringIO()):
+            with contextlib.redirect_stdout(io.StringIO()):
                 runner.run()
         except (Interrupted, KeyboardInterrupt):
             interrupted = True
@@ -198,7 +200,7 @@ def train(
     if evaluate_at_end and not interrupted and test_records:
         from training.evaluate import evaluate
 
-        info.metrics = evaluate(run_dir, progress=progress)
+        info.metrics = evaluate(run_dir, on_progress=on_progress)
     return info
 
 

@@ -30,8 +30,8 @@ def run(args: argparse.Namespace, config) -> int:
     from rich.console import Console
 
     from core.errors import UserError
+    from lookout.progress import AnnotateProgress
     from realtime.annotate import AnnotateOutputs, annotate
-    from realtime.progress import AnnotateProgress
 
     if not (args.out or args.jsonl or args.coco or args.frames_dir):
         raise UserError("nothing to write: give --out OUT.mp4 (and/or --jsonl, --coco, "

@@ -47,12 +47,14 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def run_check(args: argparse.Namespace, config) -> int:
+    from lookout.dataset_report import print_report
+    from lookout.progress import Bars
     from training.datasets.check import check_dataset
-    from training.datasets.report import print_report
 
     cfg = override(config.dataset, format=args.format, strict=args.strict)
-    report = check_dataset(args.src, cfg, label_map=args.label_map, images=args.images,
-                           progress=True)
+    with Bars(transient=True) as bars:
+        report = check_dataset(args.src, cfg, label_map=args.label_map, images=args.images,
+                               on_progress=bars)
     print_report(report, title="check")
     return 0 if report.ok(cfg.strict) else 1
 
@@ -61,22 +63,25 @@ def run_build(args: argparse.Namespace, config) -> int:
     from rich.console import Console
 
     from core.errors import UserError
+    from lookout.dataset_report import print_report
+    from lookout.progress import Bars
     from training.datasets.build import DatasetErrors, build_dataset
     from training.datasets.check import check_dataset
-    from training.datasets.report import print_report
 
     cfg = override(config.dataset, format=args.format, strict=args.strict,
                    test_fraction=args.test_fraction, seed=args.seed, max_size=args.max_size,
                    shard_mb=args.shard_mb, skip_bad=args.skip_bad)
     if cfg.strict:  # warnings fail: find them before writing anything
-        report = check_dataset(args.src, cfg, label_map=args.label_map, images=args.images,
-                               progress=True)
+        with Bars(transient=True) as bars:
+            report = check_dataset(args.src, cfg, label_map=args.label_map, images=args.images,
+                                   on_progress=bars)
         if report.warnings:
             print_report(report, title="check")
             raise UserError(f"{args.src}: {len(report.warnings)} warning(s) and strict is on")
     try:
-        result = build_dataset(args.src, args.out, cfg, label_map=args.label_map,
-                               images=args.images, progress=True)
+        with Bars(transient=True) as bars:
+            result = build_dataset(args.src, args.out, cfg, label_map=args.label_map,
+                                   images=args.images, on_progress=bars)
     except DatasetErrors as exc:
         print_report(exc.report, title="build refused")
         raise

@@ -24,9 +24,11 @@ def run(args: argparse.Namespace, config: Config) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from lookout.progress import Bars
     from training.evaluate import evaluate
 
-    metrics = evaluate(args.run_dir, args.data, checkpoint=args.checkpoint)
+    with Bars() as bars:
+        metrics = evaluate(args.run_dir, args.data, checkpoint=args.checkpoint, on_progress=bars)
     table = Table("metric", "value", title=f"{args.run_dir} @ {metrics['checkpoint']}, "
                                            f"{metrics['images']} images")
     for key, value in metrics["coco"].items():

@@ -26,9 +26,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, config: Config) -> int:
     from pathlib import Path
 
+    from lookout.progress import Bars
     from training.export import export_bundle
 
     out = args.out or str(Path("models") / Path(args.run_dir).resolve().name)
-    path = export_bundle(args.run_dir, out, tflite=args.tflite, checkpoint=args.checkpoint)
+    with Bars(transient=True) as bars:
+        path = export_bundle(args.run_dir, out, tflite=args.tflite, checkpoint=args.checkpoint,
+                             on_progress=bars)
     print(f"wrote {path}")
     return 0

@@ -27,8 +27,8 @@ def run(args: argparse.Namespace, config) -> int:
     from rich.console import Console
 
     from lookout.config import override
+    from lookout.progress import LiveStatus
     from realtime.live import run_live
-    from realtime.progress import LiveStatus
 
     live_cfg = override(config.live, snapshot_dir=args.snapshot_dir)
     window = live_cfg.window and not args.no_window

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from lookout.config import Config, override
 
@@ -37,6 +38,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
     from rich.console import Console
 
     from core.errors import UserError
+    from lookout.progress import Bars
     from training.train import train
 
     if args.dataset is None and not args.resume:
@@ -44,8 +46,9 @@ def run(args: argparse.Namespace, config: Config) -> int:
     cfg = override(config.train, model=args.model, input_size=args.input_size, steps=args.steps,
                    batch=args.batch, lr=args.lr, init=args.init, strategy=args.strategy,
                    checkpoint_every=args.checkpoint_every)
-    info = train(args.dataset, args.out, cfg, resume=args.resume,
-                 evaluate_at_end=not args.no_eval)
+    with Bars(Console(file=sys.stdout)) as bars:  # train, and download / evaluate around it
+        info = train(args.dataset, args.out, cfg, resume=args.resume,
+                     evaluate_at_end=not args.no_eval, on_progress=bars)
     console = Console(highlight=False)
     if info.interrupted:
         console.print(f"interrupted at step {info.step}/{info.steps}; checkpoint saved: "

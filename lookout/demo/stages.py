@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from lookout.config import Config, DemoConfig
 from lookout.demo.demo import DemoPaths, DemoResult, Stage
+from lookout.progress import Bars
 from realtime.watch.config import WatchRuleConfig
 from training.config import TrainConfig
 
@@ -124,7 +125,9 @@ class _Stages:
 
         if self.paths.dataset.exists():
             shutil.rmtree(self.paths.dataset)
-        build_dataset(self.paths.samples, self.paths.dataset, self.config.dataset, progress=True)
+        with Bars(self.console, transient=True) as bars:
+            build_dataset(self.paths.samples, self.paths.dataset, self.config.dataset,
+                          on_progress=bars)
 
     def check_dataset(self) -> str | None:
         from core.errors import UserError
@@ -145,8 +148,9 @@ class _Stages:
             shutil.rmtree(run)
         if resume:
             self.console.print(f"    resuming the interrupted run in {run}")
-        info = train(self.paths.dataset, run, self.train_cfg, resume=resume, progress=True,
-                     evaluate_at_end=False)
+        with Bars(self.console) as bars:
+            info = train(self.paths.dataset, run, self.train_cfg, resume=resume,
+                         evaluate_at_end=False, on_progress=bars)
         if info.interrupted:  # Ctrl+C: checkpoint saved; the next `lookout demo` resumes
             raise KeyboardInterrupt
 
@@ -159,7 +163,8 @@ class _Stages:
     def evaluate(self) -> None:
         from training.evaluate import evaluate
 
-        evaluate(self.paths.run, progress=True)
+        with Bars(self.console) as bars:
+            evaluate(self.paths.run, on_progress=bars)
 
     def check_eval(self) -> str | None:
         metrics = _read_json(self.paths.metrics)
@@ -174,7 +179,8 @@ class _Stages:
     def export(self) -> None:
         from training.export import export_bundle
 
-        export_bundle(self.paths.run, self.paths.bundle, progress=True)
+        with Bars(self.console, transient=True) as bars:
+            export_bundle(self.paths.run, self.paths.bundle, on_progress=bars)
 
     def check_export(self) -> str | None:
         bundle = self.paths.bundle
@@ -199,8 +205,8 @@ class _Stages:
         return self._detector
 
     def annotate(self) -> None:
+        from lookout.progress import AnnotateProgress
         from realtime.annotate import AnnotateOutputs, annotate
-        from realtime.progress import AnnotateProgress
 
         outputs = AnnotateOutputs(self.paths.annotated, self.paths.detections)
         with AnnotateProgress(self.console, str(self.paths.clip)) as bar:

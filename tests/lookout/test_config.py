@@ -103,8 +103,8 @@ def test_config_check_reports_every_bad_value_with_its_line(tmp_path, capsys):
     )
     assert main(["config", "check", str(path)]) == 1
     err = capsys.readouterr().err
-    for expected in ("c.toml:2: train.input_size: retinanet-mobilenetv2-fpn needs a positive "
-                     "multiple of 64, got 100",
+    for expected in (("c.toml:2: train.input_size: retinanet-mobilenetv2-fpn needs a positive "
+                     "multiple of 64, got 100"),
                      "c.toml:5: detector.score: must be between 0 and 1, got 2.0",
                      "c.toml:8: pipeline.batch: must be at least 1, got 0",
                      "c.toml:12: watch.rules[0].confirm_k: need confirm_k (5) <= confirm_n (3)"):
@@ -117,8 +117,8 @@ def test_config_check_reports_every_bad_value_with_its_line(tmp_path, capsys):
      "c.toml:5: watch.rules[1].min_score: must be between 0 and 1, got 1.5"),
     ("[watch.motion]\nrecheck_s = 9.0\n",
      "c.toml:2: watch.motion.recheck_s: 9.0 must be shorter than every rule's end_after_s (5)"),
-    ("[train]\nstrategy = 'fast'\n", "c.toml:2: train.strategy: must be one of one_device | "
-                                     "mirrored | multi_worker_mirrored, got 'fast'"),
+    ("[train]\nstrategy = 'fast'\n", ("c.toml:2: train.strategy: must be one of one_device | "
+                                     "mirrored | multi_worker_mirrored, got 'fast'")),
     ("[detector]\nclasses = ['a', 3]\n", "c.toml:2: detector.classes[1]: expected str, got int 3"),
     ("[annotate]\ncrf = 60\n", "c.toml:2: annotate.crf: must be between 0 and 51, got 60"),
 ])

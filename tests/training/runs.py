@@ -41,7 +41,7 @@ def shared_run(base: Path) -> Path:
 
     run = base / "shared-run"
     if not (run / "metrics.json").is_file():
-        train(fruit_dataset(base), run, tiny_cfg(), progress=False)
+        train(fruit_dataset(base), run, tiny_cfg())
     return run
 
 
@@ -51,7 +51,7 @@ def shared_bundle(base: Path) -> Path:
 
     bundle = base / "models" / "fruit"
     if not (bundle / "model.json").is_file():
-        export_bundle(shared_run(base), bundle, tflite=True, progress=False)
+        export_bundle(shared_run(base), bundle, tflite=True)
     return bundle
 
 

@@ -225,3 +225,18 @@ def test_cli_build_strict_fails_on_warnings(tmp_path, capsys):
     assert lookout(["dataset", "build", str(root), "--out", str(out), "--strict"]) == 1
     assert "strict" in capsys.readouterr().err and not out.exists()
     assert lookout(["dataset", "build", str(root), "--out", str(out)]) == 0
+
+
+def test_library_calls_are_quiet_and_report_progress_when_asked(tmp_path, capfd):
+    from training.datasets.check import check_dataset
+
+    check_dataset(FRUIT)
+    build_dataset(FRUIT, tmp_path / "quiet")
+    out, err = capfd.readouterr()
+    assert (out, err) == ("", "")  # no bar, no table: drawing is the command line's job
+    reports = []
+    result = build_dataset(FRUIT, tmp_path / "out", on_progress=reports.append)
+    images = result.report.examples
+    building = [r for r in reports if r.task == "building"]
+    assert [r.done for r in building] == list(range(1, images + 1))
+    assert building[-1].total == images

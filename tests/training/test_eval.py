@@ -63,12 +63,12 @@ def test_run_metrics_file_and_plot(run_dir: Path) -> None:
 def test_tutorial_record_with_string_source_ids(tmp_path: Path, run_dir: Path) -> None:
     record = RACCOON / "data" / "test.record"
     with pytest.raises(UserError, match="label id 1 is 'raccoon' in the records but 'date'"):
-        evaluate(run_dir, record, progress=False)
+        evaluate(run_dir, record)
     # the same model read with the tutorial's label map: class 1 is 'raccoon'
     run = tmp_path / "run"
     shutil.copytree(run_dir, run)
     shutil.copy(RACCOON / "data" / "label_map.pbtxt", run / "label_map.pbtxt")
-    metrics = evaluate(run, record, progress=False, sample_images=0)
+    metrics = evaluate(run, record, sample_images=0)
     assert metrics["images"] == 40
     assert list(metrics["voc_ap50"]) == ["raccoon"]
     assert json.loads((run / "metrics.json").read_text())["data"] == [str(record)]
@@ -76,4 +76,4 @@ def test_tutorial_record_with_string_source_ids(tmp_path: Path, run_dir: Path) -
 
 def test_missing_records(tmp_path: Path, run_dir: Path) -> None:
     with pytest.raises(UserError, match="nothing.record: record file not found"):
-        evaluate(run_dir, tmp_path / "nothing.record", progress=False)
+        evaluate(run_dir, tmp_path / "nothing.record")

@@ -117,7 +117,7 @@ def test_failed_export_leaves_nothing(tmp_path: Path, run_dir: Path) -> None:
         shutil.copy(run_dir / name, broken / name)
     out = tmp_path / "models" / "broken"
     with pytest.raises(UserError, match="no checkpoint found"):
-        export_bundle(broken, out, progress=False)
+        export_bundle(broken, out)
     assert not out.exists() and not list(out.parent.glob(".*"))
 
 
@@ -126,6 +126,6 @@ def test_refuses_to_replace_a_folder_that_is_not_a_bundle(tmp_path: Path, run_di
     out.mkdir()
     (out / "notes.txt").write_text("mine")
     with pytest.raises(UserError, match="exists and is not a model bundle"):
-        export_bundle(run_dir, out, progress=False)
+        export_bundle(run_dir, out)
     assert (out / "notes.txt").read_text() == "mine"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]

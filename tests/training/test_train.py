@@ -59,7 +59,7 @@ def test_checkpoints_every_interval_and_summaries(run_dir: Path) -> None:
 
 def test_refuses_to_overwrite_a_run_without_resume(run_dir: Path, dataset: Path) -> None:
     with pytest.raises(UserError, match="already holds checkpoints.*--resume"):
-        train(dataset, run_dir, tiny_cfg(), progress=False)
+        train(dataset, run_dir, tiny_cfg())
 
 
 @pytest.mark.parametrize("change, message", [
@@ -71,7 +71,7 @@ def test_refuses_to_overwrite_a_run_without_resume(run_dir: Path, dataset: Path)
 ])
 def test_bad_settings(tmp_path: Path, dataset: Path, change: dict, message: str) -> None:
     with pytest.raises(UserError, match=message):
-        train(dataset, tmp_path / "run", tiny_cfg(**change), progress=False)
+        train(dataset, tmp_path / "run", tiny_cfg(**change))
 
 
 def _copy_dataset(dataset: Path, tmp_path: Path) -> Path:
@@ -82,14 +82,14 @@ def _copy_dataset(dataset: Path, tmp_path: Path) -> Path:
 
 def test_missing_dataset_json(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="dataset.json: not found"):
-        train(tmp_path, tmp_path / "run", tiny_cfg(), progress=False)
+        train(tmp_path, tmp_path / "run", tiny_cfg())
 
 
 def test_missing_record_file(tmp_path: Path, dataset: Path) -> None:
     ds = _copy_dataset(dataset, tmp_path)
     (ds / "train.record").unlink()
     with pytest.raises(UserError, match=r"train.record: record file listed in dataset.json is missing"):
-        train(ds, tmp_path / "run", tiny_cfg(), progress=False)
+        train(ds, tmp_path / "run", tiny_cfg())
     assert not (tmp_path / "run").exists()
 
 
@@ -97,22 +97,22 @@ def test_empty_record_file(tmp_path: Path, dataset: Path) -> None:
     ds = _copy_dataset(dataset, tmp_path)
     (ds / "train.record").write_bytes(b"")
     with pytest.raises(UserError, match=r"train.record: record file holds no examples"):
-        train(ds, tmp_path / "run", tiny_cfg(), progress=False)
+        train(ds, tmp_path / "run", tiny_cfg())
 
 
 def test_corrupt_record_file(tmp_path: Path, dataset: Path) -> None:
     ds = _copy_dataset(dataset, tmp_path)
     (ds / "train.record").write_bytes(b"this is not a tfrecord at all, just some bytes")
     with pytest.raises(UserError, match=r"train.record: not a readable TFRecord"):
-        train(ds, tmp_path / "run", tiny_cfg(), progress=False)
+        train(ds, tmp_path / "run", tiny_cfg())
 
 
 def test_label_map_that_does_not_match_the_records(tmp_path: Path, dataset: Path) -> None:
     ds = _copy_dataset(dataset, tmp_path)
     (ds / "label_map.pbtxt").write_text("item { id: 1 name: 'date' }\nitem { id: 2 name: 'fig' }\n")
     with pytest.raises(UserError, match=r"label ids \[3\] are not in .*label_map.pbtxt"):
-        train(ds, tmp_path / "run", tiny_cfg(), progress=False)
+        train(ds, tmp_path / "run", tiny_cfg())
     (ds / "label_map.pbtxt").write_text(
         "item { id: 1 name: 'fig' }\nitem { id: 2 name: 'date' }\nitem { id: 3 name: 'hazelnut' }\n")
     with pytest.raises(UserError, match=r"label id 1 is 'date' in the records but 'fig'"):
-        train(ds, tmp_path / "run", tiny_cfg(), progress=False)
+        train(ds, tmp_path / "run", tiny_cfg())

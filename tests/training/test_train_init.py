@@ -82,7 +82,7 @@ def test_url_checkpoint_restores_backbone_bit_for_bit(tmp_path, server, source_r
     run = tmp_path / "run"
     # lr 0: the one training step changes no trainable weight, so what the run's
     # checkpoint holds is exactly what --init restored
-    train(dataset, run, tiny_cfg(steps=1, lr=0.0, init=f"{url}/ckpt-4"), progress=False,
+    train(dataset, run, tiny_cfg(steps=1, lr=0.0, init=f"{url}/ckpt-4"),
           evaluate_at_end=False, cache_dir=tmp_path / "cache")
     info = json.loads((run / "run.json").read_text())
     assert info["init"]["modules"] == ["backbone", "decoder"]
@@ -120,13 +120,13 @@ def test_interrupted_download_resumes_with_range(tmp_path, server) -> None:
     (root / "big.bin").write_bytes(payload)
     RangeHandler.cut_once.add("/big.bin")
     with pytest.raises(UserError, match="interrupted at .* bytes.*run again to resume"):
-        fetch(f"{url}/big.bin", tmp_path, progress=False)
+        fetch(f"{url}/big.bin", tmp_path)
     RangeHandler.seen_ranges.clear()
-    path = fetch(f"{url}/big.bin", tmp_path, progress=False)
+    path = fetch(f"{url}/big.bin", tmp_path)
     assert RangeHandler.seen_ranges == ["bytes=150000-"]
     assert path.read_bytes() == payload
     path.write_bytes(b"tampered")  # a corrupted cache entry is detected and fetched again
-    assert fetch(f"{url}/big.bin", tmp_path, progress=False).read_bytes() == payload
+    assert fetch(f"{url}/big.bin", tmp_path).read_bytes() == payload
 
 
 def test_bad_urls_are_one_line_errors(tmp_path, server) -> None:
@@ -152,7 +152,7 @@ def test_incompatible_architecture_says_what_does_not_match(tmp_path, source_run
     prefix = tf.train.Checkpoint(backbone=model.backbone).write(
         str(tmp_path / "spine" / "ckpt-1"))
     mobilenet = build_experiment(tiny_cfg(), 4, ["x"], ["x"])
-    with pytest.raises(UserError, match=r"--init .*ckpt-1: backbone does not match mobilenet"):
+    with pytest.raises(UserError, match=r"train.init .*ckpt-1: backbone does not match mobilenet"):
         prepare_init(prefix, mobilenet)
     # the heads of our own runs are sized for their classes; the backbone is what counts
     other_classes = build_experiment(tiny_cfg(), 7, ["x"], ["x"])

@@ -26,7 +26,7 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 from training.config import TrainConfig
 from training.train import train
 cfg = TrainConfig(input_size=128, steps=2, batch=2, checkpoint_every=2, strategy="mirrored")
-info = train(sys.argv[1], sys.argv[2], cfg, progress=False, evaluate_at_end=False)
+info = train(sys.argv[1], sys.argv[2], cfg, evaluate_at_end=False)
 print("STEP", info.step)
 """
 

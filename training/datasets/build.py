@@ -17,12 +17,12 @@ from pathlib import Path
 import cv2
 
 from core.errors import UserError
+from core.progress import OnProgress, counter
 from training.config import DatasetConfig
 from training.datasets.check import (
     Checker,
     DatasetReport,
     Loaded,
-    progress_bar,
     resolve_label_map,
     scan,
 )
@@ -72,7 +72,8 @@ def parse_max_size(text: str) -> tuple[int, int] | None:
 
 def build_dataset(src: str | Path, out_dir: str | Path, cfg: DatasetConfig | None = None,
                   label_map: str | Path | dict[int, str] | None = None,
-                  images: str | Path | None = None, progress: bool = False) -> BuildResult:
+                  images: str | Path | None = None,
+                  on_progress: OnProgress | None = None) -> BuildResult:
     """Check ``src`` and write ``train``/``test`` records, ``label_map.pbtxt``, ``dataset.json``.
 
     Args:
@@ -80,7 +81,7 @@ def build_dataset(src: str | Path, out_dir: str | Path, cfg: DatasetConfig | Non
         label_map: path or ``{id: name}``; fixes the ids, and classes outside it are errors.
             Without one, ids are 1..N over the sorted class names.
         images: folder of the images when they are not beside the annotations.
-        progress: show a rich progress bar.
+        on_progress: gets `Progress` reports (checking, then building); None = silent.
 
     Raises:
         DatasetErrors: the set has errors and ``cfg.skip_bad`` is off (nothing is written).
@@ -105,7 +106,8 @@ def build_dataset(src: str | Path, out_dir: str | Path, cfg: DatasetConfig | Non
 
     report = DatasetReport(source=show(src), format=source.format)
     checker = Checker(set(classes.values()) if names else None, map_name)
-    with atomic_dir(out_dir) as tmp, progress_bar(progress, "building", len(splits)) as advance:
+    advance = counter(on_progress, "building", len(splits))
+    with atomic_dir(out_dir) as tmp:
         shard_bytes = cfg.shard_mb * 1024 * 1024
         writers = {s: ShardedWriter(tmp, s, shard_bytes) for s in SPLITS}
         source_id = 0

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from core.errors import UserError
+from core.progress import OnProgress, counter
 from training.config import DatasetConfig
 from training.datasets.example import ERROR, WARNING, Box, Example, Problem
 from training.datasets.paths import escapes, is_utf8, show
@@ -237,8 +238,10 @@ def resolve_label_map(label_map: str | Path | dict[int, str] | None) -> tuple[di
 
 def check_dataset(src: str | Path, cfg: DatasetConfig | None = None,
                   label_map: str | Path | dict[int, str] | None = None,
-                  images: str | Path | None = None, progress: bool = False) -> DatasetReport:
-    """Check every example of the dataset at ``src``; write nothing.
+                  images: str | Path | None = None,
+                  on_progress: OnProgress | None = None) -> DatasetReport:
+    """Check every example of the dataset at ``src``; write nothing. ``on_progress``
+    gets a report per image (None = silent).
 
     Raises:
         UserError: when ``src`` is not a dataset at all (other problems are in the report).
@@ -248,40 +251,12 @@ def check_dataset(src: str | Path, cfg: DatasetConfig | None = None,
     source = open_source(src, cfg.format, images=images, label_map=names)
     report = DatasetReport(source=show(src), format=source.format)
     checker = Checker(set(names.values()) if names else None, map_name)
-    with progress_bar(progress, "checking") as advance:
-        for loaded in scan(source, checker, report):
-            if loaded is not None:
-                report.add(loaded, loaded.example.split)
-            advance()
-            del loaded  # hold no pixels while the next image is decoded
+    advance = counter(on_progress, "checking")
+    for loaded in scan(source, checker, report):
+        if loaded is not None:
+            report.add(loaded, loaded.example.split)
+        advance()
+        del loaded  # hold no pixels while the next image is decoded
     if report.examples == 0 and not report.problems:
         raise UserError(f"{show(src)}: no annotated images found ({source.format} format)")
     return report
-
-
-class progress_bar:
-    """A rich progress bar when asked for, else a no-op; yields an ``advance()`` callable."""
-
-    def __init__(self, enabled: bool, what: str, total: int | None = None) -> None:
-        self.enabled, self.what, self.total = enabled, what, total
-
-    def __enter__(self):
-        if not self.enabled:
-            return lambda: None
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-        )
-
-        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                            TimeRemainingColumn(), transient=True)
-        self.bar.__enter__()
-        task = self.bar.add_task(self.what, total=self.total)
-        return lambda: self.bar.advance(task)
-
-    def __exit__(self, *exc) -> None:
-        if self.enabled:
-            self.bar.__exit__(*exc)

@@ -1,5 +1,9 @@
-"""What the user sees while a pipeline runs: a rich progress bar (annotate) or a compact,
-refreshing stats line (live). Both print to stderr, so JSONL on stdout stays clean.
+"""What the user sees while a long call runs; the only place progress is drawn.
+
+`Bars` draws the `core.progress.Progress` reports of library calls (dataset check and
+build, download, train, evaluate, export) as one rich bar per task. For a pipeline:
+a progress bar (annotate) or a compact, refreshing stats line (live). They print to
+stderr unless given a console, so JSONL on stdout stays clean.
 """
 
 from __future__ import annotations
@@ -18,7 +22,35 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from core.progress import Progress as Report
 from realtime.pipeline import PipelineStats
+
+
+class Bars:
+    """Draws library progress reports: one bar per task (train, export, ...); a context
+    manager, and the ``on_progress`` callable itself."""
+
+    def __init__(self, console: Console | None = None, transient: bool = False) -> None:
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}[/]"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("[dim]{task.fields[note]}"), TimeRemainingColumn(),
+            console=console or Console(stderr=True), transient=transient,
+        )
+        self.tasks: dict[str, int] = {}
+
+    def __call__(self, report: Report) -> None:
+        if report.task not in self.tasks:
+            self.tasks[report.task] = self.progress.add_task(report.task, total=report.total,
+                                                             note="")
+        self.progress.update(self.tasks[report.task], completed=report.done,
+                             total=report.total, note=report.note)
+
+    def __enter__(self) -> Self:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
 
 
 class AnnotateProgress:
