@@ -1,13 +1,17 @@
-"""Atomic file writes: a temp file beside the target, then one rename.
+"""Atomic writes: a temp file (or folder) beside the target, then one rename.
 
-A crash or a full disk leaves either the old file or the new one, never half of one.
+A crash or a full disk leaves either the old file or folder or the new one, never half
+of one.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -45,3 +49,28 @@ def atomic_write_text(path: str | Path, text: str, *, fsync: bool = False) -> No
 def atomic_write_json(path: str | Path, data: Any, **dumps: Any) -> None:
     """``json.dumps(data, **dumps)`` plus a final newline, written atomically."""
     atomic_write_text(path, json.dumps(data, **dumps) + "\n")
+
+
+@contextmanager
+def atomic_dir(out: str | Path) -> Iterator[Path]:
+    """Yield a temporary folder beside ``out``; on success it becomes ``out`` in one rename
+    (an existing ``out`` is swapped aside, then removed). On any failure the temporary
+    folder is removed and ``out`` is left as it was. Callers check first that ``out``
+    is theirs to replace."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    os.chmod(tmp, 0o777 & ~_umask())  # what mkdir gives; mkdtemp makes it private
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = None
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+        os.rmdir(old)
+        os.replace(out, old)
+    os.replace(tmp, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

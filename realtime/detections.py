@@ -74,11 +74,16 @@ class Detections:
             self.xyxy[idx], self.scores[idx], self.class_ids[idx], tuple(self.labels[i] for i in idx)
         )
 
-    def filter(self, min_score: float = 0.0, class_ids: set[int] | None = None) -> Detections:
+    def filter(self, min_score: float = 0.0, class_ids: set[int] | None = None,
+               max_det: int | None = None) -> Detections:
+        """Those scoring at least ``min_score`` (of ``class_ids`` when given), best first,
+        at most ``max_det``: the one filtering path of every detector backend."""
         keep = self.scores >= min_score
         if class_ids is not None:
             keep &= np.isin(self.class_ids, list(class_ids))
-        return self[keep]
+        kept = np.flatnonzero(keep)
+        order = kept[np.argsort(-self.scores[kept], kind="stable")][:max_det]
+        return self[order]
 
     @property
     def area(self) -> np.ndarray:

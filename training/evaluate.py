@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import os
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from core.errors import UserError
 from core.fileio import atomic_write_json
 from core.progress import OnProgress, report
 from realtime.labelmap import read_label_map
-from training.data import check_records
+from training.data import check_records, load_dataset
 from training.train import read_run
 
 COCO_NAMES = ["AP", "AP50", "AP75", "AP_small", "AP_medium", "AP_large",
@@ -41,7 +40,7 @@ def evaluate(run_dir: str | Path, data: list[str | Path] | str | Path | None = N
 
     from training.datasets.records import iter_records
     from training.export import EXPORT_SCORE_THRESHOLD, serving_function
-    from training.model import load_detector
+    from training.model import load_checkpoint_model
 
     run_dir = Path(run_dir)
     run = read_run(run_dir)
@@ -50,7 +49,7 @@ def evaluate(run_dir: str | Path, data: list[str | Path] | str | Path | None = N
     count = check_records(paths, names, run_dir / "label_map.pbtxt")
     overrides = {"task": {"model": {"detection_generator": {
         "pre_nms_score_threshold": EXPORT_SCORE_THRESHOLD}}}}
-    detector = load_detector(run_dir, checkpoint, overrides)
+    detector = load_checkpoint_model(run_dir, checkpoint, overrides)
     serve = serving_function(detector)
 
     truth, found, samples = [], [], []
@@ -91,11 +90,10 @@ def _record_paths(run: dict, data) -> list[Path]:
         meta_path = Path(run["dataset"]) / "dataset.json"
         if not meta_path.is_file():
             raise UserError(f"{meta_path}: the run's dataset is gone; pass --data RECORDS")
-        meta = json.loads(meta_path.read_text())
-        split = meta["splits"].get("test")
-        if not split:
+        test = load_dataset(meta_path.parent).splits.get("test")
+        if not test:
             raise UserError(f"{meta_path}: no test split; pass --data RECORDS")
-        return [meta_path.parent / r for r in split["records"]]
+        return test
     if isinstance(data, (str, Path)):
         data = [data]
     return [Path(p) for p in data]

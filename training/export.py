@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from core import __version__
 from core.errors import UserError
+from core.fileio import atomic_dir
 from core.progress import OnProgress, report
 from realtime.labelmap import read_label_map, write_label_map
-from training.model import OUTPUT_KEYS, load_detector
+from training.model import OUTPUT_KEYS, load_checkpoint_model
 from training.train import read_run
 
 # Export like the TF OD API: keep (almost) every candidate; callers filter by score.
@@ -62,12 +60,9 @@ def export_bundle(
     names = read_label_map(run_dir / "label_map.pbtxt")
     overrides = {"task": {"model": {"detection_generator": {
         "pre_nms_score_threshold": EXPORT_SCORE_THRESHOLD}}}}
-    detector = load_detector(run_dir, checkpoint, overrides)
+    detector = load_checkpoint_model(run_dir, checkpoint, overrides)
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
-    tmp.chmod(0o755)
-    try:
+    with atomic_dir(out_dir) as tmp:  # a failed check leaves the old bundle in place
         stage("exporting SavedModel")
         _write_saved_model(detector, tmp / "saved_model")
         stage("freezing graph")
@@ -103,11 +98,7 @@ def export_bundle(
             "export_check": check,
         }
         (tmp / "model.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        _replace_dir(tmp, out_dir)
-        report(on_progress, "export", len(stages), len(stages), "done")
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    report(on_progress, "export", len(stages), len(stages), "done")
     return out_dir
 
 
@@ -152,16 +143,3 @@ def _write_frozen_graph(detector, path: Path) -> None:
         raise RuntimeError(f"frozen graph lacks tensors {missing}")
     tf.io.write_graph(graph_def, str(path.parent), path.name, as_text=False)
 
-
-def _replace_dir(tmp: Path, out_dir: Path) -> None:
-    """Move ``tmp`` to ``out_dir``; an existing bundle is swapped out, then removed."""
-    if out_dir.exists() and not (out_dir / "model.json").is_file():
-        raise UserError(f"{out_dir}: exists and is not a model bundle; choose another --out")
-    old = None
-    if out_dir.exists():
-        old = out_dir.with_name(f".{out_dir.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(out_dir, old)
-    os.replace(tmp, out_dir)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

@@ -1,6 +1,6 @@
 """A run folder's checkpoint as a detector, through Model Garden's serving module.
 
-`load_detector` rebuilds the model from ``params.yaml``, restores the latest (or a
+`load_checkpoint_model` rebuilds the model from ``params.yaml``, restores the latest (or a
 given) checkpoint into Model Garden's `DetectionModule`, and returns a callable that
 maps a uint8 batch ``[B, H, W, 3]`` to the TF OD API outputs (normalized boxes,
 1-based float classes). Evaluation, export and the export check all use it, so they
@@ -50,7 +50,7 @@ def load_params(run_dir: str | Path, overrides: dict | None = None):
     return params
 
 
-def load_detector(run_dir: str | Path, checkpoint: str | None = None,
+def load_checkpoint_model(run_dir: str | Path, checkpoint: str | None = None,
                   overrides: dict | None = None, batch_size: int | None = None) -> RunDetector:
     """Build the run's model and restore ``checkpoint`` (default: the latest)."""
     import tensorflow as tf

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.model import OUTPUT_KEYS, load_detector
+from training.model import OUTPUT_KEYS, load_checkpoint_model
 
 
 def write_tflite(run_dir: str | Path, checkpoint: str, path: Path) -> None:
@@ -22,7 +22,7 @@ def write_tflite(run_dir: str | Path, checkpoint: str, path: Path) -> None:
 
     overrides = {"task": {"model": {"detection_generator": {
         "pre_nms_score_threshold": EXPORT_SCORE_THRESHOLD}}}}
-    detector = load_detector(run_dir, checkpoint, overrides, batch_size=1)
+    detector = load_checkpoint_model(run_dir, checkpoint, overrides, batch_size=1)
 
     @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.uint8, name="images")])
     def serve(images):

@@ -10,7 +10,6 @@ and ``score``, and the sorted score lists must agree within ``score``.
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 
 import numpy as np
@@ -30,15 +29,16 @@ def sample_images(run: dict, limit: int = 3) -> list[np.ndarray]:
     """Up to ``limit`` test images of the run's dataset, plus one synthetic odd-sized one."""
     from PIL import Image
 
+    from training.data import load_dataset
     from training.datasets.records import iter_records
 
     images = []
-    meta_path = Path(run.get("dataset", "")) / "dataset.json"
-    if meta_path.is_file():
-        meta = json.loads(meta_path.read_text())
-        split = meta["splits"].get("test") or meta["splits"].get("train") or {}
-        paths = [meta_path.parent / r for r in split.get("records", [])]
-        for example in iter_records([p for p in paths if p.is_file()]):
+    try:
+        splits = load_dataset(run.get("dataset") or "-").splits
+    except UserError:  # the dataset moved or is gone: synthetic images only
+        splits = {}
+    if paths := splits.get("test") or splits.get("train"):
+        for example in iter_records(paths):
             image = Image.open(io.BytesIO(example.encoded)).convert("RGB")
             image.thumbnail((320, 320))
             images.append(np.asarray(image))

@@ -86,21 +86,16 @@ class BatchDetector(Detector):
         boxes = np.asarray(raw.boxes[row][:n], np.float32).reshape(-1, 4)
         scores = np.asarray(raw.scores[row][:n], np.float32).reshape(-1)
         ids = np.rint(np.asarray(raw.classes[row][:n], np.float32)).astype(np.int32).reshape(-1)
-        keep = scores >= self.min_score
-        boxes, scores, ids = boxes[keep], scores[keep], ids[keep]
-        unknown = sorted(set(ids.tolist()) - set(self.names))
+        dets = Detections.from_normalized(boxes, scores, ids, height, width, self.names)
+        dets = dets.filter(self.min_score)
+        unknown = sorted(set(dets.class_ids.tolist()) - set(self.names))
         if unknown:
             raise UserError(
                 f"{self.source}: the model emits class id {unknown[0]}, which the label map "
                 f"{self.labels_source} lacks (ids {', '.join(map(str, self.names))}): "
                 f"wrong label map for this model? (set the right one in detector.labels)"
             )
-        if self.keep_ids is not None:
-            keep = np.isin(ids, list(self.keep_ids))
-            boxes, scores, ids = boxes[keep], scores[keep], ids[keep]
-        order = np.argsort(-scores, kind="stable")[: self.max_det]
-        boxes, scores, ids = boxes[order], scores[order], ids[order]
-        return Detections.from_normalized(boxes, scores, ids, height, width, self.names)
+        return dets.filter(class_ids=self.keep_ids, max_det=self.max_det)
 
 
 def group_by_size(images: list[np.ndarray]) -> dict[tuple[int, int], list[int]]:

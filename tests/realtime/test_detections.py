@@ -32,3 +32,10 @@ def test_mask_filter_and_empty():
 def test_inconsistent_lengths_are_rejected():
     with pytest.raises(ValueError, match="inconsistent lengths"):
         Detections(np.zeros((2, 4)), [0.5], [1, 1])
+
+
+def test_filter_keeps_the_best_first_up_to_max_det():
+    d = Detections([[0, 0, 1, 1]] * 4, [0.3, 0.9, 0.6, 0.8], [1, 2, 1, 1], ["a", "b", "a", "a"])
+    assert d.filter(0.5, max_det=2).scores.tolist() == pytest.approx([0.9, 0.8])
+    assert d.filter(0.5, {1}).labels == ("a", "a")
+    assert len(d.filter(0.95)) == 0

@@ -14,14 +14,14 @@ from training.config import DatasetConfig
 from training.datasets.build import build_dataset
 from training.datasets.check import check_dataset
 from training.datasets.records import iter_records
-from training.datasets.sources import detect_format, open_source
+from training.datasets.sources import detect_format, open_dataset
 
 EXPECTED = {f"{stem}.jpg": boxes for stem, boxes in TINY}
 
 
 def examples(src, **kw):
     problems = []
-    found = list(open_source(src, **kw).examples(problems))
+    found = list(open_dataset(src, **kw).examples(problems))
     assert problems == []
     return found
 
@@ -121,10 +121,10 @@ def test_tfrecord_without_class_text_uses_the_label_map(tmp_path):
 def test_forced_format_and_unknown_format(tmp_path):
     make_voc(tmp_path)
     make_csv(tmp_path)  # both present: auto picks VOC, --format csv reads the CSV
-    assert open_source(tmp_path).format == "voc"
-    assert open_source(tmp_path, "csv").format == "csv"
+    assert open_dataset(tmp_path).format == "voc"
+    assert open_dataset(tmp_path, "csv").format == "csv"
     with pytest.raises(UserError, match="unknown dataset format 'yolo'"):
-        open_source(tmp_path, "yolo")
+        open_dataset(tmp_path, "yolo")
 
 
 def test_coco_non_list_images_is_malformed(tmp_path):

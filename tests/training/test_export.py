@@ -97,10 +97,10 @@ def test_tflite_agrees_with_saved_model(bundle: Path, serving) -> None:
 
 
 def test_export_check_fails_when_the_model_differs(bundle: Path, run_dir: Path) -> None:
-    from training.model import load_detector
+    from training.model import load_checkpoint_model
     from training.verify import check_bundle
 
-    other = load_detector(run_dir, overrides={"task": {"model": {
+    other = load_checkpoint_model(run_dir, overrides={"task": {"model": {
         "detection_generator": {"pre_nms_score_threshold": 1e-8}}}})
     scores = [v for v in other.module.model.head.weights if "scores" in v.name and "bias" in v.name]
     assert scores

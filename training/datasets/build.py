@@ -27,7 +27,7 @@ from training.datasets.check import (
     scan,
 )
 from training.datasets.paths import show
-from training.datasets.sources import open_source
+from training.datasets.sources import open_dataset
 from training.datasets.split import assign_splits
 from training.datasets.writer import ShardedWriter, atomic_dir, check_out_dir
 
@@ -92,7 +92,7 @@ def build_dataset(src: str | Path, out_dir: str | Path, cfg: DatasetConfig | Non
     max_wh = parse_max_size(cfg.max_size)
     check_out_dir(out_dir)
     names, map_name = resolve_label_map(label_map)
-    source = open_source(src, cfg.format, images=images, label_map=names)
+    source = open_dataset(src, cfg.format, images=images, label_map=names)
 
     fixed, labels = [], []
     for example in source.examples([]):  # annotations only: problems are collected later

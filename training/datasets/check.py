@@ -24,7 +24,7 @@ from core.progress import OnProgress, counter
 from training.config import DatasetConfig
 from training.datasets.example import ERROR, WARNING, Box, Example, Problem
 from training.datasets.paths import escapes, is_utf8, show
-from training.datasets.sources import Source, open_source
+from training.datasets.sources import DatasetSource, open_dataset
 
 _DECODE = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION  # TF ignores EXIF rotation too
 
@@ -200,7 +200,7 @@ class DatasetReport:
             counts.objects.update(b.label for b in loaded.boxes)
 
 
-def scan(source: Source, checker: Checker, report: DatasetReport) -> Iterator[Loaded | None]:
+def scan(source: DatasetSource, checker: Checker, report: DatasetReport) -> Iterator[Loaded | None]:
     """Check every example of ``source`` in order; yield it loaded, or None when it has errors.
 
     Problems go into ``report``; so do the examples (and files) skipped for errors.
@@ -248,7 +248,7 @@ def check_dataset(src: str | Path, cfg: DatasetConfig | None = None,
     """
     cfg = cfg or DatasetConfig()
     names, map_name = resolve_label_map(label_map)
-    source = open_source(src, cfg.format, images=images, label_map=names)
+    source = open_dataset(src, cfg.format, images=images, label_map=names)
     report = DatasetReport(source=show(src), format=source.format)
     checker = Checker(set(names.values()) if names else None, map_name)
     advance = counter(on_progress, "checking")

@@ -1,7 +1,7 @@
 """Which format a dataset folder (or file) is in, and one way to read any of them.
 
-`open_source` detects the format (or takes the one forced with ``--format``) and returns
-a `Source` whose `examples()` can be iterated more than once, always in the same order.
+`open_dataset` detects the format (or takes the one forced with ``--format``) and returns
+a `DatasetSource` whose `examples()` can be iterated more than once, always in the same order.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ FORMATS = ("voc", "tutorial", "csv", "coco", "tfrecord")
 
 
 @dataclass
-class Source:
+class DatasetSource:
     """A dataset on disk: its format and how to stream its examples."""
 
     format: str
@@ -57,8 +57,8 @@ def detect_format(src: Path) -> str:
                     "*.csv, COCO *.json, *.record); use --format to say which")
 
 
-def open_source(src: str | Path, fmt: str = "auto", images: str | Path | None = None,
-                label_map: dict[int, str] | None = None) -> Source:
+def open_dataset(src: str | Path, fmt: str = "auto", images: str | Path | None = None,
+                label_map: dict[int, str] | None = None) -> DatasetSource:
     """The dataset at ``src`` in format ``fmt`` ("auto" detects it).
 
     Args:
@@ -83,17 +83,17 @@ def open_source(src: str | Path, fmt: str = "auto", images: str | Path | None = 
         else:
             def read(problems):
                 return voc.read_voc(root, problems, image_dir)
-        return Source("voc", src, read)
+        return DatasetSource("voc", src, read)
     if fmt == "tutorial":
-        return Source("tutorial", src, lambda p: voc.read_tutorial(src, p, image_dir))
+        return DatasetSource("tutorial", src, lambda p: voc.read_tutorial(src, p, image_dir))
     if fmt == "csv":
         if not csv_format.csv_files(src):
             raise UserError(f"{show(src)}: no *.csv file")
-        return Source("csv", src, lambda p: csv_format.read_csv(src, p, image_dir))
+        return DatasetSource("csv", src, lambda p: csv_format.read_csv(src, p, image_dir))
     if fmt == "coco":
         if not coco.coco_files(src):
             raise UserError(f"{show(src)}: no COCO *.json file")
-        return Source("coco", src, lambda p: coco.read_coco(src, p, image_dir))
+        return DatasetSource("coco", src, lambda p: coco.read_coco(src, p, image_dir))
     if not tfrecord_source.record_files(src):
         raise UserError(f"{show(src)}: no *.record / *.tfrecord file")
     map_path = tfrecord_source.find_label_map(src)
@@ -101,5 +101,5 @@ def open_source(src: str | Path, fmt: str = "auto", images: str | Path | None = 
         from realtime.labelmap import read_label_map
 
         label_map = read_label_map(map_path)
-    return Source("tfrecord", src, lambda p: tfrecord_source.read_tfrecords(src, p, label_map),
+    return DatasetSource("tfrecord", src, lambda p: tfrecord_source.read_tfrecords(src, p, label_map),
                   label_map_path=map_path)
