@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import math
-import os
 import shutil
 import tempfile
 import wave
@@ -61,25 +60,18 @@ def _tone_wav(path: Path, seconds: float, rate: int = 22050) -> None:
 def _write_mp4(path: Path, frames: Iterator[np.ndarray], width: int, height: int, fps: int,
                seconds: float) -> None:
     """H.264 + AAC mp4 via imageio-ffmpeg, bit-exact flags so a seed gives the same bytes."""
-    import imageio_ffmpeg
+    from realtime.mp4 import Mp4Writer
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmpdir = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.stem}."))
     try:
         wav = tmpdir / "audio.wav"
         _tone_wav(wav, seconds)
-        tmp = tmpdir / path.name
-        writer = imageio_ffmpeg.write_frames(
-            str(tmp), (width, height), fps=fps, codec="libx264", quality=None,
-            macro_block_size=1, ffmpeg_log_level="error", audio_path=str(wav), audio_codec="aac",
-            output_params=["-crf", "18", "-preset", "veryfast", "-fflags", "+bitexact",
-                           "-flags:v", "+bitexact", "-flags:a", "+bitexact", "-map_metadata", "-1",
-                           "-shortest"])
-        writer.send(None)
-        for frame in frames:
-            writer.send(np.ascontiguousarray(frame))
-        writer.close()
-        os.replace(tmp, path)
+        bitexact = ["-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact",
+                    "-map_metadata", "-1", "-shortest"]
+        with Mp4Writer(path, fps, crf=18, audio_path=wav, extra_params=bitexact) as writer:
+            for frame in frames:
+                writer.write(frame)
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
 

@@ -9,13 +9,13 @@ finalized, so ``clips/<event id>.mp4`` is always playable.
 from __future__ import annotations
 
 import logging
-import os
 from collections import deque
 from pathlib import Path
 
 import numpy as np
 
 from realtime.frames import Frame
+from realtime.mp4 import Mp4Writer
 
 log = logging.getLogger("lookout.watch")
 MAX_RING = 300  # frames: bounds memory whatever the stream's frame rate
@@ -23,19 +23,14 @@ MAX_RING = 300  # frames: bounds memory whatever the stream's frame rate
 
 class _Clip:
     def __init__(self, path: Path, fps: float, start: float) -> None:
-        import imageio.v2 as imageio
-
         self.path, self.start = path, start
-        self.tmp = path.with_name(f".{path.name}.tmp.mp4")
-        self.writer = imageio.get_writer(self.tmp, fps=fps, codec="libx264", quality=6,
-                                         macro_block_size=1, ffmpeg_log_level="error")
+        self.writer = Mp4Writer(path, fps)
 
     def add(self, rgb: np.ndarray) -> None:
-        self.writer.append_data(rgb)
+        self.writer.write(rgb)
 
     def finish(self) -> None:
         self.writer.close()
-        os.replace(self.tmp, self.path)
 
 
 class ClipRecorder:
