@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import UserError
+from realtime.detectors.common import OUTPUT_NAMES
 
-OUTPUT_KEYS = ("detection_boxes", "detection_scores", "detection_classes", "num_detections")
+OUTPUT_KEYS = OUTPUT_NAMES  # what the serving module returns, in the order bundles list them
 
 
 @dataclass
@@ -51,7 +52,7 @@ def load_params(run_dir: str | Path, overrides: dict | None = None):
 
 
 def load_checkpoint_model(run_dir: str | Path, checkpoint: str | None = None,
-                  overrides: dict | None = None, batch_size: int | None = None) -> RunDetector:
+                          overrides: dict | None = None, batch_size: int | None = None) -> RunDetector:
     """Build the run's model and restore ``checkpoint`` (default: the latest)."""
     import tensorflow as tf
     from official.vision.serving.detection import DetectionModule

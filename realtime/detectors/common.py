@@ -1,9 +1,12 @@
-"""What every backend shares: batching by size, device choice, and turning raw OD API
-outputs into filtered, labelled `Detections`."""
+"""What every backend shares: the OD API output names, batching by size, fixed-batch
+splitting, fixed-size resizing, device placement, and turning raw outputs into filtered,
+labelled `Detections`. A backend only loads its model and implements `_call`."""
 
 from __future__ import annotations
 
+import contextlib
 from abc import abstractmethod
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +17,9 @@ from realtime.config import DetectorConfig
 from realtime.detections import Detections
 from realtime.detectors.base import Detector
 from realtime.labelmap import read_label_map
+
+# The TF OD API's output names, in the order of `RawOutputs` (bundles, exports, graphs).
+OUTPUT_NAMES = ("detection_boxes", "detection_scores", "detection_classes", "num_detections")
 
 
 @dataclass
@@ -32,16 +38,33 @@ class RawOutputs:
     classes: np.ndarray
     num: np.ndarray | None = None
 
+    @staticmethod
+    def concat(parts: list[RawOutputs]) -> RawOutputs:
+        """One batch's outputs from per-image calls."""
+        num = None if parts[0].num is None else np.concatenate([p.num for p in parts])
+        return RawOutputs(*(np.concatenate([getattr(p, k) for p in parts])
+                            for k in ("boxes", "scores", "classes")), num)
+
 
 class BatchDetector(Detector):
-    """A `Detector` that groups same-size images into one `_run` call and applies the
+    """A `Detector` that groups same-size images into one `_run` call, splits batches for
+    models fixed at batch 1, resizes for models fixed at one size, and applies the
     config's score / class / max-det filters.
 
-    Subclasses set ``kind``, ``names``, ``source`` and implement `_run`.
+    Subclasses call ``super().__init__``, set ``_fixed_batch`` / ``_fixed_size`` from
+    their model, and implement `_call` (one model call on a batch it can take).
     """
 
     source: str  # what to name in messages: the model path
     labels_source: str  # where ``names`` came from, for mismatch messages
+    _fixed_batch: bool = False  # the model takes one image per call
+    _fixed_size: tuple[int, int] | None = None  # (height, width) the model requires
+    _map: Callable = map  # how per-image calls of a fixed-batch model are spread
+
+    def __init__(self, path: Path, names: dict[int, str], labels_source: str,
+                 cfg: DetectorConfig, kind: str) -> None:
+        self.kind, self.names, self.source, self.labels_source = kind, names, str(path), labels_source
+        self.setup_filters(cfg)
 
     def setup_filters(self, cfg: DetectorConfig) -> None:
         """Validate ``cfg.classes`` against the label map and keep the filters (ranges were
@@ -58,8 +81,24 @@ class BatchDetector(Detector):
         self.keep_ids = {by_name[c] for c in cfg.classes} or None
 
     @abstractmethod
+    def _call(self, batch: np.ndarray) -> RawOutputs:
+        """One model call on uint8 ``[B, H, W, 3]`` (B = 1 for a fixed-batch model)."""
+
     def _run(self, batch: np.ndarray) -> RawOutputs:
-        """Run the model on uint8 ``[B, H, W, 3]`` (one device call where the model allows)."""
+        """Run the model on uint8 ``[B, H, W, 3]`` (one call where the model allows)."""
+        batch = self._fit(batch)
+        if self._fixed_batch and len(batch) > 1:
+            return RawOutputs.concat(list(self._map(self._call, _singles(batch))))
+        return self._call(batch)
+
+    def _fit(self, batch: np.ndarray) -> np.ndarray:
+        """Resize to the model's fixed input size (boxes are normalized: they map back)."""
+        if self._fixed_size is None or batch.shape[1:3] == self._fixed_size:
+            return batch
+        import cv2
+
+        h, w = self._fixed_size
+        return np.stack([cv2.resize(im, (w, h), interpolation=cv2.INTER_AREA) for im in batch])
 
     def detect(self, images: list[np.ndarray]) -> list[Detections]:
         results: list[Detections | None] = [None] * len(images)
@@ -96,6 +135,26 @@ class BatchDetector(Detector):
                 f"wrong label map for this model? (set the right one in detector.labels)"
             )
         return dets.filter(class_ids=self.keep_ids, max_det=self.max_det)
+
+
+def _singles(batch: np.ndarray) -> Iterable[np.ndarray]:
+    return (batch[i : i + 1] for i in range(len(batch)))
+
+
+class TFDetector(BatchDetector):
+    """A TensorFlow backend: placed on ``detector.device``; calls are thread-safe, so
+    ``detector.workers`` (0 = 1) threads may share it."""
+
+    def __init__(self, path: Path, names: dict[int, str], labels_source: str,
+                 cfg: DetectorConfig, kind: str) -> None:
+        super().__init__(path, names, labels_source, cfg, kind)
+        self.workers = cfg.workers or 1
+        self.device = resolve_device(cfg.device)
+
+    def _placement(self):
+        import tensorflow as tf
+
+        return tf.device(self.device) if self.device else contextlib.nullcontext()
 
 
 def group_by_size(images: list[np.ndarray]) -> dict[tuple[int, int], list[int]]:

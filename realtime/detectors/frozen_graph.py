@@ -6,20 +6,19 @@ TF2 function: one call per batch (image by image when the graph fixes batch 1).
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import numpy as np
 
 from core.errors import UserError
 from realtime.config import DetectorConfig
-from realtime.detectors.common import BatchDetector, RawOutputs, resolve_device
+from realtime.detectors.common import OUTPUT_NAMES, RawOutputs, TFDetector
 
 INPUT = "image_tensor"
-OUTPUTS = ("detection_boxes", "detection_scores", "detection_classes", "num_detections")
+OUTPUTS = OUTPUT_NAMES
 
 
-class FrozenGraphDetector(BatchDetector):
+class FrozenGraphDetector(TFDetector):
     """A TF1 frozen detection graph with the OD API tensor names."""
 
     def __init__(self, path: Path, names: dict[int, str], labels_source: str,
@@ -27,10 +26,7 @@ class FrozenGraphDetector(BatchDetector):
         import tensorflow as tf
         from google.protobuf.message import DecodeError
 
-        self.kind, self.names, self.source, self.labels_source = kind, names, str(path), labels_source
-        self.setup_filters(cfg)
-        self.workers = cfg.workers or 1  # TensorFlow calls are thread-safe
-        self.device = resolve_device(cfg.device)
+        super().__init__(path, names, labels_source, cfg, kind)
         graph_def = tf.compat.v1.GraphDef()
         try:
             graph_def.ParseFromString(path.read_bytes())
@@ -55,18 +51,6 @@ class FrozenGraphDetector(BatchDetector):
                                          [graph.get_tensor_by_name(f"{n}:0") for n in OUTPUTS])
         except (ValueError, tf.errors.OpError) as exc:
             raise UserError(f"{path}: cannot import graph ({str(exc).splitlines()[0]})") from None
-
-    def _placement(self):
-        import tensorflow as tf
-
-        return tf.device(self.device) if self.device else contextlib.nullcontext()
-
-    def _run(self, batch: np.ndarray) -> RawOutputs:
-        if self._fixed_batch and len(batch) > 1:
-            parts = [self._call(batch[i : i + 1]) for i in range(len(batch))]
-            return RawOutputs(*(np.concatenate(p) for p in zip(
-                *((r.boxes, r.scores, r.classes, r.num) for r in parts))))
-        return self._call(batch)
 
     def _call(self, batch: np.ndarray) -> RawOutputs:
         import tensorflow as tf

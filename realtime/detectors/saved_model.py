@@ -8,30 +8,26 @@ they map back unchanged).
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import numpy as np
 
 from core.errors import UserError
 from realtime.config import DetectorConfig
-from realtime.detectors.common import BatchDetector, RawOutputs, resolve_device
+from realtime.detectors.common import OUTPUT_NAMES, RawOutputs, TFDetector
 
 INPUT_NAMES = ("images", "input_tensor", "inputs")
-REQUIRED = ("detection_boxes", "detection_scores", "detection_classes")
+REQUIRED = OUTPUT_NAMES[:3]  # num_detections is optional
 
 
-class SavedModelDetector(BatchDetector):
+class SavedModelDetector(TFDetector):
     """A SavedModel folder's ``serving_default`` signature behind the `Detector` interface."""
 
     def __init__(self, path: Path, names: dict[int, str], labels_source: str,
                  cfg: DetectorConfig, kind: str = "saved_model") -> None:
         import tensorflow as tf
 
-        self.kind, self.names, self.source, self.labels_source = kind, names, str(path), labels_source
-        self.setup_filters(cfg)
-        self.workers = cfg.workers or 1  # TensorFlow calls are thread-safe
-        self.device = resolve_device(cfg.device)
+        super().__init__(path, names, labels_source, cfg, kind)
         try:
             with self._placement():
                 model = tf.saved_model.load(str(path))
@@ -53,24 +49,6 @@ class SavedModelDetector(BatchDetector):
             raise UserError(f"{path}: serving_default lacks output(s) {', '.join(missing)} "
                             f"(has: {', '.join(sorted(outputs))}); not an object detector?")
         self._has_num = "num_detections" in outputs
-
-    def _placement(self):
-        import tensorflow as tf
-
-        return tf.device(self.device) if self.device else contextlib.nullcontext()
-
-    def _run(self, batch: np.ndarray) -> RawOutputs:
-        if self._fixed_size is not None and batch.shape[1:3] != self._fixed_size:
-            import cv2
-
-            h, w = self._fixed_size
-            batch = np.stack([cv2.resize(im, (w, h), interpolation=cv2.INTER_AREA) for im in batch])
-        if self._fixed_batch and len(batch) > 1:
-            parts = [self._call(batch[i : i + 1]) for i in range(len(batch))]
-            return RawOutputs(*(np.concatenate(p) if p[0] is not None else None
-                                for p in zip(*((r.boxes, r.scores, r.classes, r.num)
-                                               for r in parts))))
-        return self._call(batch)
 
     def _call(self, batch: np.ndarray) -> RawOutputs:
         import tensorflow as tf

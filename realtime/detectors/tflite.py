@@ -27,9 +27,9 @@ import numpy as np
 
 from core.errors import UserError
 from realtime.config import DetectorConfig
-from realtime.detectors.common import BatchDetector, RawOutputs
+from realtime.detectors.common import OUTPUT_NAMES, BatchDetector, RawOutputs
 
-OURS = ("detection_boxes", "detection_scores", "detection_classes", "num_detections")
+OURS = OUTPUT_NAMES
 
 
 class TFLiteDetector(BatchDetector):
@@ -41,8 +41,7 @@ class TFLiteDetector(BatchDetector):
 
     def __init__(self, path: Path, names: dict[int, str], labels_source: str,
                  cfg: DetectorConfig, kind: str = "tflite") -> None:
-        self.kind, self.names, self.source, self.labels_source = kind, names, str(path), labels_source
-        self.setup_filters(cfg)
+        super().__init__(path, names, labels_source, cfg, kind)
         if cfg.device.lower() not in ("auto", "cpu"):
             raise UserError(f"detector.device {cfg.device}: {path.name} is a .tflite model, "
                             f"which runs on the CPU (LiteRT + XNNPACK); use cpu or auto")
@@ -51,7 +50,7 @@ class TFLiteDetector(BatchDetector):
         threads = cfg.threads or max(1, cores // self.workers)
         first = _Interpreter(path, threads)
         self.layout = first.layout
-        self._dtype, self._fixed_batch, self._size = first.dtype, first.fixed_batch, first.size
+        self._dtype, self._fixed_batch, self._fixed_size = first.dtype, first.fixed_batch, first.size
         self._all = [first] + [_Interpreter(path, threads) for _ in range(self.workers - 1)]
         self._pool: queue.Queue[_Interpreter] = queue.Queue()
         for interpreter in self._all:
@@ -59,6 +58,7 @@ class TFLiteDetector(BatchDetector):
         self._scores_first: bool | None = None  # od_api: the [1, N] pair in swapped order
         # Runs one batch's images on the pool side by side (threads start on first use).
         self._executor = ThreadPoolExecutor(self.workers, "lookout-tflite")
+        self._map = self._executor.map  # a fixed-batch model's images spread over the pool
 
     def warmup(self, height: int = 240, width: int = 320, batch: int = 1) -> None:
         """Warm every interpreter of the pool (each allocates for the shape on first use)."""
@@ -66,13 +66,7 @@ class TFLiteDetector(BatchDetector):
         for interpreter in self._all:
             self._invoke_on(interpreter, grey[:1] if self._fixed_batch else grey)
 
-    def _run(self, batch: np.ndarray) -> RawOutputs:
-        if self._fixed_batch and len(batch) > 1:  # one image per call, spread over the pool
-            parts = list(self._executor.map(self._run, [batch[i : i + 1]
-                                                         for i in range(len(batch))]))
-            num = None if parts[0].num is None else np.concatenate([p.num for p in parts])
-            return RawOutputs(*(np.concatenate([getattr(p, k) for p in parts])
-                                for k in ("boxes", "scores", "classes")), num)
+    def _call(self, batch: np.ndarray) -> RawOutputs:
         interpreter = self._pool.get()  # waits while every interpreter is busy
         try:
             outputs = self._invoke_on(interpreter, batch)
@@ -89,14 +83,9 @@ class TFLiteDetector(BatchDetector):
         return RawOutputs(boxes, scores, classes + 1.0, num)  # 0-based → label map ids
 
     def _prepare(self, batch: np.ndarray) -> np.ndarray:
-        """Resize to a fixed input size (boxes are normalized, so they map back) and
-        convert: float OD API inputs are normalized to [-1, 1], ours take 0..255."""
-        import cv2
-
-        if self._size is not None and batch.shape[1:3] != self._size:
-            h, w = self._size
-            batch = np.stack([cv2.resize(im, (w, h), interpolation=cv2.INTER_AREA)
-                              for im in batch])
+        """Fit a fixed input size (warm-up calls come here directly) and convert: float
+        OD API inputs are normalized to [-1, 1], ours take 0..255."""
+        batch = self._fit(batch)
         if self._dtype == np.float32:
             batch = batch.astype(np.float32)
             return (batch - 127.5) / 127.5 if self.layout == "od_api" else batch
