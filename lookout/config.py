@@ -99,4 +99,4 @@ def override(section: Any, **flags: Any) -> Any:
             given = f"{flag_name(name)} {flags[name]!r} " if flags.get(name) is not None else ""
             lines.append(f"{given}({join(exc.table, key)}): {message}" if given
                          else f"{join(exc.table, key)}: {message}")
-        raise UserError("; ".join(lines)) from None
+        raise UserError("\n".join(lines)) from None  # the CLI prints one error per line
