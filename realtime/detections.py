@@ -7,6 +7,17 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+def keep_index(scores: np.ndarray, class_ids: np.ndarray, min_score: float = 0.0,
+               keep_ids: set[int] | None = None, max_det: int | None = None) -> np.ndarray:
+    """Indices of the detections to keep, best score first: the one filtering rule, used
+    by `Detections.filter` and by the backends on raw outputs (before labelling them)."""
+    keep = scores >= min_score
+    if keep_ids is not None:
+        keep &= np.isin(class_ids, list(keep_ids))
+    kept = np.flatnonzero(keep)
+    return kept[np.argsort(-scores[kept], kind="stable")][:max_det]
+
+
 @dataclass(frozen=True)
 class Detections:
     """Detections for one image, boxes in pixels.
@@ -77,13 +88,8 @@ class Detections:
     def filter(self, min_score: float = 0.0, class_ids: set[int] | None = None,
                max_det: int | None = None) -> Detections:
         """Those scoring at least ``min_score`` (of ``class_ids`` when given), best first,
-        at most ``max_det``: the one filtering path of every detector backend."""
-        keep = self.scores >= min_score
-        if class_ids is not None:
-            keep &= np.isin(self.class_ids, list(class_ids))
-        kept = np.flatnonzero(keep)
-        order = kept[np.argsort(-self.scores[kept], kind="stable")][:max_det]
-        return self[order]
+        at most ``max_det`` (see `keep_index`)."""
+        return self[keep_index(self.scores, self.class_ids, min_score, class_ids, max_det)]
 
     @property
     def area(self) -> np.ndarray:

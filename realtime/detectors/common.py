@@ -14,7 +14,7 @@ import numpy as np
 
 from core.errors import UserError
 from realtime.config import DetectorConfig
-from realtime.detections import Detections
+from realtime.detections import Detections, keep_index
 from realtime.detectors.base import Detector
 from realtime.labelmap import read_label_map
 
@@ -125,16 +125,16 @@ class BatchDetector(Detector):
         boxes = np.asarray(raw.boxes[row][:n], np.float32).reshape(-1, 4)
         scores = np.asarray(raw.scores[row][:n], np.float32).reshape(-1)
         ids = np.rint(np.asarray(raw.classes[row][:n], np.float32)).astype(np.int32).reshape(-1)
-        dets = Detections.from_normalized(boxes, scores, ids, height, width, self.names)
-        dets = dets.filter(self.min_score)
-        unknown = sorted(set(dets.class_ids.tolist()) - set(self.names))
+        unknown = sorted(set(ids[scores >= self.min_score].tolist()) - set(self.names))
         if unknown:
             raise UserError(
                 f"{self.source}: the model emits class id {unknown[0]}, which the label map "
                 f"{self.labels_source} lacks (ids {', '.join(map(str, self.names))}): "
                 f"wrong label map for this model? (set the right one in detector.labels)"
             )
-        return dets.filter(class_ids=self.keep_ids, max_det=self.max_det)
+        keep = keep_index(scores, ids, self.min_score, self.keep_ids, self.max_det)
+        return Detections.from_normalized(boxes[keep], scores[keep], ids[keep], height, width,
+                                          self.names)
 
 
 def _singles(batch: np.ndarray) -> Iterable[np.ndarray]:
