@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from core.config import Problem, Section, doc
 
 BUNDLE_FORMATS = ("auto", "saved_model", "frozen_graph", "tflite")
+RTSP_TRANSPORTS = ("tcp", "udp")
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
                 "slower", "veryslow", "placebo")
 
@@ -58,7 +59,7 @@ class PipelineConfig(Section):
     reconnect_give_up_s: float = doc(0.0, "stop after a live source is down this long "
                                           "(0 = never)", ge=0.0)
     rtsp_transport: str = doc("tcp", "tcp | udp: how rtsp:// streams carry the video (tcp gets "
-                                     "through NAT and firewalls)", choices=("tcp", "udp"))
+                                     "through NAT and firewalls)", choices=RTSP_TRANSPORTS)
     max_bad_frames: int = doc(50, "stop a file after this many undecodable frames in a row", ge=1)
 
     def problems(self) -> Iterable[Problem]:

@@ -30,7 +30,6 @@ os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # no retry chatter
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
-RTSP_TRANSPORTS = ("tcp", "udp")
 _USERINFO = re.compile(r"^([a-z][a-z0-9+.-]*://)[^/]*@", re.IGNORECASE)
 _OPEN_ENV = threading.Lock()  # OpenCV reads its FFmpeg options from the environment
 
@@ -180,9 +179,7 @@ class CaptureSource(Source):
     def _open_rtsp(self, params: list[int]) -> cv2.VideoCapture:
         """Open an RTSP URL over ``cfg.rtsp_transport`` (TCP by default: RTP over UDP is
         lost behind NAT and firewalls). A user's own OPENCV_FFMPEG_CAPTURE_OPTIONS wins."""
-        transport = self.cfg.rtsp_transport
-        if transport not in RTSP_TRANSPORTS:
-            raise UserError(f"pipeline.rtsp_transport {transport!r}: expected tcp | udp")
+        transport = self.cfg.rtsp_transport  # tcp | udp: checked by PipelineConfig
         with _OPEN_ENV:
             key = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
             before = os.environ.get(key)

@@ -11,7 +11,7 @@ import argparse
 import dataclasses
 
 from lookout.config import Config, override
-from realtime.config import DetectorConfig, PipelineConfig
+from realtime.config import BUNDLE_FORMATS, DetectorConfig, PipelineConfig
 
 # flag -> (argparse keyword arguments); the dest is the config key it overrides
 DETECTOR_FLAGS: dict[str, dict] = {
@@ -20,7 +20,7 @@ DETECTOR_FLAGS: dict[str, dict] = {
     "--max-det": {"type": int, "help": "at most N boxes per frame"},
     "--device": {"help": "auto | cpu | gpu | gpu:N"},
     "--labels": {"help": "label_map.pbtxt for a model without a bundle"},
-    "--bundle-format": {"choices": ["auto", "saved_model", "frozen_graph", "tflite"],
+    "--bundle-format": {"choices": BUNDLE_FORMATS,
                         "help": "which file of a bundle runs (auto = model.tflite on a CPU "
                                 "when there is one; tflite = LiteRT/XNNPACK)"},
     "--workers": {"type": int, "help": "detector calls run side by side (0 = automatic)"},

@@ -143,7 +143,7 @@ def test_transport_is_tcp_unless_configured(camera_clip):
         source.close()
         with pytest.raises(UserError, match="cannot connect"):
             open_source(server.url, PipelineConfig(rtsp_transport="udp", open_timeout_s=5))
-        with pytest.raises(UserError, match=r"expected tcp \| udp"):
+        with pytest.raises(UserError, match=r"pipeline.rtsp_transport: must be one of tcp \| udp"):
             open_source(server.url, PipelineConfig(rtsp_transport="sctp"))
     finally:
         server.close()
