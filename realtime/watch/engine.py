@@ -69,21 +69,23 @@ class WatchEngine(Sink):
         rules: compiled rules (`compile_rules`).
         cfg: the ``[watch]`` table (events folder, snapshots, clips).
         spool: where notified phases go after they are logged (None: log only).
-        notifiers: names of the notifiers each notified phase is spooled for.
+        notifiers: notifier name -> the phases spooled for it (`notifiers.routes`); a
+            plain list of names means ``[watch.delivery] on`` for each.
         gate: the motion gate to tell whether objects are present.
         on_spooled: called after something was spooled (wakes the delivery thread).
     """
 
     def __init__(self, rules: list[Rule], cfg: WatchConfig, *, spool: Spool | None = None,
-                 notifiers: list[str] | None = None, gate: MotionGate | None = None,
-                 on_spooled: Callable[[], None] | None = None) -> None:
+                 notifiers: list[str] | dict[str, frozenset[str]] | None = None,
+                 gate: MotionGate | None = None, on_spooled: Callable[[], None] | None = None) -> None:
         self.rules, self.cfg = rules, cfg
         self.root = Path(cfg.events_dir)
         self.log = EventLog(self.root / "events.jsonl")
         self.snapshots = SnapshotStore(self.root, cfg.snapshot_keep, cfg.snapshot_max_age_days)
         self.clips = ClipRecorder(self.root, cfg.pre_roll_s, cfg.clip_max_s) if cfg.clip else None
-        self.spool, self.notifiers = spool, list(notifiers or [])
-        self.phases = set(cfg.delivery.on)
+        self.spool = spool
+        self.routes = (dict(notifiers) if isinstance(notifiers, dict)
+                       else {n: frozenset(cfg.delivery.on) for n in notifiers or []})
         self.gate, self.on_spooled = gate, on_spooled
         self.tracker = IoUTracker(max_unseen_s=max(r.end_after_s for r in rules))
         self.labels = frozenset().union(*(r.labels for r in rules))
@@ -244,8 +246,9 @@ class WatchEngine(Sink):
         self.log.append(record)  # durable before anyone is told
         log.info("event %s %s: %s (rule %s) score %.2f", phase, event.id, event.label,
                  event.rule, event.score)
-        if self.spool is not None and phase in self.phases and self.notifiers:
-            self.spool.enqueue(record, self.notifiers)
+        names = [n for n, phases in self.routes.items() if phase in phases]
+        if self.spool is not None and names:
+            self.spool.enqueue(record, names)
             if self.on_spooled is not None:
                 self.on_spooled()
 

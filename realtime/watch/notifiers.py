@@ -1,4 +1,5 @@
-"""Notifiers: webhook, command, desktop, console. Each delivers one event record.
+"""Notifiers: webhook, command, desktop, console (MQTT in `mqtt`, ntfy in `ntfy`).
+Each delivers one event record.
 
 ``send(record, key, root)`` raises `DeliveryError` on failure (the spool retries with
 backoff). ``key`` is the delivery's idempotency key, ``root`` the events folder that
@@ -34,10 +35,26 @@ class DeliveryError(Exception):
 
 class Notifier(ABC):
     name: str
+    #: event phases spooled for this notifier; None = those of ``[watch.delivery] on``
+    phases: tuple[str, ...] | None = None
 
     @abstractmethod
     def send(self, record: dict, key: str, root: Path) -> None:
         """Deliver one event record, or raise `DeliveryError`."""
+
+    def start(self) -> None:
+        """Called once before deliveries begin; a bad setting raises `UserError`."""
+
+    def announce(self, camera: str, labels: list[str]) -> None:
+        """The camera and labels this run watches (MQTT publishes discovery for them)."""
+
+    def stop(self) -> None:
+        """Called once after deliveries ended."""
+
+
+def routes(notifiers: list[Notifier], on: list[str]) -> dict[str, frozenset[str]]:
+    """Notifier name -> the event phases spooled for it."""
+    return {n.name: frozenset(n.phases if n.phases is not None else on) for n in notifiers}
 
 
 def _snapshot(record: dict, root: Path) -> Path | None:
@@ -182,6 +199,15 @@ def build_notifiers(cfg: WatchConfig, environ: dict[str, str] | None = None) -> 
         out.append(WebhookNotifier(url, secret, cfg.webhook.snapshot, cfg.webhook.timeout_s))
     if cfg.command.argv:
         out.append(CommandNotifier(cfg.command.argv, cfg.command.timeout_s))
+    if cfg.mqtt.host:
+        from realtime.watch.mqtt import MqttNotifier
+
+        password = cfg.mqtt.password or environ.get(cfg.mqtt.password_env, "")
+        out.append(MqttNotifier(cfg.mqtt, password))
+    if cfg.ntfy.url:
+        from realtime.watch.ntfy import NtfyNotifier
+
+        out.append(NtfyNotifier(cfg.ntfy, cfg.ntfy.token or environ.get(cfg.ntfy.token_env, "")))
     if cfg.delivery.desktop:
         program = shutil.which("notify-send")
         if program:

@@ -21,8 +21,15 @@ log = logging.getLogger("lookout.watch")
 HORIZON_S = 30 * 86400.0  # replay this much of the log; the spool forgets done rows older
 
 
-def recover(log_path: str | Path, spool: Spool, notifiers: list[str], phases: set[str]) -> int:
-    """Close interrupted events and re-spool logged phases; returns deliveries queued."""
+def recover(log_path: str | Path, spool: Spool, notifiers: list[str] | dict[str, frozenset[str]],
+            phases: set[str] | None = None) -> int:
+    """Close interrupted events and re-spool logged phases; returns deliveries queued.
+
+    ``notifiers`` maps each notifier to its phases (`notifiers.routes`), or is a list of
+    names that all take ``phases``.
+    """
+    routes = (notifiers if isinstance(notifiers, dict)
+              else {n: frozenset(phases or ()) for n in notifiers})
     records = read_events(log_path)
     ended = {r["id"] for r in records if r.get("phase") == "end"}
     last: dict[str, dict] = {}
@@ -41,8 +48,9 @@ def recover(log_path: str | Path, spool: Spool, notifiers: list[str], phases: se
     cutoff = time.time() - HORIZON_S
     queued = 0
     for r in records:
-        if r.get("phase") in phases and _logged_at(r) >= cutoff:
-            queued += spool.enqueue(r, notifiers)
+        names = [n for n, wanted in routes.items() if r.get("phase") in wanted]
+        if names and _logged_at(r) >= cutoff:
+            queued += spool.enqueue(r, names)
     spool.prune(HORIZON_S)
     if queued:
         log.info("re-spooled %d delivery(ies) from %s", queued, log_path)

@@ -1,7 +1,7 @@
 """`run_watch`: the doorbell loop, as a short list of steps (what ``lookout watch`` calls).
 
-start: check rules → open spool, recover, start deliveries → load model → compile
-rules against its labels → open source → run the pipeline with the motion gate and
+start: check rules → open spool, recover, connect notifiers, start deliveries → load
+model → compile rules against its labels → open source → tell notifiers the camera → run the pipeline with the motion gate and
 the watch engine (health line alongside) → stop: engine closes events, deliveries
 drain for a while, the rest stays spooled for the next run. SIGTERM stops cleanly.
 """
@@ -21,12 +21,13 @@ from core.errors import UserError
 from realtime.config import DetectorConfig, PipelineConfig
 from realtime.detectors.base import Detector
 from realtime.pipeline import Pipeline, PipelineStats
+from realtime.watch.camera import camera_from_source
 from realtime.watch.config import WatchConfig, WatchRuleConfig
 from realtime.watch.delivery import Deliverer
 from realtime.watch.engine import WatchEngine
 from realtime.watch.health import HealthReporter
 from realtime.watch.motion import MotionGate
-from realtime.watch.notifiers import build_notifiers
+from realtime.watch.notifiers import Notifier, build_notifiers, routes
 from realtime.watch.recovery import recover
 from realtime.watch.rules import compile_rules
 from realtime.watch.spool import Spool
@@ -58,14 +59,17 @@ def deliver_pending(config: WatchSettings, drain_s: float = 30.0) -> WatchResult
     root = Path(cfg.events_dir)
     notifiers = build_notifiers(cfg)
     spool = Spool(root / "spool.sqlite")
+    started: list[Notifier] = []
     try:
-        recover(root / "events.jsonl", spool, [n.name for n in notifiers], set(cfg.delivery.on))
+        recover(root / "events.jsonl", spool, routes(notifiers, cfg.delivery.on))
+        _start(notifiers, started)
         deliverer = Deliverer(spool, notifiers, cfg.delivery, root).start()
         with _sigterm_sets(threading.Event()) as stop:
             pending = _drain(deliverer, drain_s, stop)
         deliverer.stop()
         return WatchResult(None, 0, 0, 0, deliverer.delivered, pending)
     finally:
+        _stop(started)
         spool.close()
 
 
@@ -96,15 +100,20 @@ def run_watch(model: str | Path | Detector, source_spec: str, config: WatchSetti
     compile_rules(rules, None, rules_where)  # labels and polygons: before the slow model load
     root = Path(cfg.events_dir)
     notifiers = build_notifiers(cfg)
-    names = [n.name for n in notifiers]
+    names = routes(notifiers, cfg.delivery.on)
     spool = Spool(root / "spool.sqlite")
     deliverer = health = detector = None
+    started: list[Notifier] = []
     try:
-        recover(root / "events.jsonl", spool, names, set(cfg.delivery.on))
+        recover(root / "events.jsonl", spool, names)
+        _start(notifiers, started)  # a wrong broker password stops us before the model loads
         deliverer = Deliverer(spool, notifiers, cfg.delivery, root).start()
         detector = model if isinstance(model, Detector) else load_detector(model, config.detector)
         compiled = compile_rules(rules, detector.names, rules_where)
         source = open_source(source_spec, config.pipeline)
+        labels = sorted(set().union(*(r.labels for r in compiled)))
+        for notifier in started:
+            notifier.announce(camera_from_source(source.name), labels)
         gate = MotionGate(cfg.motion)
         engine = WatchEngine(compiled, cfg, spool=spool, notifiers=names, gate=gate,
                              on_spooled=deliverer.wake)
@@ -140,9 +149,26 @@ def run_watch(model: str | Path | Detector, source_spec: str, config: WatchSetti
             health.stop()
         if deliverer is not None:
             deliverer.stop()
+        _stop(started)
         if detector is not None and detector is not model:
             detector.close()
         spool.close()
+
+
+def _start(notifiers: list[Notifier], started: list[Notifier]) -> None:
+    """Start each notifier; ``started`` lists those to stop again, even if one fails."""
+    for notifier in notifiers:
+        notifier.start()
+        started.append(notifier)
+
+
+def _stop(started: list[Notifier]) -> None:
+    for notifier in reversed(started):
+        try:
+            notifier.stop()
+        except Exception:  # stopping one must not keep the others running
+            log.exception("stopping the %s notifier", notifier.name)
+    started.clear()
 
 
 def _drain(deliverer: Deliverer, drain_s: float, stop: threading.Event) -> int:

@@ -1,0 +1,261 @@
+"""The MQTT notifier against a real mosquitto on 127.0.0.1: every topic, Home Assistant
+discovery, the spool's once-per-phase through a broker outage, a refused password, the
+last will. (The whole `lookout watch` run over MQTT is in test_watch_notify_e2e.py.)"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+import pytest
+
+from lookout.config import WatchDeliveryConfig
+from lookout.errors import UserError
+from realtime.watch.camera import camera_from_source, camera_of, slug
+from realtime.watch.delivery import Deliverer
+from realtime.watch.events import Event, EventLog
+from realtime.watch.mqtt import MqttNotifier, ObjectCounts, epoch, event_state
+from realtime.watch.notify_config import MqttConfig, NtfyConfig, check_notify_config
+from realtime.watch.snapshots import write_jpeg
+from realtime.watch.spool import Spool
+from tests.fixtures.mosquitto import Mosquitto, Subscriber
+
+FAST = WatchDeliveryConfig(retry_base_s=0.05, retry_max_s=0.3)
+PASSWORD = "pw-Zq81-never-shown"
+
+
+@pytest.fixture
+def broker(tmp_path):
+    server = Mosquitto(tmp_path / "broker").start()
+    yield server
+    server.stop()
+
+
+def visit_records(root, event_id="ev0", source="/clips/front door.mp4", shade=60, log=True):
+    """new, update, end of one visit with a snapshot each, logged to events.jsonl (unless
+    ``log`` is False: then `log_and_spool` does it phase by phase, as the engine does)."""
+    (root / "snapshots").mkdir(parents=True, exist_ok=True)
+    ev = Event(id=event_id, rule="visitor", label="red", source=source, start=1.0,
+               start_frame=10, started_at="2026-11-25T08:00:01.250Z", score=0.8,
+               box=[10, 20, 40, 80])
+    out = []
+    for i, phase in enumerate(("new", "update", "end")):
+        ev.snapshot = f"snapshots/{event_id}.{phase}.jpg"
+        write_jpeg(root / ev.snapshot, np.full((24, 32, 3), shade + 40 * i, np.uint8))
+        ev.score = 0.8 + 0.05 * i
+        if phase == "end":
+            ev.end, ev.end_reason = 4.5, "unseen"
+        rec = ev.record(phase)
+        rec["logged_at"] = f"2026-11-25T08:00:0{2 + i}.000Z"  # strictly increasing
+        out.append(rec)
+    if log:
+        for rec in out:
+            log_and_spool(root, rec)
+    return out
+
+
+def log_and_spool(root, record, spool=None):
+    event_log = EventLog(root / "events.jsonl")
+    event_log.append(record)
+    event_log.close()
+    if spool is not None:
+        spool.enqueue(record, ["mqtt"])
+
+
+def notifier(broker, **kw) -> MqttNotifier:
+    cfg = MqttConfig(host="127.0.0.1", port=broker.port, timeout_s=1.0, **kw)
+    return MqttNotifier(cfg, kw.pop("password", ""))
+
+
+def deliver(spool, notifiers, root, timeout_s=20.0):
+    deliverer = Deliverer(spool, notifiers, FAST, root).start()
+    try:
+        return deliverer.drain(timeout_s)
+    finally:
+        deliverer.stop()
+
+
+def test_camera_names_never_carry_credentials():
+    assert camera_from_source("/clips/front door.mp4") == "front_door"
+    assert camera_from_source("rtsp://user:pa55@doorbell.local:554/s1") == "doorbell_local"
+    assert camera_from_source("webcam:0") == "webcam0"
+    assert camera_of({"camera": "garage/left+#", "source": "x.mp4"}) == "garage_left"
+    assert slug("traffic light") == "traffic_light"
+
+
+def test_event_state_times_and_no_source():
+    rec = {"id": "e", "phase": "end", "label": "red", "source": "rtsp://u:secret@cam/s",
+           "started_at": "2026-11-25T08:00:01.250Z", "duration": 3.5, "snapshot": "s.jpg"}
+    state = event_state(rec)
+    assert state["start_time"] == epoch("2026-11-25T08:00:01Z") + 0.25
+    assert state["end_time"] == state["start_time"] + 3.5
+    assert state["camera"] == "cam" and state["has_snapshot"] and not state["has_clip"]
+    assert "secret" not in json.dumps(state)
+
+
+def test_counts_survive_a_reordered_retry(tmp_path):
+    """An ``end`` delivered before its ``new`` (a retry that lost the race) must not leave
+    the count stuck at 1; nor may an event already ended in the log reopen it."""
+    new, _update, end = visit_records(tmp_path)
+    counts = ObjectCounts()
+    counts.ended = set()  # nothing ended in the log yet
+    assert counts.apply(end, tmp_path) == 0
+    assert counts.apply(new, tmp_path) == 0
+    fresh = ObjectCounts()  # a restart: the log says ev0 ended
+    assert fresh.apply(new, tmp_path) == 0
+
+
+def test_bad_mqtt_and_ntfy_values_name_the_key():
+    with pytest.raises(UserError, match=r"c.toml: watch.mqtt.qos: 3 is not 0, 1 or 2"):
+        check_notify_config(MqttConfig(qos=3), NtfyConfig(), "c.toml")
+    with pytest.raises(UserError, match=r"watch.mqtt.topic_prefix: 'home/#'"):
+        check_notify_config(MqttConfig(topic_prefix="home/#"), NtfyConfig())
+    with pytest.raises(UserError, match=r"watch.ntfy.topic: needed when ntfy.url is set"):
+        check_notify_config(MqttConfig(), NtfyConfig(url="https://ntfy.sh"))
+    with pytest.raises(UserError, match=r"watch.ntfy.priority: 7 is not in \[1, 5\]"):
+        check_notify_config(MqttConfig(), NtfyConfig(url="http://x", topic="t", priority=7))
+
+
+def test_every_topic_and_discovery(broker, tmp_path):
+    root = tmp_path / "events"
+    records = visit_records(root, log=False)
+    sub = Subscriber(broker.port, ["lookout/#", "homeassistant/#"])
+    mqtt = notifier(broker, discovery=True)
+    spool = Spool(root / "spool.sqlite")
+    try:
+        mqtt.start()
+        mqtt.announce("front_door", ["red", "blue"])
+        for rec in records:  # as the engine does: log, spool, deliver, next phase
+            log_and_spool(root, rec, spool)
+            assert deliver(spool, [mqtt], root) == 0
+        mqtt.stop()
+        assert sub.wait_for(lambda: [m.payload for m in sub.on("lookout/available")][-1:]
+                            == [b"offline"], 10)
+    finally:
+        mqtt.stop()
+        spool.close()
+        sub.close()
+
+    events = [json.loads(m.payload) for m in sub.on("lookout/events")]
+    assert [e["type"] for e in events] == ["new", "update", "end"]
+    assert [e["key"] for e in events] == [f"ev0:{p}:mqtt" for p in ("new", "update", "end")]
+    assert events[0]["before"] == events[0]["after"]
+    for prev, cur in zip(events, events[1:], strict=False):
+        assert cur["before"] == prev["after"]  # before = the state last published
+    end = events[-1]["after"]
+    assert end["camera"] == "front_door" and end["label"] == "red"
+    assert end["score"] == 0.9 and end["box"] == [10.0, 20.0, 40.0, 80.0]
+    assert end["end_time"] == pytest.approx(end["start_time"] + 3.5)
+    assert end["snapshot"] == "snapshots/ev0.end.jpg" and end["end_reason"] == "unseen"
+    # announce: 0 for each label, then 1 while the visit is open, 0 after its end
+    assert [m.payload for m in sub.on("lookout/front_door/red")] == [b"0", b"1", b"1", b"0"]
+    assert [m.payload for m in sub.on("lookout/front_door/blue")] == [b"0"]
+    snaps = sub.on("lookout/front_door/red/snapshot")
+    assert [m.payload for m in snaps] == [(root / r["snapshot"]).read_bytes() for r in records]
+    assert [m.payload for m in sub.on("lookout/available")] == [b"online", b"offline"]
+
+    configs = {m.topic: json.loads(m.payload) for m in sub.messages
+               if m.topic.startswith("homeassistant/")}
+    node = "homeassistant/{}/lookout_front_door/{}/config"
+    assert set(configs) == {node.format(c, f"{label}_{w}") for label in ("red", "blue")
+                            for c, w in (("binary_sensor", "present"), ("sensor", "count"),
+                                         ("image", "snapshot"))}
+    present = configs[node.format("binary_sensor", "red_present")]
+    assert present["state_topic"] == "lookout/front_door/red"
+    assert present["availability_topic"] == "lookout/available"
+    assert present["device"]["identifiers"] == ["lookout_front_door"]
+    image = configs[node.format("image", "red_snapshot")]
+    assert image["image_topic"] == "lookout/front_door/red/snapshot"
+    assert image["content_type"] == "image/jpeg"
+    assert len({c["unique_id"] for c in configs.values()}) == 6
+    # retained: a client that subscribes now gets the current state at once
+    late = Subscriber(broker.port, ["lookout/+/+", "lookout/+/+/snapshot", "lookout/available"],
+                      client_id="late")
+    try:
+        assert late.wait_for(lambda: len(late.messages) >= 4, 10)
+        state = {m.topic: m.payload for m in late.messages if m.retain}
+    finally:
+        late.close()
+    assert state["lookout/front_door/red"] == b"0"
+    assert state["lookout/available"] == b"offline"
+    assert state["lookout/front_door/red/snapshot"] == snaps[-1].payload
+
+
+def test_broker_down_then_back_each_phase_once(broker, tmp_path, caplog):
+    """The broker stops with deliveries due; attempts fail and are retried; after it comes
+    back every phase arrives exactly once (paho's queued re-send and the spool's retry
+    must not both publish)."""
+    root = tmp_path / "events"
+    records = visit_records(root) + visit_records(root, "ev1", shade=20)
+    sub = Subscriber(broker.port, ["lookout/events"], client_id="durable", durable=True)
+    mqtt = notifier(broker)
+    spool = Spool(root / "spool.sqlite")
+    deliverer = Deliverer(spool, [mqtt], FAST, root)
+    try:
+        mqtt.start()
+        spool.enqueue(records[0], ["mqtt"])
+        deliverer.start()
+        assert deliverer.drain(10) == 0
+        broker.stop()
+        for rec in records[1:]:
+            spool.enqueue(rec, ["mqtt"])
+        deliverer.wake()
+        with caplog.at_level(logging.WARNING, "lookout.watch"):
+            assert deliverer.drain(2.5) > 0  # down: nothing goes
+            assert deliverer.failures > 0
+            broker.start()
+            assert deliverer.drain(30) == 0
+    finally:
+        deliverer.stop()
+        mqtt.stop()
+        spool.close()
+    assert sub.wait_for(lambda: len(sub.on("lookout/events")) >= 6, 20)
+    sub.wait_for(lambda: False, 1.0)  # a late duplicate would arrive now
+    sub.close()
+    keys = [json.loads(m.payload)["key"] for m in sub.on("lookout/events")]
+    assert sorted(keys) == sorted(f"{r['id']}:{r['phase']}:mqtt" for r in records)
+    assert "not connected" in caplog.text
+
+
+def test_refused_password_is_one_line_and_never_shows_the_password(tmp_path):
+    server = Mosquitto(tmp_path / "broker", users={"doorbell": PASSWORD}).start()
+    try:
+        mqtt = MqttNotifier(MqttConfig(host="127.0.0.1", port=server.port, timeout_s=5.0,
+                                       username="doorbell"), "wrong-" + PASSWORD)
+        with pytest.raises(UserError) as info:
+            mqtt.start()
+        good = MqttNotifier(MqttConfig(host="127.0.0.1", port=server.port, timeout_s=5.0,
+                                       username="doorbell"), PASSWORD)
+        good.start()
+        assert good._connected.is_set()
+        good.stop()
+    finally:
+        server.stop()
+    message = str(info.value)
+    assert "\n" not in message and PASSWORD not in message
+    assert message == (f"watch.mqtt: the broker at 127.0.0.1:{server.port} refused user "
+                       "'doorbell': not authorized")
+    assert PASSWORD not in repr(good.cfg) and PASSWORD not in repr(good)
+
+
+def test_broker_down_at_start_is_a_warning_then_delivers(tmp_path, caplog):
+    server = Mosquitto(tmp_path / "broker")  # not started yet
+    root = tmp_path / "events"
+    (rec, *_rest) = visit_records(root)
+    mqtt = MqttNotifier(MqttConfig(host="127.0.0.1", port=server.port, timeout_s=1.0))
+    spool = Spool(root / "spool.sqlite")
+    try:
+        with caplog.at_level(logging.WARNING, "lookout.watch"):
+            mqtt.start()
+        assert f"MQTT broker 127.0.0.1:{server.port} not reachable" in caplog.text
+        spool.enqueue(rec, ["mqtt"])
+        server.start()
+        sub = Subscriber(server.port, ["lookout/events"])
+        assert deliver(spool, [mqtt], root, 30) == 0
+        assert sub.wait_for(lambda: len(sub.on("lookout/events")) == 1, 10)
+        sub.close()
+    finally:
+        mqtt.stop()
+        spool.close()
+        server.stop()
