@@ -141,7 +141,7 @@ class MqttNotifier(Notifier):
             except (OSError, ValueError) as exc:
                 raise UserError(f"watch.mqtt.ca_file: {cfg.ca_file}: {exc}") from None
         client.will_set(self.available_topic, "offline", qos=cfg.qos, retain=True)
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.reconnect_delay_set(min_delay=1, max_delay=15)
         client.connect_timeout = min(cfg.timeout_s, 10.0)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect

@@ -4,6 +4,7 @@ last will. (The whole `lookout watch` run over MQTT is in test_watch_notify_e2e.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 
@@ -141,7 +142,7 @@ def test_every_topic_and_discovery(broker, tmp_path):
     assert [e["type"] for e in events] == ["new", "update", "end"]
     assert [e["key"] for e in events] == [f"ev0:{p}:mqtt" for p in ("new", "update", "end")]
     assert events[0]["before"] == events[0]["after"]
-    for prev, cur in zip(events, events[1:], strict=False):
+    for prev, cur in itertools.pairwise(events):
         assert cur["before"] == prev["after"]  # before = the state last published
     end = events[-1]["after"]
     assert end["camera"] == "front_door" and end["label"] == "red"
