@@ -19,6 +19,7 @@ publishing them again. Errors name ``host:port`` only, never the password.
 from __future__ import annotations
 
 import calendar
+import hashlib
 import json
 import logging
 import threading
@@ -113,7 +114,8 @@ class MqttNotifier(Notifier):
         self._inflight: dict[str, list] = {}  # delivery key -> paho MQTTMessageInfo
         self._counts = ObjectCounts()
         self._last: OrderedDict[str, dict] = OrderedDict()  # event id -> last record sent
-        self._snap_mark: dict[tuple[str, str], tuple[str, str]] = {}
+        # (camera, label) -> (started_at, logged_at) and digest of the snapshot last sent
+        self._snap_sent: dict[tuple[str, str], tuple[tuple[str, str], str]] = {}
         self._cameras: dict[str, list[str]] = {}
 
     def __repr__(self) -> str:
@@ -233,22 +235,27 @@ class MqttNotifier(Notifier):
             self._inflight.pop(key, None)
 
     def _messages(self, record: dict, key: str, root: Path) -> list:
-        """Publish the events message, the count and the snapshot of one phase."""
+        """Publish the snapshot, the count and the events message of one phase, in that
+        order: whoever reacts to the event (an HA automation) finds the picture in place."""
         camera, label = camera_of(record), slug(record["label"])
+        infos = []
+        snap = root / record["snapshot"] if record.get("snapshot") else None
+        mark = (record.get("started_at") or "", record.get("logged_at") or "")
+        last_mark, last_digest = self._snap_sent.get((camera, label), (("", ""), ""))
+        if snap is not None and snap.is_file() and mark >= last_mark:
+            jpeg = snap.read_bytes()
+            digest = hashlib.sha256(jpeg).hexdigest()
+            self._snap_sent[(camera, label)] = (mark, digest)
+            if digest != last_digest:  # the same picture again would look like a new one
+                infos.append(self._publish(f"{self.prefix}/{camera}/{label}/snapshot", jpeg,
+                                           retain=True))
+        count = self._counts.apply(record, root)
+        infos.append(self._publish(f"{self.prefix}/{camera}/{label}", str(count), retain=True))
         after = event_state(record)
         previous = self._previous(record, root)
         before = event_state(previous) if previous is not None else after
         message = {"type": record["phase"], "key": key, "before": before, "after": after}
-        infos = [self._publish(f"{self.prefix}/events", json.dumps(message))]
-        count = self._counts.apply(record, root)
-        infos.append(self._publish(f"{self.prefix}/{camera}/{label}", str(count), retain=True))
-        snap = root / record["snapshot"] if record.get("snapshot") else None
-        mark = (record.get("started_at") or "", record.get("logged_at") or "")
-        if snap is not None and snap.is_file() and mark >= self._snap_mark.get((camera, label),
-                                                                                ("", "")):
-            self._snap_mark[(camera, label)] = mark
-            infos.append(self._publish(f"{self.prefix}/{camera}/{label}/snapshot",
-                                       snap.read_bytes(), retain=True))
+        infos.append(self._publish(f"{self.prefix}/events", json.dumps(message)))
         self._last[record["id"]] = record
         self._last.move_to_end(record["id"])
         while len(self._last) > REMEMBER:

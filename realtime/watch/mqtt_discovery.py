@@ -5,7 +5,8 @@ Per camera (one HA device, "lookout <camera>") and label:
 - ``binary_sensor``: the label is in view (``occupancy``), from ``PREFIX/<camera>/<label>``;
 - ``sensor``: how many are in view, from the same topic;
 - ``image``: the best snapshot, from ``PREFIX/<camera>/<label>/snapshot`` (JPEG bytes).
-All go unavailable when ``PREFIX/available`` says ``offline``.
+All go unavailable when ``PREFIX/available`` says ``offline``. Entity ids are
+``binary_sensor.lookout_<camera>_<label>_present`` and alike (PREFIX first).
 """
 
 from __future__ import annotations
@@ -42,8 +43,9 @@ def discovery_messages(prefix: str, discovery_prefix: str, camera: str,
     out = []
     for component, (what, config) in entities.items():
         object_id = f"{label}_{what}"
+        # default_entity_id (Home Assistant 2025.10+; object_id, its predecessor, is gone)
         payload = {**config, "unique_id": f"{node}_{object_id}",
-                   "object_id": f"{node}_{object_id}", **common}
+                   "default_entity_id": f"{component}.{node}_{object_id}", **common}
         out.append((f"{discovery_prefix}/{component}/{node}/{object_id}/config",
                     json.dumps(payload, sort_keys=True)))
     return out

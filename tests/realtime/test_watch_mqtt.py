@@ -155,6 +155,11 @@ def test_every_topic_and_discovery(broker, tmp_path):
     snaps = sub.on("lookout/front_door/red/snapshot")
     assert [m.payload for m in snaps] == [(root / r["snapshot"]).read_bytes() for r in records]
     assert [m.payload for m in sub.on("lookout/available")] == [b"online", b"offline"]
+    # per phase: the picture first, then the count, then the event (automations find the
+    # picture in place)
+    order = [m.topic.rsplit("/", 1)[-1] for m in sub.messages
+             if m.topic.startswith("lookout/") and not m.topic.endswith(("available", "blue"))]
+    assert order == ["red"] + ["snapshot", "red", "events"] * 3
 
     configs = {m.topic: json.loads(m.payload) for m in sub.messages
                if m.topic.startswith("homeassistant/")}
@@ -170,6 +175,7 @@ def test_every_topic_and_discovery(broker, tmp_path):
     assert image["image_topic"] == "lookout/front_door/red/snapshot"
     assert image["content_type"] == "image/jpeg"
     assert len({c["unique_id"] for c in configs.values()}) == 6
+    assert image["default_entity_id"] == "image.lookout_front_door_red_snapshot"
     # retained: a client that subscribes now gets the current state at once
     late = Subscriber(broker.port, ["lookout/+/+", "lookout/+/+/snapshot", "lookout/available"],
                       client_id="late")
@@ -260,3 +266,23 @@ def test_broker_down_at_start_is_a_warning_then_delivers(tmp_path, caplog):
         mqtt.stop()
         spool.close()
         server.stop()
+
+
+def test_an_unchanged_snapshot_is_not_sent_again(broker, tmp_path):
+    root = tmp_path / "events"
+    new, update, end = visit_records(root, log=False)
+    update["snapshot"] = end["snapshot"] = new["snapshot"]  # no better view came
+    sub = Subscriber(broker.port, ["lookout/#"])
+    mqtt = notifier(broker)
+    spool = Spool(root / "spool.sqlite")
+    try:
+        mqtt.start()
+        for rec in (new, update, end):
+            log_and_spool(root, rec, spool)
+            assert deliver(spool, [mqtt], root) == 0
+        assert sub.wait_for(lambda: len(sub.on("lookout/events")) == 3, 10)
+    finally:
+        mqtt.stop()
+        spool.close()
+        sub.close()
+    assert len(sub.on("lookout/front_door/red/snapshot")) == 1
