@@ -22,6 +22,7 @@ import calendar
 import hashlib
 import json
 import logging
+import ssl
 import threading
 import time
 from collections import OrderedDict
@@ -150,6 +151,11 @@ class MqttNotifier(Notifier):
         self._client = client
         try:  # the first try in the foreground, to tell "refused" from "not there"
             client.connect(cfg.host, cfg.port, cfg.keepalive_s)
+        except ssl.SSLCertVerificationError as exc:  # retrying cannot fix that
+            self._client = None
+            raise UserError(f"watch.mqtt: the TLS certificate of the broker at {self.where} is "
+                            f"not trusted ({exc.verify_message}); set watch.mqtt.ca_file to "
+                            "the CA that signed it") from None
         except (OSError, ValueError) as exc:
             log.warning("MQTT broker %s not reachable (%s); events wait in the spool until it is",
                         self.where, type(exc).__name__)

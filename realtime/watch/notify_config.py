@@ -55,6 +55,9 @@ def check_notify_config(mqtt: MqttConfig, ntfy: NtfyConfig, where: str = "config
     def bad(key: str, message: str) -> UserError:
         return UserError(f"{where}: watch.{key}: {message}")
 
+    if "/" in mqtt.host or mqtt.host.count(":") == 1:  # a URL or host:port (IPv6 has more)
+        raise bad("mqtt.host", f"{mqtt.host!r}: a host name or address, not a URL "
+                               "(the port goes in watch.mqtt.port)")
     if not 1 <= mqtt.port <= 65535:
         raise bad("mqtt.port", f"{mqtt.port} is not in [1, 65535]")
     if mqtt.qos not in (0, 1, 2):

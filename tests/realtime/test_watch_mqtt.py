@@ -110,6 +110,11 @@ def test_counts_survive_a_reordered_retry(tmp_path):
 def test_bad_mqtt_and_ntfy_values_name_the_key():
     with pytest.raises(UserError, match=r"c.toml: watch.mqtt.qos: 3 is not 0, 1 or 2"):
         check_notify_config(MqttConfig(qos=3), NtfyConfig(), "c.toml")
+    with pytest.raises(UserError, match=r"watch.mqtt.host: 'mqtt://ha.local': a host name"):
+        check_notify_config(MqttConfig(host="mqtt://ha.local"), NtfyConfig())
+    with pytest.raises(UserError, match=r"watch.mqtt.host: 'ha.local:1883'"):
+        check_notify_config(MqttConfig(host="ha.local:1883"), NtfyConfig())
+    check_notify_config(MqttConfig(host="fd00::1"), NtfyConfig())  # IPv6 is fine
     with pytest.raises(UserError, match=r"watch.mqtt.topic_prefix: 'home/#'"):
         check_notify_config(MqttConfig(topic_prefix="home/#"), NtfyConfig())
     with pytest.raises(UserError, match=r"watch.ntfy.topic: needed when ntfy.url is set"):
@@ -286,3 +291,25 @@ def test_an_unchanged_snapshot_is_not_sent_again(broker, tmp_path):
         spool.close()
         sub.close()
     assert len(sub.on("lookout/front_door/red/snapshot")) == 1
+
+
+def test_tls_with_the_brokers_ca_and_an_untrusted_certificate(tmp_path):
+    server = Mosquitto(tmp_path / "broker", users={"doorbell": PASSWORD}, tls=True).start()
+    root = tmp_path / "events"
+    (rec, *_rest) = visit_records(root)
+    spool = Spool(root / "spool.sqlite")
+    tls = {"host": "127.0.0.1", "port": server.port, "tls": True, "username": "doorbell",
+           "timeout_s": 5.0}
+    try:
+        untrusted = MqttNotifier(MqttConfig(**tls), PASSWORD)  # system CAs only
+        with pytest.raises(UserError, match=r"TLS certificate of the broker at 127.0.0.1:\d+ "
+                                            r"is not trusted \(.+\); set watch.mqtt.ca_file"):
+            untrusted.start()
+        mqtt = MqttNotifier(MqttConfig(**tls, ca_file=str(server.ca_file)), PASSWORD)
+        mqtt.start()
+        spool.enqueue(rec, ["mqtt"])
+        assert deliver(spool, [mqtt], root) == 0  # acknowledged over TLS
+        mqtt.stop()
+    finally:
+        spool.close()
+        server.stop()
