@@ -158,7 +158,7 @@ class MqttNotifier(Notifier):
                             "the CA that signed it") from None
         except (OSError, ValueError) as exc:
             log.warning("MQTT broker %s not reachable (%s); events wait in the spool until it is",
-                        self.where, type(exc).__name__)
+                        self.where, getattr(exc, "strerror", None) or type(exc).__name__)
             client.connect_async(cfg.host, cfg.port, cfg.keepalive_s)
             client.loop_start()
             return

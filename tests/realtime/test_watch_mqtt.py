@@ -313,3 +313,26 @@ def test_tls_with_the_brokers_ca_and_an_untrusted_certificate(tmp_path):
     finally:
         spool.close()
         server.stop()
+
+
+def test_deliver_only_sends_what_the_log_holds(broker, tmp_path):
+    """``lookout watch --deliver-only`` after a run without MQTT: recovery spools every
+    logged phase for the MQTT notifier, which delivers them and says offline at the end."""
+    from lookout.config import Config, WatchConfig
+    from realtime.watch.runner import deliver_pending
+
+    root = tmp_path / "events"
+    records = visit_records(root)
+    watch = WatchConfig(events_dir=str(root), delivery=WatchDeliveryConfig(console=False))
+    watch.mqtt = MqttConfig(host="127.0.0.1", port=broker.port, timeout_s=2.0)
+    sub = Subscriber(broker.port, ["lookout/#"])
+    try:
+        result = deliver_pending(Config(watch=watch), drain_s=20)
+        assert sub.wait_for(lambda: sub.on("lookout/available")[-1:] != [], 10)
+        sub.wait_for(lambda: sub.on("lookout/available")[-1].payload == b"offline", 10)
+    finally:
+        sub.close()
+    assert result.delivered == 3 and result.pending == 0
+    assert [json.loads(m.payload)["key"] for m in sub.on("lookout/events")] == [
+        f"ev0:{r['phase']}:mqtt" for r in records]
+    assert [m.payload for m in sub.on("lookout/available")] == [b"online", b"offline"]
