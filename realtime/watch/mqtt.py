@@ -221,7 +221,7 @@ class MqttNotifier(Notifier):
             return
         if self._connected.is_set():
             info = client.publish(self.available_topic, "offline", qos=self.cfg.qos, retain=True)
-            _wait([info], min(self.cfg.timeout_s, 5.0))
+            _wait([info], min(self.cfg.timeout_s, 5.0), self._connected)
             client.disconnect()
         client.loop_stop()
 
@@ -234,7 +234,7 @@ class MqttNotifier(Notifier):
             infos = self._inflight.get(key)
             if infos is None:  # first attempt: hand the messages to paho, once
                 infos = self._inflight[key] = self._messages(record, key, root)
-        if not _wait(infos, self.cfg.timeout_s):
+        if not _wait(infos, self.cfg.timeout_s, self._connected):
             state = "not acknowledged" if self._connected.is_set() else "not connected"
             raise DeliveryError(f"mqtt {self.where}: {state} (kept queued; retrying)")
         with self._lock:
@@ -286,13 +286,14 @@ class MqttNotifier(Notifier):
         return self._client.publish(topic, payload, qos=self.cfg.qos, retain=retain)
 
 
-def _wait(infos: list, timeout_s: float) -> bool:
-    """True once paho has every message acknowledged (QoS 0: written)."""
+def _wait(infos: list, timeout_s: float, connected: threading.Event) -> bool:
+    """True once paho has every message acknowledged (QoS 0: written); False after
+    ``timeout_s``, or at once while not connected (paho keeps them queued meanwhile)."""
     deadline = time.monotonic() + timeout_s
     # not is_published(): it raises for a message published while disconnected, although
     # paho keeps that one queued and sends it on reconnect; read the flag the PUBACK sets
     while not all(i._published for i in infos):
-        if time.monotonic() >= deadline:
+        if time.monotonic() >= deadline or not connected.is_set():
             return False
         time.sleep(0.02)
     return True
