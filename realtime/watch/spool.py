@@ -24,6 +24,7 @@ from pathlib import Path
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS deliveries (
     key        TEXT PRIMARY KEY,          -- event_id:phase:notifier, the idempotency key
+                                          -- (phase of an update: update@<logged_at>)
     event_id   TEXT NOT NULL,
     phase      TEXT NOT NULL,
     notifier   TEXT NOT NULL,
@@ -54,6 +55,13 @@ def delivery_key(event_id: str, phase: str, notifier: str) -> str:
     return f"{event_id}:{phase}:{notifier}"
 
 
+def record_phase(record: dict) -> str:
+    """The phase part of a record's key: ``new`` and ``end`` happen once per event,
+    ``update`` (a better snapshot) may happen several times: ``update@<logged_at>``."""
+    phase = record["phase"]
+    return f"{phase}@{record.get('logged_at', '')}" if phase == "update" else phase
+
+
 class Spool:
     """Thread-safe (one connection behind a lock); every write is its own transaction."""
 
@@ -72,7 +80,8 @@ class Spool:
         Returns how many deliveries were new.
         """
         now = time.time() if now is None else now
-        rows = [(delivery_key(record["id"], record["phase"], n), record["id"], record["phase"], n,
+        phase = record_phase(record)
+        rows = [(delivery_key(record["id"], phase, n), record["id"], record["phase"], n,
                  json.dumps(record), now, now) for n in notifiers]
         with self._lock, self._db:
             before = self._db.total_changes

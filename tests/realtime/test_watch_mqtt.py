@@ -19,7 +19,7 @@ from realtime.watch.events import Event, EventLog
 from realtime.watch.mqtt import MqttNotifier, ObjectCounts, epoch, event_state
 from realtime.watch.notify_config import MqttConfig, NtfyConfig, check_notify_config
 from realtime.watch.snapshots import write_jpeg
-from realtime.watch.spool import Spool
+from realtime.watch.spool import Spool, record_phase
 from tests.fixtures.mosquitto import Mosquitto, Subscriber
 
 FAST = WatchDeliveryConfig(retry_base_s=0.05, retry_max_s=0.3)
@@ -107,6 +107,17 @@ def test_counts_survive_a_reordered_retry(tmp_path):
     assert fresh.apply(new, tmp_path) == 0
 
 
+def test_each_update_is_its_own_delivery_once(tmp_path):
+    """An event can have several updates (better snapshots): each is delivered, each once."""
+    new, update, end = visit_records(tmp_path / "e")
+    later = {**update, "logged_at": "2026-11-25T08:00:03.500Z"}
+    spool = Spool(tmp_path / "spool.sqlite")
+    assert [spool.enqueue(r, ["mqtt"]) for r in (new, update, later, end)] == [1, 1, 1, 1]
+    assert [spool.enqueue(r, ["mqtt"]) for r in (new, update, later, end)] == [0, 0, 0, 0]
+    assert spool.counts()["pending"] == 4
+    spool.close()
+
+
 def test_bad_mqtt_and_ntfy_values_name_the_key():
     with pytest.raises(UserError, match=r"c.toml: watch.mqtt.qos: 3 is not 0, 1 or 2"):
         check_notify_config(MqttConfig(qos=3), NtfyConfig(), "c.toml")
@@ -145,7 +156,8 @@ def test_every_topic_and_discovery(broker, tmp_path):
 
     events = [json.loads(m.payload) for m in sub.on("lookout/events")]
     assert [e["type"] for e in events] == ["new", "update", "end"]
-    assert [e["key"] for e in events] == [f"ev0:{p}:mqtt" for p in ("new", "update", "end")]
+    assert [e["key"] for e in events] == [f"ev0:{record_phase(r)}:mqtt" for r in records]
+    assert events[1]["key"] == "ev0:update@2026-11-25T08:00:03.000Z:mqtt"
     assert events[0]["before"] == events[0]["after"]
     for prev, cur in itertools.pairwise(events):
         assert cur["before"] == prev["after"]  # before = the state last published
@@ -226,7 +238,7 @@ def test_broker_down_then_back_each_phase_once(broker, tmp_path, caplog):
     sub.wait_for(lambda: False, 1.0)  # a late duplicate would arrive now
     sub.close()
     keys = [json.loads(m.payload)["key"] for m in sub.on("lookout/events")]
-    assert sorted(keys) == sorted(f"{r['id']}:{r['phase']}:mqtt" for r in records)
+    assert sorted(keys) == sorted(f"{r['id']}:{record_phase(r)}:mqtt" for r in records)
     assert "not connected" in caplog.text
 
 
@@ -334,5 +346,5 @@ def test_deliver_only_sends_what_the_log_holds(broker, tmp_path):
         sub.close()
     assert result.delivered == 3 and result.pending == 0
     assert [json.loads(m.payload)["key"] for m in sub.on("lookout/events")] == [
-        f"ev0:{r['phase']}:mqtt" for r in records]
+        f"ev0:{record_phase(r)}:mqtt" for r in records]
     assert [m.payload for m in sub.on("lookout/available")] == [b"online", b"offline"]

@@ -17,6 +17,7 @@ import pytest
 
 from lookout.cli import main
 from realtime.watch.events import read_events
+from realtime.watch.spool import record_phase
 from tests.fixtures.doorbell import Visit, write_doorbell_clip
 from tests.fixtures.mosquitto import Mosquitto, Subscriber
 from tests.fixtures.ntfy import NtfyServer
@@ -108,7 +109,7 @@ def test_watch_over_mqtt_and_ntfy_through_a_broker_restart(color_bundle, tmp_pat
     messages = [json.loads(p) for p in payloads(sub, "lookout/events")]
     keys = [m["key"] for m in messages]
     assert len(keys) == len(set(keys))  # nothing twice
-    assert set(keys) == {f"{r['id']}:{r['phase']}:mqtt" for r in records}  # nothing lost
+    assert set(keys) == {f"{r['id']}:{record_phase(r)}:mqtt" for r in records}  # nothing lost
     for event_id in ids:
         phases = [m["type"] for m in messages if m["after"]["id"] == event_id]
         assert phases[0] == "new" and phases[-1] == "end"
