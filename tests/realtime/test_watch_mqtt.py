@@ -80,6 +80,7 @@ def deliver(spool, notifiers, root, timeout_s=20.0):
 def test_camera_names_never_carry_credentials():
     assert camera_from_source("/clips/front door.mp4") == "front_door"
     assert camera_from_source("rtsp://user:pa55@doorbell.local:554/s1") == "doorbell_local"
+    assert camera_from_source("rtsp://***@doorbell.local/s1") == "doorbell_local"  # as logged
     assert camera_from_source("webcam:0") == "webcam0"
     assert camera_of({"camera": "garage/left+#", "source": "x.mp4"}) == "garage_left"
     assert slug("traffic light") == "traffic_light"
