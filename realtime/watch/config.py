@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from core.config import Problem, Section, doc
+from realtime.watch.notify_config import MqttConfig, NtfyConfig
 
 PHASES = ("new", "end")
 
@@ -119,6 +120,8 @@ class WatchConfig(Section):
     delivery: WatchDeliveryConfig = doc(WatchDeliveryConfig(), "[watch.delivery]: notifiers")
     webhook: WatchWebhookConfig = doc(WatchWebhookConfig(), "[watch.webhook]")
     command: WatchCommandConfig = doc(WatchCommandConfig(), "[watch.command]")
+    mqtt: MqttConfig = doc(MqttConfig(), "[watch.mqtt]: Home Assistant / MQTT")
+    ntfy: NtfyConfig = doc(NtfyConfig(), "[watch.ntfy]: phone push with the snapshot")
     rules: list[WatchRuleConfig] = doc([], "what makes an event: one table per rule (see config.toml)")
 
     def problems(self) -> Iterable[Problem]:

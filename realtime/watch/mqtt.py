@@ -28,7 +28,7 @@ import time
 from collections import OrderedDict
 from pathlib import Path
 
-from lookout.errors import UserError
+from core.errors import UserError
 from realtime.watch.camera import camera_of, slug
 from realtime.watch.events import read_events
 from realtime.watch.mqtt_discovery import discovery_messages

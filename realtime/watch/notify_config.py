@@ -1,25 +1,34 @@
 """``[watch.mqtt]`` and ``[watch.ntfy]``: where doorbell alerts reach Home Assistant and phones.
 
-Secrets (the MQTT password, the ntfy token) are left out of the dataclasses' repr, and
-are best given through the environment variables named by ``*_env``.
+Checked when built, like every table: ranges and choices in ``doc``, the rest in
+``problems()``. Secrets (the MQTT password, the ntfy token) are left out of the tables'
+repr, and are best given through the environment variables named by ``*_env``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from lookout.config import doc
-from lookout.errors import UserError
+from core.config import Problem, Section, doc
 
 
 def _secret(text: str) -> str:
     return field(default="", repr=False, metadata={"doc": text})
 
 
+def _topic_problem(value: str) -> str | None:
+    if not value or any(c in value for c in "+#") or value.startswith("/") or value.endswith("/"):
+        return f"{value!r} must be a topic without + or # and no leading or trailing /"
+    return None
+
+
 @dataclass
-class MqttConfig:
+class MqttConfig(Section):
+    table = "watch.mqtt"
+
     host: str = doc("", "MQTT broker host name or address ('' = off)")
-    port: int = doc(1883, "broker port (8883 is the usual TLS port)")
+    port: int = doc(1883, "broker port (8883 is the usual TLS port)", ge=1, le=65535)
     tls: bool = doc(False, "connect with TLS (the system's CA certificates unless ca_file)")
     ca_file: str = doc("", "PEM file of the CA that signed the broker's certificate ('' = system)")
     username: str = doc("", "user name ('' = anonymous)")
@@ -29,53 +38,43 @@ class MqttConfig:
                                     "keep disconnecting each other)")
     topic_prefix: str = doc("lookout", "topics: PREFIX/events, PREFIX/<camera>/<label>, "
                                        "PREFIX/<camera>/<label>/snapshot, PREFIX/available")
-    qos: int = doc(1, "MQTT quality of service of every message: 0, 1 (at least once) or 2")
+    qos: int = doc(1, "MQTT quality of service of every message: 0, 1 (at least once) or 2",
+                   choices=(0, 1, 2))
     discovery: bool = doc(False, "publish Home Assistant MQTT discovery configs (sensors and "
                                  "snapshot image per camera and label)")
     discovery_prefix: str = doc("homeassistant", "Home Assistant's discovery topic prefix")
-    keepalive_s: int = doc(30, "MQTT keep-alive: the broker notices a dead lookout after 1.5x this")
-    timeout_s: float = doc(10.0, "wait this long for the broker's acknowledgements per attempt")
+    keepalive_s: int = doc(30, "MQTT keep-alive: the broker notices a dead lookout after 1.5x this",
+                           ge=5)
+    timeout_s: float = doc(10.0, "wait this long for the broker's acknowledgements per attempt",
+                           gt=0.0)
+
+    def problems(self) -> Iterable[Problem]:
+        if "/" in self.host or self.host.count(":") == 1:  # a URL or host:port (IPv6 has more)
+            yield "host", (f"{self.host!r}: a host name or address, not a URL (the port goes "
+                           "in watch.mqtt.port)")
+        for key in ("topic_prefix", "discovery_prefix"):
+            problem = _topic_problem(getattr(self, key))
+            if problem:
+                yield key, problem
 
 
 @dataclass
-class NtfyConfig:
+class NtfyConfig(Section):
+    table = "watch.ntfy"
+
     url: str = doc("", "ntfy server, e.g. 'https://ntfy.sh' ('' = off)")
     topic: str = doc("", "ntfy topic the phone subscribes to (pick a hard-to-guess one)")
     token: str = _secret("access token (never logged); prefer token_env")
     token_env: str = doc("LOOKOUT_NTFY_TOKEN", "env var with the access token (never logged)")
-    priority: int = doc(4, "1 (min) to 5 (urgent); 4 = high: the phone vibrates longer")
+    priority: int = doc(4, "1 (min) to 5 (urgent); 4 = high: the phone vibrates longer",
+                        ge=1, le=5)
     tags: list[str] = doc(["bell"], "ntfy tags; emoji short codes show as emojis")
     click: str = doc("", "URL opened when the notification is tapped ('' = none)")
     snapshot: bool = doc(True, "attach the snapshot JPEG (the phone shows the picture)")
-    timeout_s: float = doc(15.0, "HTTP timeout per attempt")
+    timeout_s: float = doc(15.0, "HTTP timeout per attempt", gt=0.0)
 
-
-def check_notify_config(mqtt: MqttConfig, ntfy: NtfyConfig, where: str = "config.toml") -> None:
-    """Raise `UserError` ``WHERE: watch.KEY: problem`` for the first bad value."""
-    def bad(key: str, message: str) -> UserError:
-        return UserError(f"{where}: watch.{key}: {message}")
-
-    if "/" in mqtt.host or mqtt.host.count(":") == 1:  # a URL or host:port (IPv6 has more)
-        raise bad("mqtt.host", f"{mqtt.host!r}: a host name or address, not a URL "
-                               "(the port goes in watch.mqtt.port)")
-    if not 1 <= mqtt.port <= 65535:
-        raise bad("mqtt.port", f"{mqtt.port} is not in [1, 65535]")
-    if mqtt.qos not in (0, 1, 2):
-        raise bad("mqtt.qos", f"{mqtt.qos} is not 0, 1 or 2")
-    for key, value in (("mqtt.topic_prefix", mqtt.topic_prefix),
-                       ("mqtt.discovery_prefix", mqtt.discovery_prefix)):
-        if not value or any(c in value for c in "+#") or value.startswith("/") \
-                or value.endswith("/"):
-            raise bad(key, f"{value!r} must be a topic without + or # and no leading or "
-                           "trailing /")
-    if mqtt.keepalive_s < 5:
-        raise bad("mqtt.keepalive_s", f"{mqtt.keepalive_s} must be at least 5")
-    for key, value in (("mqtt.timeout_s", mqtt.timeout_s), ("ntfy.timeout_s", ntfy.timeout_s)):
-        if value <= 0:
-            raise bad(key, f"{value} must be > 0")
-    if not 1 <= ntfy.priority <= 5:
-        raise bad("ntfy.priority", f"{ntfy.priority} is not in [1, 5]")
-    if ntfy.url and not ntfy.topic:
-        raise bad("ntfy.topic", "needed when ntfy.url is set")
-    if ntfy.topic and ("/" in ntfy.topic or not ntfy.topic.strip()):
-        raise bad("ntfy.topic", "one topic name, without /")
+    def problems(self) -> Iterable[Problem]:
+        if self.url and not self.topic:
+            yield "topic", "needed when ntfy.url is set"
+        if self.topic and ("/" in self.topic or not self.topic.strip()):
+            yield "topic", "one topic name, without /"

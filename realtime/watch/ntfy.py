@@ -18,7 +18,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from lookout.errors import UserError
+from core.errors import UserError
 from realtime.watch.camera import camera_of
 from realtime.watch.notifiers import DeliveryError, Notifier, redact
 from realtime.watch.notify_config import NtfyConfig

@@ -7,17 +7,18 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import re
 
 import numpy as np
 import pytest
 
-from lookout.config import WatchDeliveryConfig
-from lookout.errors import UserError
+from core.errors import UserError
 from realtime.watch.camera import camera_from_source, camera_of, slug
+from realtime.watch.config import WatchDeliveryConfig
 from realtime.watch.delivery import Deliverer
 from realtime.watch.events import Event, EventLog
 from realtime.watch.mqtt import MqttNotifier, ObjectCounts, epoch, event_state
-from realtime.watch.notify_config import MqttConfig, NtfyConfig, check_notify_config
+from realtime.watch.notify_config import MqttConfig, NtfyConfig
 from realtime.watch.snapshots import write_jpeg
 from realtime.watch.spool import Spool, record_phase
 from tests.fixtures.mosquitto import Mosquitto, Subscriber
@@ -119,20 +120,31 @@ def test_each_update_is_its_own_delivery_once(tmp_path):
     spool.close()
 
 
-def test_bad_mqtt_and_ntfy_values_name_the_key():
-    with pytest.raises(UserError, match=r"c.toml: watch.mqtt.qos: 3 is not 0, 1 or 2"):
-        check_notify_config(MqttConfig(qos=3), NtfyConfig(), "c.toml")
-    with pytest.raises(UserError, match=r"watch.mqtt.host: 'mqtt://ha.local': a host name"):
-        check_notify_config(MqttConfig(host="mqtt://ha.local"), NtfyConfig())
-    with pytest.raises(UserError, match=r"watch.mqtt.host: 'ha.local:1883'"):
-        check_notify_config(MqttConfig(host="ha.local:1883"), NtfyConfig())
-    check_notify_config(MqttConfig(host="fd00::1"), NtfyConfig())  # IPv6 is fine
-    with pytest.raises(UserError, match=r"watch.mqtt.topic_prefix: 'home/#'"):
-        check_notify_config(MqttConfig(topic_prefix="home/#"), NtfyConfig())
-    with pytest.raises(UserError, match=r"watch.ntfy.topic: needed when ntfy.url is set"):
-        check_notify_config(MqttConfig(), NtfyConfig(url="https://ntfy.sh"))
-    with pytest.raises(UserError, match=r"watch.ntfy.priority: 7 is not in \[1, 5\]"):
-        check_notify_config(MqttConfig(), NtfyConfig(url="http://x", topic="t", priority=7))
+@pytest.mark.parametrize(("table", "values", "expected"), [
+    (MqttConfig, {"qos": 3}, "watch.mqtt.qos: must be one of 0 | 1 | 2, got 3"),
+    (MqttConfig, {"port": 0}, "watch.mqtt.port: must be between 1 and 65535, got 0"),
+    (MqttConfig, {"host": "mqtt://ha.local"}, "host: 'mqtt://ha.local': a host name or address"),
+    (MqttConfig, {"host": "ha.local:1883"}, "host: 'ha.local:1883': a host name"),
+    (MqttConfig, {"topic_prefix": "home/#"}, "topic_prefix: 'home/#' must be a topic"),
+    (NtfyConfig, {"url": "https://ntfy.sh"}, "watch.ntfy.topic: needed when ntfy.url is set"),
+    (NtfyConfig, {"priority": 7}, "watch.ntfy.priority: must be between 1 and 5, got 7"),
+])
+def test_bad_mqtt_and_ntfy_values_name_the_key(table, values, expected):
+    with pytest.raises(UserError, match=re.escape(expected)):
+        table(**values)
+
+
+def test_a_bad_value_in_the_file_names_file_line_and_key(tmp_path):
+    from lookout.config import load_config
+
+    path = tmp_path / "c.toml"
+    path.write_text('[watch.mqtt]\nhost = "ha.local"\nqos = 3\n[watch.ntfy]\npriority = 0\n')
+    with pytest.raises(UserError) as info:
+        load_config(path)
+    assert str(info.value).splitlines() == [
+        f"{path}:3: watch.mqtt.qos: must be one of 0 | 1 | 2, got 3",
+        f"{path}:5: watch.ntfy.priority: must be between 1 and 5, got 0"]
+    assert MqttConfig(host="fd00::1").host == "fd00::1"  # IPv6 is fine
 
 
 def test_every_topic_and_discovery(broker, tmp_path):
@@ -331,7 +343,8 @@ def test_tls_with_the_brokers_ca_and_an_untrusted_certificate(tmp_path):
 def test_deliver_only_sends_what_the_log_holds(broker, tmp_path):
     """``lookout watch --deliver-only`` after a run without MQTT: recovery spools every
     logged phase for the MQTT notifier, which delivers them and says offline at the end."""
-    from lookout.config import Config, WatchConfig
+    from lookout.config import Config
+    from realtime.watch.config import WatchConfig
     from realtime.watch.runner import deliver_pending
 
     root = tmp_path / "events"

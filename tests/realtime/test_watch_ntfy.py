@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lookout.config import WatchConfig
-from lookout.errors import UserError
+from core.errors import UserError
+from realtime.watch.config import WatchConfig
 from realtime.watch.events import Event
 from realtime.watch.notifiers import DeliveryError, build_notifiers
 from realtime.watch.notify_config import NtfyConfig
