@@ -7,14 +7,16 @@ Each package owns its tables beside its code (`training.config`, `realtime.confi
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from core import config as core
-from core.config import ConfigError, Section, doc, join
+from core.config import ConfigError, Problem, Section, doc, join
 from core.errors import UserError
 from realtime.config import AnnotateConfig, DetectorConfig, LiveConfig, PipelineConfig
+from realtime.tracking.config import TrackConfig
 from realtime.watch.config import WatchConfig
 from training.config import DatasetConfig, TrainConfig
 
@@ -59,6 +61,19 @@ class Config(Section):
     live: LiveConfig = doc(LiveConfig(), "[live]: lookout live")
     watch: WatchConfig = doc(WatchConfig(), "[watch]: lookout watch (doorbell mode)")
     demo: DemoConfig = doc(DemoConfig(), "[demo]: lookout demo (the whole path on sample data)")
+    track: TrackConfig = doc(TrackConfig(), "[track]: track ids, counting lines and zones "
+                                            "(annotate, live, watch)")
+
+    def problems(self) -> Iterable[Problem]:
+        """Watch rules may only name lines and zones that [track] has."""
+        zones = {z.name for z in self.track.zones}
+        lines = {ln.name for ln in self.track.lines}
+        for i, rule in enumerate(self.watch.rules):
+            if rule.zone and rule.zone not in zones:
+                yield f"watch.rules[{i}].zone", f"{rule.zone!r} is not a [[track.zones]] name"
+            line = rule.crossing.rpartition(":")[0]
+            if line and line not in lines:
+                yield f"watch.rules[{i}].crossing", f"{line!r} is not a [[track.lines]] name"
 
 
 def load_config(path: str | Path | None = None) -> Config:

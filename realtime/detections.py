@@ -27,12 +27,15 @@ class Detections:
         scores: float32 ``[N]`` confidences in ``[0, 1]``.
         class_ids: int32 ``[N]`` label ids, 1-based as in ``label_map.pbtxt``.
         labels: ``N`` label names (``"class 7"`` when the label map lacks an id).
+        track_ids: int32 ``[N]`` track ids (``-1``: not tracked yet), or None where no
+            tracker ran.
     """
 
     xyxy: np.ndarray
     scores: np.ndarray
     class_ids: np.ndarray
     labels: tuple[str, ...] = field(default=())
+    track_ids: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         xyxy = np.asarray(self.xyxy, dtype=np.float32).reshape(-1, 4)
@@ -45,6 +48,11 @@ class Detections:
                 f"Detections: inconsistent lengths boxes={n} scores={len(scores)} "
                 f"class_ids={len(class_ids)} labels={len(labels)}"
             )
+        if self.track_ids is not None:
+            track_ids = np.asarray(self.track_ids, dtype=np.int32).reshape(-1)
+            if len(track_ids) != n:
+                raise ValueError(f"Detections: {len(track_ids)} track ids for {n} boxes")
+            object.__setattr__(self, "track_ids", track_ids)
         object.__setattr__(self, "xyxy", xyxy)
         object.__setattr__(self, "scores", scores)
         object.__setattr__(self, "class_ids", class_ids)
@@ -82,7 +90,8 @@ class Detections:
             index = [index]
         idx = np.arange(len(self))[index]
         return Detections(
-            self.xyxy[idx], self.scores[idx], self.class_ids[idx], tuple(self.labels[i] for i in idx)
+            self.xyxy[idx], self.scores[idx], self.class_ids[idx], tuple(self.labels[i] for i in idx),
+            None if self.track_ids is None else self.track_ids[idx],
         )
 
     def filter(self, min_score: float = 0.0, class_ids: set[int] | None = None,
@@ -96,8 +105,9 @@ class Detections:
         return (self.xyxy[:, 2] - self.xyxy[:, 0]) * (self.xyxy[:, 3] - self.xyxy[:, 1])
 
     def to_dicts(self) -> list[dict]:
-        """JSON-ready list: ``{"label", "class_id", "score", "box": [x1, y1, x2, y2]}``."""
-        return [
+        """JSON-ready list: ``{"label", "class_id", "score", "box": [x1, y1, x2, y2]}``,
+        plus ``"track_id"`` (null until a track is confirmed) where a tracker ran."""
+        rows = [
             {
                 "label": self.labels[i],
                 "class_id": int(self.class_ids[i]),
@@ -106,3 +116,7 @@ class Detections:
             }
             for i in range(len(self))
         ]
+        if self.track_ids is not None:
+            for row, tid in zip(rows, self.track_ids, strict=True):
+                row["track_id"] = int(tid) if tid >= 0 else None
+        return rows

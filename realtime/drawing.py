@@ -10,11 +10,16 @@ from __future__ import annotations
 import colorsys
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from realtime.detections import Detections
+
+if TYPE_CHECKING:
+    from realtime.frames import FrameResult
+    from realtime.tracking.view import TrackView
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 _GOLDEN = 0.618033988749895
@@ -63,7 +68,7 @@ def label_box(text: str, x: float, y: float, height: int, width: int,
 
 
 def draw_detections(rgb: np.ndarray, detections: Detections, inplace: bool = False) -> np.ndarray:
-    """Boxes and ``label 87%`` tags on ``rgb``.
+    """Boxes and ``label 87%`` tags (``#12 label 87%`` for tracked boxes) on ``rgb``.
 
     Args:
         rgb: uint8 ``[H, W, 3]`` RGB image.
@@ -88,8 +93,40 @@ def draw_detections(rgb: np.ndarray, detections: Detections, inplace: bool = Fal
         p1 = (int(np.clip(np.ceil(x1) - 1, 0, width - 1)), int(np.clip(np.ceil(y1) - 1, 0, height - 1)))
         cv2.rectangle(out, p0, p1, color, style.line, cv2.LINE_AA)
         text = f"{detections.labels[i]} {detections.scores[i]:.0%}"
+        if detections.track_ids is not None and detections.track_ids[i] >= 0:
+            text = f"#{detections.track_ids[i]} {text}"
         _tag(out, text, p0[0] - style.line // 2, p0[1] - style.line // 2, color, style)
     return out
+
+
+def draw_tracking(rgb: np.ndarray, view: TrackView) -> np.ndarray:
+    """Zones (outline + objects inside), counting lines (+ in/out totals) and trails,
+    drawn in place on ``rgb``."""
+    style = Style.for_size(*rgb.shape[:2])
+    zone_color, line_color = (80, 200, 255), (255, 255, 255)
+    for name, polygon, inside in view.zones:
+        pts = np.round(polygon).astype(np.int32).reshape(-1, 1, 2)
+        cv2.polylines(rgb, [pts], True, zone_color, style.line, cv2.LINE_AA)
+        _tag(rgb, f"{name}: {inside}", *pts.reshape(-1, 2).min(0), zone_color, style)
+    for name, ends, counts in view.lines:
+        p0, p1 = (tuple(round(float(v)) for v in p) for p in ends)
+        cv2.line(rgb, p0, p1, line_color, style.line + 1, cv2.LINE_AA)
+        text = f"{name} in {counts.get('in', 0)} out {counts.get('out', 0)}"
+        _tag(rgb, text, min(p0[0], p1[0]), min(p0[1], p1[1]), (40, 40, 40), style,
+             text_color=line_color)
+    for _, class_id, points in view.trails:
+        pts = np.round(points).astype(np.int32).reshape(-1, 1, 2)
+        cv2.polylines(rgb, [pts], False, class_color(class_id), style.line, cv2.LINE_AA)
+    return rgb
+
+
+def draw_result(result: FrameResult, inplace: bool = False) -> np.ndarray:
+    """A sink's picture of one result: tracking overlays under the boxes and tags."""
+    rgb = result.frame.rgb
+    if result.tracking is not None:
+        rgb = draw_tracking(rgb if inplace else rgb.copy(), result.tracking)
+        inplace = True
+    return draw_detections(rgb, result.detections, inplace=inplace)
 
 
 def draw_banner(rgb: np.ndarray, text: str, inplace: bool = True) -> np.ndarray:

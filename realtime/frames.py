@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from realtime.detections import Detections
+
+if TYPE_CHECKING:
+    from realtime.tracking.view import TrackView
 
 
 @dataclass(frozen=True)
@@ -43,9 +47,12 @@ class FrameResult:
         detections: in the frame's pixel coordinates (empty when not detected).
         detected: False when a gate (e.g. watch mode's motion gating) skipped the detector.
         latency: seconds from capture (reading the frame) to the result being ready.
+        tracking: trails, lines and zones to draw and the frame's counts (None when no
+            tracking step ran).
     """
 
     frame: Frame
     detections: Detections
     detected: bool = True
     latency: float = 0.0
+    tracking: TrackView | None = None

@@ -7,6 +7,7 @@ window (see `realtime.sinks.window`) stays on the calling thread.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,8 @@ from realtime.pipeline import PipelineStats, run_pipeline
 from realtime.sinks.base import Sink
 from realtime.sinks.window import Display, DisplayBoard, LiveWindow, check_display
 from realtime.sources import open_source
+from realtime.tracking.config import TrackConfig
+from realtime.tracking.step import detector_score, with_tracking
 
 
 @dataclass
@@ -55,7 +58,8 @@ def run_live(model: str | Path | Detector, source_spec: str, *, window: bool = T
              jsonl: str | None = None, detector_cfg: DetectorConfig | None = None,
              pipeline_cfg: PipelineConfig | None = None, live_cfg: LiveConfig | None = None,
              progress: Callable[[PipelineStats], None] | None = None,
-             display: Display | None = None) -> LiveResult:
+             display: Display | None = None, track_cfg: TrackConfig | None = None,
+             counts: str | Path | None = None) -> LiveResult:
     """Detect on ``source_spec`` (webcam index, URL, file) in live mode.
 
     Call it from the main thread when ``window`` is True: the window is created, drawn,
@@ -65,14 +69,18 @@ def run_live(model: str | Path | Detector, source_spec: str, *, window: bool = T
 
     Args:
         display: what shows the frames (default: an OpenCV window); tests may pass another.
+        track_cfg: when enabled, detections get track ids (and lines/zones are counted).
+        counts: where the counts summary goes at the end (when lines or zones are set).
     """
     live_cfg = live_cfg or LiveConfig()
     pipeline_cfg = pipeline_cfg or PipelineConfig()
+    detector_cfg = detector_cfg or DetectorConfig()
     if window and display is None:
         check_display()
     source = open_source(source_spec, pipeline_cfg)
     try:
-        detector = model if isinstance(model, Detector) else _load(model, detector_cfg)
+        detector = model if isinstance(model, Detector) else _load(model, dataclasses.replace(
+            detector_cfg, score=detector_score(track_cfg, detector_cfg.score)))
     except BaseException:
         source.close()
         raise
@@ -80,7 +88,9 @@ def run_live(model: str | Path | Detector, source_spec: str, *, window: bool = T
     view = LiveWindow(board, f"lookout: {source.name}", live_cfg.snapshot_dir,
                       display) if board is not None else None
     try:
-        stats = run_pipeline(source, detector, build_sinks(jsonl, board), pipeline_cfg,
+        sinks = with_tracking(build_sinks(jsonl, board), track_cfg, detector_cfg.score,
+                              source.fps, counts)
+        stats = run_pipeline(source, detector, sinks, pipeline_cfg,
                              mode="live", progress=progress, progress_every_s=0.5,
                              tick=view.tick if view is not None else None)
         return LiveResult(stats, list(view.snapshots) if view is not None else [])
@@ -91,7 +101,7 @@ def run_live(model: str | Path | Detector, source_spec: str, *, window: bool = T
             detector.close()
 
 
-def _load(model: str | Path, cfg: DetectorConfig | None) -> Detector:
+def _load(model: str | Path, cfg: DetectorConfig) -> Detector:
     from realtime.detectors import load_detector
 
-    return load_detector(model, cfg or DetectorConfig())
+    return load_detector(model, cfg)

@@ -75,3 +75,59 @@ def with_model_flags(args: argparse.Namespace, config: Config,
     whole config on, like watch)."""
     return dataclasses.replace(config, detector=detector_config(args, config),
                                pipeline=pipeline_config(args, config, batch_default))
+
+
+def add_track_args(parser: argparse.ArgumentParser,
+                   counts_default: str = "OUT.counts.json beside the output") -> None:
+    group = parser.add_argument_group("tracking and counting")
+    group.add_argument("--track", action=argparse.BooleanOptionalAction, default=None,
+                       help="give detections track ids (default: track.enabled, on)")
+    group.add_argument("--trails", action="store_true", default=None,
+                       help="draw each track's recent path")
+    group.add_argument("--line", action="append", metavar="X1,Y1,X2,Y2",
+                       help="count crossings of this line (pixels, or fractions of the frame "
+                            "when all <= 1; 'in' = to the right walking from point 1 to 2); "
+                            "repeatable, adds to [[track.lines]]")
+    group.add_argument("--max-missed", type=int, default=None, metavar="N",
+                       help="frames a lost track is kept (track.max_missed)")
+    group.add_argument("--smooth", type=float, default=None, metavar="W",
+                       help="smooth boxes and scores along tracks, weight of the past in [0, 1)")
+    group.add_argument("--counts", metavar="PATH",
+                       help=f"counts summary JSON, written at the end when lines or zones are "
+                            f"set (default: {counts_default})")
+
+
+def track_config(args: argparse.Namespace, config: Config):
+    """``[track]`` with the flags applied (errors name the flag); ``--line`` adds lines."""
+    cfg = override(config.track, enabled=args.track, trails=args.trails,
+                   max_missed=args.max_missed, smooth=args.smooth)
+    return with_lines(cfg, args.line)
+
+
+def with_lines(cfg, lines: list[str] | None):
+    """``cfg`` (a `TrackConfig`) plus the ``--line`` flags, named after the lines it has."""
+    from realtime.tracking.config import parse_line_flag
+
+    if not lines:
+        return cfg
+    start = len(cfg.lines) + 1
+    added = [parse_line_flag(text, start + i) for i, text in enumerate(lines)]
+    return override(cfg, lines=cfg.lines + added)
+
+
+def counts_lines(summary: dict) -> list[str]:
+    """A counts summary as console lines: ``door: in 3 (person 2, dog 1), out 1 (person 1)``
+    and ``porch: person 2 (at most 1 at once, longest 12.5 s)`` (visits per class)."""
+    def per_class(counts: dict) -> str:
+        return ", ".join(f"{label} {n}" for label, n in counts.items())
+
+    out = []
+    for name, line in summary.get("lines", {}).items():
+        parts = [f"{d} {line['total'][d]}" + (f" ({per_class(line[d])})" if line[d] else "")
+                 for d in ("in", "out")]
+        out.append(f"{name}: " + ", ".join(parts))
+    for name, zone in summary.get("zones", {}).items():
+        parts = [f"{label} {c['visits']} (at most {c['max_inside']} at once, longest "
+                 f"{c['dwell_s_max']:.1f} s)" for label, c in zone["classes"].items()]
+        out.append(f"{name}: " + ("; ".join(parts) or "nobody"))
+    return out

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from lookout.commands._flags import add_model_flags, detector_config, pipeline_config
+from lookout.commands._flags import (
+    add_model_flags,
+    add_track_args,
+    detector_config,
+    pipeline_config,
+    track_config,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,6 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--jsonl", help="also write detections here, one JSON line per frame")
     parser.add_argument("--snapshot-dir", default=None, help="where 's' saves frames")
     add_model_flags(parser, "live")
+    add_track_args(parser)
     parser.set_defaults(func=run, fast_exit=True)  # see lookout.cli.main
 
 
@@ -37,7 +44,8 @@ def run(args: argparse.Namespace, config) -> int:
         result = run_live(args.model, args.source, window=window, jsonl=args.jsonl,
                          detector_cfg=detector_config(args, config),
                          pipeline_cfg=pipeline_config(args, config, batch_default=live_cfg.batch),
-                         live_cfg=live_cfg, progress=status.update)
+                         live_cfg=live_cfg, progress=status.update,
+                         track_cfg=track_config(args, config), counts=args.counts)
     stats = result.stats
     console.print(f"live: {stats.summary()}")
     for path in result.snapshots:

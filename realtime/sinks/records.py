@@ -14,15 +14,19 @@ from realtime.sinks.base import Sink, StopPipeline
 
 
 def result_record(result: FrameResult) -> dict:
-    """The JSONL line of one frame: boxes in pixels ``[x1, y1, x2, y2]``."""
+    """The JSONL line of one frame: boxes in pixels ``[x1, y1, x2, y2]`` (with
+    ``track_id`` where tracked), and the counts where lines or zones are set."""
     frame = result.frame
-    return {
+    record = {
         "source": frame.source,
         "frame": frame.index,
         "timestamp": round(frame.timestamp, 4),
         "detected": result.detected,
         "detections": result.detections.to_dicts(),
     }
+    if result.tracking is not None and result.tracking.counts is not None:
+        record["counts"] = result.tracking.counts  # crossings so far, objects in zones now
+    return record
 
 
 class JsonlSink(Sink):

@@ -32,9 +32,9 @@ class VideoSink(Sink):
     def __init__(self, path: str | Path, fps: float, audio_from: str | Path | None = None,
                  stride: int = 1, fill_gaps: bool = True, crf: int = 23,
                  preset: str = "veryfast") -> None:
-        from realtime.drawing import draw_detections
+        from realtime.drawing import draw_detections, draw_result
 
-        self.draw = draw_detections
+        self.draw, self.draw_result = draw_detections, draw_result
         self.path = Path(path)
         self.writer = Mp4Writer(self.path, fps, crf=crf, preset=preset, audio_from=audio_from)
         self.fps = self.writer.fps
@@ -52,7 +52,7 @@ class VideoSink(Sink):
 
     def write(self, result: FrameResult) -> None:
         frame = result.frame
-        rgb = self.draw(frame.rgb, result.detections)
+        rgb = self.draw_result(result)
         if self.fill_gaps and self._last is not None:
             last_index, last_rgb = self._last
             for _ in range((frame.index - last_index) // self.stride - 1):

@@ -135,11 +135,11 @@ class LiveWindow:
 
     def __init__(self, board: DisplayBoard, title: str = "lookout",
                  snapshot_dir: str | Path = "snapshots", display: Display | None = None) -> None:
-        from realtime.drawing import draw_banner, draw_detections
+        from realtime.drawing import draw_banner, draw_result
 
         self.board = board
         self.display = display if display is not None else CvDisplay(title)
-        self.draw, self.banner = draw_detections, draw_banner
+        self.draw, self.banner = draw_result, draw_banner
         self.snapshot_dir = Path(snapshot_dir)
         self.paused = False
         self.snapshots: list[Path] = []
@@ -155,7 +155,7 @@ class LiveWindow:
             result = max(latest.values(), key=lambda r: r.frame.timestamp)  # one source today
             self._measure(result)
             self.shown = result
-            self.shown_rgb = self.draw(result.frame.rgb, result.detections)
+            self.shown_rgb = self.draw(result)  # boxes, ids, lines, zones, trails
             self._show()
         key = self.display.poll_key()
         if self.display.closed_by_user():

@@ -37,12 +37,18 @@ class WatchRuleConfig(Section):
     end_after_s: float = doc(5.0, "end the event after the object is unseen this long", gt=0.0)
     cooldown_s: float = doc(30.0, "no new event for this rule this long after the last one ended",
                             ge=0.0)
+    zone: str = doc("", "only objects inside this [[track.zones]] zone ('' = anywhere)")
+    crossing: str = doc("", "only objects that crossed a [[track.lines]] line: 'NAME:in' or "
+                            "'NAME:out' ('' = no crossing needed)")
 
     def problems(self) -> Iterable[Problem]:
         if self.confirm_k > self.confirm_n:
             yield "confirm_k", f"need confirm_k ({self.confirm_k}) <= confirm_n ({self.confirm_n})"
         if (self.min_area <= 1) == (self.max_area <= 1) and self.min_area > self.max_area:
             yield "min_area", f"{self.min_area} > max_area {self.max_area}"
+        line, _, direction = self.crossing.rpartition(":")
+        if self.crossing and (not line or direction not in ("in", "out")):
+            yield "crossing", f"{self.crossing!r}: expected 'LINE:in' or 'LINE:out'"
 
 
 @dataclass

@@ -16,6 +16,7 @@ import numpy as np
 
 from core.errors import UserError
 from realtime.detections import Detections
+from realtime.tracking.config import TrackConfig
 from realtime.watch.config import WatchRuleConfig
 
 
@@ -36,6 +37,8 @@ class Rule:
     confirm_n: int
     end_after_s: float
     cooldown_s: float
+    zone: str = ""  # a [[track.zones]] name the object must be in ('' = anywhere)
+    crossing: tuple[str, str] | None = None  # (line name, "in" | "out") it must have crossed
 
     def match(self, dets: Detections, width: int, height: int) -> np.ndarray:
         """Boolean mask of the detections this rule accepts in a ``width`` x ``height`` frame."""
@@ -122,22 +125,24 @@ def parse_alert_flag(text: str) -> WatchRuleConfig:
 
 
 def compile_rules(configs: list[WatchRuleConfig], names: dict[int, str] | None,
-                  where: str = "watch.rules") -> list[Rule]:
+                  where: str = "watch.rules", places: TrackConfig | None = None) -> list[Rule]:
     """Check and compile rule configs against the model's labels.
 
     Without any rule, every label of the model alerts with the defaults. ``where`` names
     the origin in errors, e.g. ``config.toml: watch.rules``. ``names=None`` checks
-    everything but the labels (before the model is loaded).
+    everything but the labels (before the model is loaded). ``places``: the ``[track]``
+    table whose lines and zones ``zone`` and ``crossing`` name (None: names unchecked).
 
     Raises:
         UserError: ``WHERE[i].KEY: what is wrong`` for the first bad value.
     """
     if not configs and names is not None:
         configs = [WatchRuleConfig(name="any", labels=sorted(set(names.values())))]
-    return [_compile(c, names, f"{where}[{i}]") for i, c in enumerate(configs)]
+    return [_compile(c, names, f"{where}[{i}]", places) for i, c in enumerate(configs)]
 
 
-def _compile(c: WatchRuleConfig, names: dict[int, str] | None, where: str) -> Rule:
+def _compile(c: WatchRuleConfig, names: dict[int, str] | None, where: str,
+             places: TrackConfig | None = None) -> Rule:
     def bad(key: str, message: str) -> UserError:
         return UserError(f"{where}.{key}: {message}")
 
@@ -150,11 +155,21 @@ def _compile(c: WatchRuleConfig, names: dict[int, str] | None, where: str) -> Ru
                                 f"(it has: {', '.join(sorted(known))})")
     # ranges and K <= N are checked when the WatchRuleConfig is built
     zones, fraction = _zones(c.zones, lambda i, m: bad(f"zones[{i}]", m))
+    line, _, direction = c.crossing.rpartition(":")  # the form is checked by the config
+    crossing = (line, direction) if c.crossing else None
+    if places is not None:
+        zone_names, line_names = {z.name for z in places.zones}, {ln.name for ln in places.lines}
+        if c.zone and c.zone not in zone_names:
+            raise bad("zone", f"{c.zone!r} is not a [[track.zones]] name (there are: "
+                              f"{', '.join(sorted(zone_names)) or 'none'})")
+        if crossing and line not in line_names:
+            raise bad("crossing", f"{line!r} is not a [[track.lines]] name (there are: "
+                                  f"{', '.join(sorted(line_names)) or 'none'})")
     return Rule(
         name=c.name or "+".join(c.labels), labels=frozenset(c.labels), min_score=c.min_score,
         median_score=c.median_score, min_area=c.min_area, max_area=c.max_area, zones=zones,
         zones_fraction=fraction, confirm_k=c.confirm_k, confirm_n=c.confirm_n,
-        end_after_s=c.end_after_s, cooldown_s=c.cooldown_s,
+        end_after_s=c.end_after_s, cooldown_s=c.cooldown_s, zone=c.zone, crossing=crossing,
     )
 
 

@@ -97,7 +97,8 @@ def run_watch(model: str | Path | Detector, source_spec: str, config: WatchSetti
         except UserError as exc:
             raise UserError(f"{config_name}: {exc}") from None
     rules = cfg.rules
-    compile_rules(rules, None, rules_where)  # labels and polygons: before the slow model load
+    # labels, polygons, zone and line names: before the slow model load
+    compile_rules(rules, None, rules_where, config.track)
     root = Path(cfg.events_dir)
     notifiers = build_notifiers(cfg)
     names = routes(notifiers, cfg.delivery.on)
@@ -109,14 +110,14 @@ def run_watch(model: str | Path | Detector, source_spec: str, config: WatchSetti
         _start(notifiers, started)  # a wrong broker password stops us before the model loads
         deliverer = Deliverer(spool, notifiers, cfg.delivery, root).start()
         detector = model if isinstance(model, Detector) else load_detector(model, config.detector)
-        compiled = compile_rules(rules, detector.names, rules_where)
+        compiled = compile_rules(rules, detector.names, rules_where, config.track)
         source = open_source(source_spec, config.pipeline)
         labels = sorted(set().union(*(r.labels for r in compiled)))
         for notifier in started:
             notifier.announce(camera_from_source(source.name), labels)
         gate = MotionGate(cfg.motion)
         engine = WatchEngine(compiled, cfg, spool=spool, notifiers=names, gate=gate,
-                             on_spooled=deliverer.wake)
+                             on_spooled=deliverer.wake, track=config.track, fps=source.fps)
         mode = mode or ("live" if source.live else "file")
         pipeline = Pipeline(source, detector, [engine], config.pipeline, mode, gate)
         log.info("watching %s with %d rule(s) -> %s; notifiers: %s", source.describe(),

@@ -11,7 +11,6 @@ from realtime.frames import Frame
 from realtime.watch.config import WatchConfig, WatchMotionConfig, WatchRuleConfig
 from realtime.watch.motion import MotionGate
 from realtime.watch.rules import RuleState, compile_rules, parse_alert_flag
-from realtime.watch.tracker import IoUTracker
 from tests.fixtures.doorbell import doorbell_frames
 
 NAMES = {1: "person", 2: "raccoon"}
@@ -122,21 +121,6 @@ def test_k_of_n_and_median_score():
     low.observe(True, 0.75, 1.0)
     assert not low.confirmed()  # seen often enough, but not convincingly
     assert low.expired(7.0) and not low.expired(5.0)
-
-
-# --------------------------------------------------------------------------- tracker
-
-
-def test_tracker_keeps_one_id_per_object_and_separates_labels():
-    tracker = IoUTracker(max_unseen_s=2.0)
-    a = tracker.update(dets(("person", 0.9, 0, 0, 20, 40), ("raccoon", 0.9, 50, 50, 70, 70)), 0)
-    b = tracker.update(dets(("raccoon", 0.9, 52, 50, 72, 70), ("person", 0.9, 4, 0, 24, 40)), 1)
-    assert b == a[::-1]
-    # same place, other label: a new object
-    c = tracker.update(dets(("raccoon", 0.9, 4, 0, 24, 40)), 2)
-    assert c[0] not in a
-    assert [t.id for t in tracker.expire(3.5)] == [a[0], a[1]]
-    assert list(tracker.tracks) == c
 
 
 # --------------------------------------------------------------------------- motion

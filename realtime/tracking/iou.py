@@ -1,30 +1,16 @@
-"""A simple IoU tracker: one physical object keeps one id across detector runs.
+"""The plain IoU matcher (watch mode's first tracker), kept as the baseline that
+``lookout bench track`` compares ByteTrack against and as ``track.method = "iou"``.
 
-Greedy matching per label by intersection-over-union. That is enough at a doorbell:
-few objects, and the detector runs on every frame while things move (motion gating),
-so boxes of one object overlap strongly from run to run.
+Greedy matching per label by intersection-over-union, no motion model: two objects
+of one class that cross swap ids, and a fast object outruns its own box.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from realtime.detections import Detections
-
-
-@dataclass
-class Track:
-    """One object followed over time (boxes in pixels, times in source seconds)."""
-
-    id: int
-    label: str
-    box: np.ndarray
-    score: float
-    first_seen: float
-    last_seen: float
-    hits: int = 1
+from realtime.tracking.tracker import TrackInfo
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -42,19 +28,27 @@ def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 class IoUTracker:
-    """Assigns detections to tracks; drops tracks unseen for ``max_unseen_s``."""
+    """Assigns every detection a track id at once; drops tracks unseen for
+    ``max_unseen_s`` (reported in ``ended`` by the update that drops them)."""
 
     def __init__(self, iou_threshold: float = 0.2, max_unseen_s: float = 5.0) -> None:
         self.iou_threshold = iou_threshold
         self.max_unseen_s = max_unseen_s
-        self.tracks: dict[int, Track] = {}
+        self.tracks: dict[int, TrackInfo] = {}
+        self.ended: list[TrackInfo] = []
+        self._boxes: dict[int, np.ndarray] = {}
         self._next_id = 1
 
-    def update(self, dets: Detections, timestamp: float) -> list[int]:
-        """Match one detector run; returns the track id of each detection, in order."""
+    def update(self, dets: Detections, timestamp: float) -> Detections:
+        """Match one detector run; returns ``dets`` with ``track_ids``."""
+        self.ended = [t for t in self.tracks.values()
+                      if timestamp - t.last_seen > self.max_unseen_s]
+        for t in self.ended:
+            del self.tracks[t.id], self._boxes[t.id]
         ids = [-1] * len(dets)
         tracks = list(self.tracks.values())
-        scores = iou(np.stack([t.box for t in tracks]) if tracks else np.zeros((0, 4)), dets.xyxy)
+        boxes = np.stack([self._boxes[t.id] for t in tracks]) if tracks else np.zeros((0, 4))
+        scores = iou(boxes, dets.xyxy)
         for ti, tr in enumerate(tracks):  # other labels never match
             for di in range(len(dets)):
                 if dets.labels[di] != tr.label:
@@ -62,23 +56,17 @@ class IoUTracker:
         while scores.size and scores.max() >= self.iou_threshold:
             ti, di = np.unravel_index(int(np.argmax(scores)), scores.shape)
             track = tracks[ti]
-            track.box, track.score = dets.xyxy[di].copy(), float(dets.scores[di])
-            track.last_seen, track.hits = timestamp, track.hits + 1
+            self._boxes[track.id] = dets.xyxy[di].copy()
+            track.seen(timestamp)
             ids[di] = track.id
             scores[ti, :] = -1.0
             scores[:, di] = -1.0
         for di in range(len(dets)):
             if ids[di] < 0:
-                track = Track(self._next_id, dets.labels[di], dets.xyxy[di].copy(),
-                              float(dets.scores[di]), timestamp, timestamp)
+                track = TrackInfo(self._next_id, dets.labels[di], int(dets.class_ids[di]),
+                                  timestamp, timestamp)
                 self.tracks[track.id] = track
+                self._boxes[track.id] = dets.xyxy[di].copy()
                 self._next_id += 1
                 ids[di] = track.id
-        return ids
-
-    def expire(self, timestamp: float) -> list[Track]:
-        """Remove and return tracks unseen for longer than ``max_unseen_s``."""
-        gone = [t for t in self.tracks.values() if timestamp - t.last_seen > self.max_unseen_s]
-        for t in gone:
-            del self.tracks[t.id]
-        return gone
+        return Detections(dets.xyxy, dets.scores, dets.class_ids, dets.labels, ids)

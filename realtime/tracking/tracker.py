@@ -1,0 +1,159 @@
+"""Stable track ids for detections: ByteTrack, one tracker state per source.
+
+ByteTrack (Zhang et al., 2022) predicts every track's box with a Kalman filter, then
+associates in two stages: confident detections first (IoU, Hungarian), then the
+low-score ones, which only continue tracks that lost their confident match (an
+object half hidden behind another still keeps its id). The algorithm comes from
+Roboflow's `trackers` package (Apache-2.0, numpy + scipy); this module adapts it to
+`Detections`: one ByteTrack per class (a raccoon never inherits a person's id), one id
+counter across classes, ids in input order, and time-based loss so that frames the
+detector skipped (stride, motion gating, live drops) count as elapsed time.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from realtime.detections import Detections
+from realtime.tracking.config import TrackConfig
+
+
+@dataclass
+class TrackInfo:
+    """One followed object (times in source seconds)."""
+
+    id: int
+    label: str
+    class_id: int
+    first_seen: float
+    last_seen: float
+    hits: int = 1
+
+    def seen(self, timestamp: float) -> None:
+        self.last_seen, self.hits = timestamp, self.hits + 1
+
+
+class Tracker(Protocol):
+    """What the track step and the watch engine need from a tracker."""
+
+    tracks: dict[int, TrackInfo]  # alive tracks by id
+    ended: list[TrackInfo]  # tracks dropped by the last update
+
+    def update(self, dets: Detections, timestamp: float) -> Detections:
+        """Detections of one detector run (in time order) with ``track_ids``."""
+        ...
+
+
+class ByteTracker:
+    """ByteTrack over `Detections`.
+
+    Args:
+        high_score: detections at or above it start tracks and match first; those below
+            (down to whatever the detector let through) only continue tracks and are
+            dropped when they match none.
+        match_iou: least IoU between a predicted box and a detection.
+        max_missed_s: a track unseen for longer is dropped (its id is never reused).
+        min_hits: consecutive sightings before a track gets an id (until then ``-1``).
+        fps: the nominal frame rate the Kalman filter's step is scaled to.
+    """
+
+    def __init__(self, high_score: float = 0.5, match_iou: float = 0.1,
+                 max_missed_s: float = 1.0, min_hits: int = 2, fps: float = 30.0) -> None:
+        try:
+            from trackers import ByteTrackTracker
+        except ImportError as exc:  # pragma: no cover - a dependency of lookout
+            from core.errors import UserError
+
+            raise UserError(f"tracking needs the 'trackers' package ({exc}); install it with "
+                            "pip install trackers, or use --no-track") from None
+        self._make = lambda: ByteTrackTracker(
+            lost_track_buffer=30, frame_rate=fps, track_activation_threshold=high_score,
+            minimum_consecutive_frames=min_hits, minimum_iou_threshold=match_iou,
+            high_conf_det_threshold=high_score)
+        self.high_score, self.max_missed_s, self.min_hits = high_score, max_missed_s, min_hits
+        self._birth_id = -1
+        self._per_class: dict[int, object] = {}
+        self._ids: dict[tuple[int, int], int] = {}  # (class id, library id) -> our id
+        self.tracks: dict[int, TrackInfo] = {}
+        self.ended: list[TrackInfo] = []
+        self._next_id = 1
+
+    def update(self, dets: Detections, timestamp: float) -> Detections:
+        import supervision as sv
+
+        ids = np.full(len(dets), -1, np.int32)
+        alive: set[int] = set()
+        for class_id in set(self._per_class) | {int(c) for c in dets.class_ids}:
+            bt = self._per_class.get(class_id)
+            if bt is None:
+                bt = self._per_class[class_id] = self._make()
+                bt.maximum_time_without_update = self.max_missed_s
+            index = np.flatnonzero(dets.class_ids == class_id)
+            batch = sv.Detections(xyxy=dets.xyxy[index].astype(np.float64),
+                                  confidence=dets.scores[index].astype(np.float64),
+                                  class_id=np.full(len(index), class_id),
+                                  data={"index": index})
+            with warnings.catch_warnings():  # duplicate timestamps: skip the predict, quietly
+                warnings.simplefilter("ignore")
+                out = bt.update(batch, timestamp=timestamp)
+            lib_ids = out.tracker_id.copy()
+            if self.min_hits == 1:
+                self._confirm_births(bt, out, lib_ids)
+            for di, lib_id in zip(out.data.get("index", []), lib_ids, strict=True):
+                if lib_id != -1:
+                    ids[di] = self._global_id(class_id, int(lib_id), dets.labels[di], timestamp)
+            alive |= {self._ids[(class_id, t.tracker_id)] for t in bt.tracks
+                      if (class_id, t.tracker_id) in self._ids}
+            if not bt.tracks and not len(index):
+                del self._per_class[class_id]  # nothing left to follow in this class
+        self.ended = [t for tid, t in self.tracks.items() if tid not in alive]
+        for t in self.ended:
+            del self.tracks[t.id]
+        if self.ended:  # a recreated class tracker counts from 0 again: forget old keys
+            self._ids = {k: v for k, v in self._ids.items() if v in self.tracks}
+        for tid in ids[ids >= 0]:
+            self.tracks[int(tid)].seen(timestamp)
+        keep = (ids >= 0) | (dets.scores >= self.high_score)  # low and unmatched: background
+        return Detections(dets.xyxy, dets.scores, dets.class_ids, dets.labels, ids)[keep]
+
+    def _confirm_births(self, bt, out, lib_ids: np.ndarray) -> None:
+        """With ``min_hits == 1`` a track has its id from its first sighting (the library
+        confirms on the second). Tracks born this update are the last ones, in the order
+        their detections come out; they get ids from a space the library never uses
+        (<= -2: anything but -1 counts as confirmed there)."""
+        born = [t for t in bt.tracks if t.tracker_id == -1 and t.time_since_update == 0
+                and t.number_of_successful_consecutive_updates == 1]
+        spawned = [k for k in range(len(out))
+                   if lib_ids[k] == -1 and out.confidence[k] >= self.high_score]
+        if len(born) != len(spawned):
+            return  # not the layout this relies on: leave them to the library
+        for tracklet, k in zip(born, spawned, strict=True):
+            self._birth_id -= 1
+            tracklet.tracker_id = lib_ids[k] = self._birth_id
+
+    def _global_id(self, class_id: int, lib_id: int, label: str, timestamp: float) -> int:
+        key = (class_id, lib_id)
+        tid = self._ids.get(key)
+        if tid is None:
+            tid = self._ids[key] = self._next_id
+            self._next_id += 1
+            self.tracks[tid] = TrackInfo(tid, label, class_id, timestamp, timestamp, hits=0)
+        return tid
+
+
+def build_tracker(cfg: TrackConfig, high_score: float, fps: float,
+                  max_missed_s: float | None = None) -> Tracker:
+    """The tracker ``cfg.method`` names. Tracks are lost after ``max_missed_s`` seconds,
+    by default ``cfg.max_missed`` frames at ``fps`` (plus half a frame of slack)."""
+    fps = fps if fps and fps > 0 else 30.0
+    if max_missed_s is None:
+        max_missed_s = (cfg.max_missed + 0.5) / fps
+    if cfg.method == "iou":
+        from realtime.tracking.iou import IoUTracker
+
+        return IoUTracker(max_unseen_s=max_missed_s)
+    return ByteTracker(high_score, cfg.match_iou, max_missed_s, cfg.min_hits, fps)
