@@ -148,10 +148,11 @@ class ByteTracker:
 def build_tracker(cfg: TrackConfig, high_score: float, fps: float,
                   max_missed_s: float | None = None) -> Tracker:
     """The tracker ``cfg.method`` names. Tracks are lost after ``max_missed_s`` seconds,
-    by default ``cfg.max_missed`` frames at ``fps`` (plus half a frame of slack)."""
+    by default after ``cfg.max_missed`` missed frames at ``fps`` (the sighting after
+    them comes ``max_missed + 1`` frame times later; half a frame of slack)."""
     fps = fps if fps and fps > 0 else 30.0
     if max_missed_s is None:
-        max_missed_s = (cfg.max_missed + 0.5) / fps
+        max_missed_s = (cfg.max_missed + 1.5) / fps
     if cfg.method == "iou":
         from realtime.tracking.iou import IoUTracker
 

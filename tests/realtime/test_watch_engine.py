@@ -4,12 +4,15 @@ events per visit, timing, best snapshot, cooldown, one event per visit, clips, r
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import time
 
 import cv2
 import numpy as np
+import pytest
 
+from core.errors import UserError
 from realtime.detections import Detections
 from realtime.frames import Frame, FrameResult
 from realtime.watch.config import WatchConfig, WatchRuleConfig
@@ -202,3 +205,39 @@ def test_many_visits_leave_nothing_behind(tmp_path):
     assert engine.events == 30 and len(events_of(records)) == 30
     assert not engine.watches and not engine.tracker.tracks and not engine.open
     assert len(list((tmp_path / "events" / "snapshots").iterdir())) <= 2 * 6
+
+
+def test_rules_can_require_a_line_crossing_or_a_zone(tmp_path):
+    """`crossing = "door:in"`: only the visitor who walks down across the door line
+    alerts; `zone = "porch"`: only objects whose feet are in the porch zone."""
+    from realtime.tracking.config import LineConfig, TrackConfig, ZoneConfig
+
+    track = TrackConfig(lines=[LineConfig(name="door", points=[[0, 0.5], [1, 0.5]])],
+                        zones=[ZoneConfig(name="porch", points=[[0, 0], [0.3, 0], [0.3, 1],
+                                                                [0, 1]])])
+
+    def run(rule_kw, feet_y, x=80, name="r"):
+        rule = WatchRuleConfig(labels=["red"], end_after_s=1.0, cooldown_s=0.0, **rule_kw)
+        engine = WatchEngine(compile_rules([rule], LABELS, places=track),
+                             WatchConfig(events_dir=str(tmp_path / name)), track=track, fps=FPS)
+        for i, y in enumerate(feet_y):
+            frame = Frame("clip", i, i / FPS, np.zeros((120, 160, 3), np.uint8))
+            dets = Detections([[x, y - 30, x + 20, y]], [0.9], [1], ["red"]) if y else \
+                Detections.empty()
+            engine.write(FrameResult(frame, dets))
+        engine.close()
+        return engine
+
+    down = [40 + 3 * i for i in range(25)] + [0] * 20  # feet 40 -> 112: crosses y=60 inward
+    up = [112 - 3 * i for i in range(25)] + [0] * 20
+    assert run({"crossing": "door:in"}, down, name="a").events == 1
+    assert run({"crossing": "door:in"}, up, name="b").events == 0
+    assert run({"crossing": "door:out"}, up, name="c").events == 1
+    assert run({"zone": "porch"}, down, name="d").events == 0
+    assert run({"zone": "porch"}, down, x=10, name="e").events == 1
+    counts = json.loads((tmp_path / "a" / "counts.json").read_text())
+    assert counts["lines"]["door"]["in"] == {"red": 1}
+    with pytest.raises(UserError, match=r"watch.rules\[0\].zone: 'yard' is not a \[\[track.zones"):
+        compile_rules([WatchRuleConfig(labels=["red"], zone="yard")], LABELS, places=track)
+    with pytest.raises(UserError, match=r"crossing: 'door:up': expected 'LINE:in'"):
+        compile_rules([WatchRuleConfig(labels=["red"], crossing="door:up")], LABELS)
