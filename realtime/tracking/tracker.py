@@ -61,7 +61,7 @@ class ByteTracker:
         fps: the nominal frame rate the Kalman filter's step is scaled to.
     """
 
-    def __init__(self, high_score: float = 0.5, match_iou: float = 0.1,
+    def __init__(self, high_score: float = 0.5, match_iou: float = 0.3,
                  max_missed_s: float = 1.0, min_hits: int = 2, fps: float = 30.0) -> None:
         try:
             from trackers import ByteTrackTracker

@@ -167,7 +167,7 @@ def test_loitering_in_a_zone_gives_exact_dwell_and_occupancy():
     zone = ZoneConfig(name="porch", points=[[200, 100], [440, 100], [440, 400], [200, 400]])
     cfg = TrackConfig(zones=[zone], min_hits=1)
     # walks in (feet reach x >= 200 at frame 20), stays still, walks out (feet past
-    # x = 440 at frame 69): inside for frames 20..68, hidden 40..44 (still counts)
+    # x = 440 at frame 83): inside for frames 20..82, hidden 40..44 (still counts)
     steps = []
     for f in range(100):
         if f < 20:
@@ -175,7 +175,7 @@ def test_loitering_in_a_zone_gives_exact_dwell_and_occupancy():
         elif f < 60:
             box = (184, 200, 224, 300)  # loiters: feet at (204, 300)
         else:
-            box = (184 + 25 * (f - 59), 200, 224 + 25 * (f - 59), 300)
+            box = (184 + 10 * (f - 59), 200, 224 + 10 * (f - 59), 300)
         if 40 <= f < 45:
             continue
         steps.append((f, Detections([box], [0.9], [1], ["red"])))
@@ -194,12 +194,12 @@ def test_loitering_in_a_zone_gives_exact_dwell_and_occupancy():
         inside_now.append(counter.frame_record()["zones"]["porch"].get("red", 0))
     s = counter.summary()["zones"]["porch"]
     (red,) = s["tracks"]
-    assert red["label"] == "red" and red["dwell_s"] == pytest.approx(4.8)  # 2.0 .. 6.8 s
-    assert (red["entered"], red["left"]) == (pytest.approx(2.0), pytest.approx(6.8))
-    assert s["classes"] == {"red": {"visits": 1, "dwell_s_total": pytest.approx(4.8),
-                                    "dwell_s_max": pytest.approx(4.8), "max_inside": 1}}
-    assert inside_now[19] == 0 and inside_now[20] == 1 and inside_now[68] == 1
-    assert inside_now[42] == 0 and inside_now[69] == 0
+    assert red["label"] == "red" and red["dwell_s"] == pytest.approx(6.2)  # 2.0 .. 8.2 s
+    assert (red["entered"], red["left"]) == (pytest.approx(2.0), pytest.approx(8.2))
+    assert s["classes"] == {"red": {"visits": 1, "dwell_s_total": pytest.approx(6.2),
+                                    "dwell_s_max": pytest.approx(6.2), "max_inside": 1}}
+    assert inside_now[19] == 0 and inside_now[20] == 1 and inside_now[82] == 1
+    assert inside_now[42] == 0 and inside_now[83] == 0
 
 
 # --------------------------------------------------------------------------- the step
