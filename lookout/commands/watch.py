@@ -11,7 +11,7 @@ import dataclasses
 import shlex
 
 from core.errors import UserError
-from lookout.commands._flags import add_model_flags, with_model_flags
+from lookout.commands._flags import add_model_flags, with_lines, with_model_flags
 from lookout.config import DEFAULT_CONFIG, Config, override
 
 
@@ -33,6 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="run the detector on every frame (no motion gating)")
     parser.add_argument("--clip", action="store_true", default=None,
                         help="save a short clip per event")
+    parser.add_argument("--line", action="append", metavar="X1,Y1,X2,Y2",
+                        help="count crossings of this line too (adds to [[track.lines]]; "
+                             "rules name it line1, line2, ...)")
     parser.add_argument("--mode", choices=["file", "live"], default=None,
                         help="flow policy (default: live for cameras and streams)")
     parser.add_argument("--drain", type=float, default=30.0, metavar="S",
@@ -57,7 +60,7 @@ def apply_flags(args: argparse.Namespace, config: Config) -> Config:
     motion = override(watch.motion, enabled=False if args.no_motion else None)
     watch = override(watch, events_dir=args.events, clip=args.clip, webhook=webhook,
                      command=command, motion=motion)
-    return dataclasses.replace(config, watch=watch)
+    return dataclasses.replace(config, watch=watch, track=with_lines(config.track, args.line))
 
 
 class FileProgress:

@@ -58,3 +58,30 @@ def test_cli_missing_webcam_is_one_line(color_bundle, capsys):
     assert main(["live", str(color_bundle), "--source", "9", "--no-window"]) == 1
     err = capsys.readouterr().err
     assert "webcam 9: cannot open camera" in err and "Traceback" not in err
+
+
+def test_live_tracks_and_counts_per_source(detector, tmp_path):
+    from realtime.tracking.config import LineConfig, TrackConfig
+
+    server = MjpegServer(fps=30).start()
+    jsonl, counts = tmp_path / "live.jsonl", tmp_path / "counts.json"
+    track = TrackConfig(lines=[LineConfig(name="mid", points=[[0.5, 0], [0.5, 1]])])
+
+    pressed = []
+
+    def stop_after_40_frames(stats):
+        if stats.frames_written >= 40 and not pressed:
+            pressed.append(True)
+            raise KeyboardInterrupt
+
+    try:
+        run_live(detector, server.url, window=False, jsonl=str(jsonl),
+                 pipeline_cfg=PipelineConfig(batch=1, open_timeout_s=3), live_cfg=LiveConfig(),
+                 progress=stop_after_40_frames, track_cfg=track, counts=counts)
+    finally:
+        server.close()
+    records = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    ids = [d["track_id"] for r in records for d in r["detections"]]
+    assert len(ids) >= 80 and sum(i is not None for i in ids) >= 0.8 * len(ids)
+    assert "mid" in records[-1]["counts"]["lines"]
+    assert json.loads(counts.read_text())["lines"]["mid"]["total"].keys() == {"in", "out"}
