@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nbytetrack vs iou matcher (score >= 0.5): MOTA {bt['mota'] - iou['mota']:+.3f}, "
           f"IDF1 {bt['idf1'] - iou['idf1']:+.3f}, id switches {bt['num_switches']:.0f} vs "
           f"{iou['num_switches']:.0f} ({bt['num_switches'] / max(iou['num_switches'], 1):.2f}x)")
-    step_ms = step_cost(seqs[0])
+    step_ms = float(np.mean([step_cost(steps) for steps in seqs]))
     print(f"tracking step (tracker + a line + a zone + trails): {step_ms:.3f} ms per frame")
     if not args.no_detector:
         det_ms, what = detector_cost(args.model)
