@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--jsonl", help="also write detections here, one JSON line per frame")
     parser.add_argument("--snapshot-dir", default=None, help="where 's' saves frames")
     add_model_flags(parser, "live")
-    add_track_args(parser)
+    add_track_args(parser, counts_default="none")
     parser.set_defaults(func=run, fast_exit=True)  # see lookout.cli.main
 
 

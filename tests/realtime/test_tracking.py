@@ -308,3 +308,37 @@ def test_line_flag_and_config_file(tmp_path):
     bad = tmp_path / "c.toml"
     bad.write_text('[track]\nmax_missed = 5\n[[track.lines]]\nname = "door"\npoints = [[0, 1]]\n')
     assert main(["config", "check", str(bad)]) == 1
+
+
+def test_the_live_window_shows_ids_lines_and_trails(tmp_path):
+    import cv2
+
+    from realtime.drawing import draw_detections, draw_result
+    from realtime.sinks.window import WindowSink
+    from tests.realtime.test_sinks import ScreenDouble
+
+    screen = ScreenDouble(keys=" " * 11 + "s")
+    window, seen = WindowSink("t", tmp_path, use_pynput=False, display=screen), Collect()
+    cfg = TrackConfig(trails=True, lines=[LineConfig(name="door", points=[[0, 0.5], [1, 0.5]])])
+    feed(TrackStep([window, seen], cfg, 0.5, FPS), crossing(seed=2)[:12])
+    last = seen.results[-1]
+    assert list(last.detections.track_ids) == [1, 2]
+    snap = cv2.imread(str(window.snapshots[0]))[:, :, ::-1]
+    np.testing.assert_array_equal(snap, draw_result(last))  # the window draws the tracking
+    untracked = draw_detections(last.frame.rgb, last.detections[:0])
+    assert (snap != untracked).any(axis=-1).mean() > 0.01
+
+
+def test_tracked_boxes_are_tagged_with_their_id():
+    from realtime.drawing import Style, draw_detections, label_box
+
+    rgb = np.full((240, 320, 3), 90, np.uint8)
+    plain = Detections([[100, 100, 160, 200]], [0.87], [1], ["raccoon"])
+    tracked = Detections(plain.xyxy, plain.scores, plain.class_ids, plain.labels, [12])
+    a, b = draw_detections(rgb, plain), draw_detections(rgb, tracked)
+    style = Style.for_size(240, 320)
+    wide = label_box("#12 raccoon 87%", 99, 99, 240, 320, style)
+    narrow = label_box("raccoon 87%", 99, 99, 240, 320, style)
+    assert wide[2] - wide[0] > narrow[2] - narrow[0]
+    x = narrow[2] + 2  # right of the plain tag, inside the tagged one
+    assert (a[wide[1] + 1, x] == 90).all() and (b[wide[1] + 1, x] != 90).any()
