@@ -173,3 +173,24 @@ def test_end_of_clip_ends_the_run_and_closes_the_window(xdisplay, color_bundle, 
     assert seconds < 2 + SLACK
     assert len(jsonl.read_text().splitlines()) >= 30  # played to its end (a few may drop)
     assert window and not xdisplay.xdotool("search", "--onlyvisible", "--name", TITLE)
+
+
+def test_window_shows_track_ids_and_a_counting_line(xdisplay, color_bundle, long_clip, tmp_path):
+    proc = start_live(xdisplay, color_bundle, long_clip, tmp_path, "--line", "0.5,0,0.5,1",
+                      "--trails", "--counts", str(tmp_path / "counts.json"))
+    try:
+        window = xdisplay.find_window(TITLE, proc=proc)
+        wait_for_frames(proc, tmp_path / "live.jsonl", n=20)
+        shot = xdisplay.screenshot(window, tmp_path / "window.png")
+        xdisplay.key(window, "q")
+        _, err = ended_within(proc, time.monotonic())
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    h, w = shot.shape[:2]
+    white = (shot[:, w // 2 - 2: w // 2 + 3] > 200).all(axis=2).any(axis=1)
+    assert white[h // 4: -h // 8].mean() > 0.6  # the counting line down the middle
+    records = [json.loads(line) for line in (tmp_path / "live.jsonl").read_text().splitlines()]
+    assert any(d["track_id"] is not None for r in records for d in r["detections"])
+    assert "line1" in records[-1]["counts"]["lines"]
+    assert json.loads((tmp_path / "counts.json").read_text())["lines"]["line1"]["total"]

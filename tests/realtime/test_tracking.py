@@ -314,13 +314,15 @@ def test_the_live_window_shows_ids_lines_and_trails(tmp_path):
     import cv2
 
     from realtime.drawing import draw_detections, draw_result
-    from realtime.sinks.window import WindowSink
+    from realtime.sinks.window import BoardSink, DisplayBoard, LiveWindow
     from tests.realtime.test_sinks import ScreenDouble
 
-    screen = ScreenDouble(keys=" " * 11 + "s")
-    window, seen = WindowSink("t", tmp_path, use_pynput=False, display=screen), Collect()
+    board, seen = DisplayBoard(), Collect()
+    window = LiveWindow(board, "t", tmp_path, display=ScreenDouble())
     cfg = TrackConfig(trails=True, lines=[LineConfig(name="door", points=[[0, 0.5], [1, 0.5]])])
-    feed(TrackStep([window, seen], cfg, 0.5, FPS), crossing(seed=2)[:12])
+    feed(TrackStep([BoardSink(board), seen], cfg, 0.5, FPS), crossing(seed=2)[:12])
+    window.tick()  # the main thread shows the newest result
+    window.handle_key("s")
     last = seen.results[-1]
     assert list(last.detections.track_ids) == [1, 2]
     snap = cv2.imread(str(window.snapshots[0]))[:, :, ::-1]
