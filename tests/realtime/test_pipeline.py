@@ -7,7 +7,6 @@ the end-to-end runs with the real bundle are in test_annotate.py.
 from __future__ import annotations
 
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -15,103 +14,15 @@ import pytest
 from core.errors import UserError
 from realtime.batching import Batcher, Captured, shrink
 from realtime.config import PipelineConfig
-from realtime.detections import Detections
-from realtime.detectors.base import Detector
-from realtime.frames import Frame, FrameResult
+from realtime.frames import Frame
 from realtime.pipeline import PipelineError, run_pipeline
 from realtime.queues import StageQueue
-from realtime.sinks.base import Sink, StopPipeline
-from realtime.sources import Source
-
-
-class BrightnessDetector(Detector):
-    """One box per image whose score is the image's mean brightness (deterministic)."""
-
-    kind = "test"
-
-    def __init__(self, delay: float = 0.0, fail_on_call: int | None = None) -> None:
-        self.names = {1: "thing"}
-        self.delay, self.fail_on_call = delay, fail_on_call
-        self.batches: list[int] = []
-
-    def detect(self, images):
-        self.batches.append(len(images))
-        if self.fail_on_call is not None and len(self.batches) == self.fail_on_call:
-            raise RuntimeError("model exploded")
-        if self.delay:
-            time.sleep(self.delay)
-        out = []
-        for img in images:
-            h, w = img.shape[:2]
-            out.append(Detections([[0, 0, w / 2, h / 2]], [float(img.mean()) / 255], [1], ["thing"]))
-        return out
-
-
-class ParallelBrightnessDetector(BrightnessDetector):
-    """Allows ``workers`` calls at once; earlier calls take longer, so batches finish out
-    of order and the pipeline has to put them back."""
-
-    def __init__(self, workers: int = 3) -> None:
-        super().__init__()
-        self.workers = workers
-        self.calls = 0
-        self.running = self.most_at_once = 0
-        self.lock = threading.Lock()
-
-    def detect(self, images):
-        with self.lock:
-            self.calls += 1
-            self.running += 1
-            self.most_at_once = max(self.most_at_once, self.running)
-            delay = 0.01 * (self.workers - self.calls % self.workers)
-        try:
-            time.sleep(delay)
-            return super().detect(images)
-        finally:
-            with self.lock:
-                self.running -= 1
-
-
-class SyntheticSource(Source):
-    """``n`` frames whose brightness encodes their index; as fast as they are pulled."""
-
-    def __init__(self, n: int, live: bool = False, sizes=((32, 48),), fail_at: int | None = None):
-        super().__init__()
-        self.name, self.n, self.live, self.sizes, self.fail_at = "synthetic", n, live, sizes, fail_at
-        self.expected_frames = n
-        self.closed = False
-
-    def frames(self, stop):
-        for i in range(n := self.n):
-            if stop.is_set():
-                return
-            if self.fail_at == i:
-                raise OSError("camera unplugged")
-            h, w = self.sizes[i % len(self.sizes)]
-            yield Frame(self.name, i, i / 30, np.full((h, w, 3), i % 256, np.uint8))
-        assert n == self.n
-
-    def close(self):
-        self.closed = True
-
-
-class ListSink(Sink):
-    def __init__(self, delay: float = 0.0, fail_at: int | None = None, stop_at: int | None = None):
-        self.results: list[FrameResult] = []
-        self.delay, self.fail_at, self.stop_at = delay, fail_at, stop_at
-        self.closed = 0
-
-    def write(self, result):
-        if self.fail_at is not None and len(self.results) == self.fail_at:
-            raise OSError("disk full")
-        if self.stop_at is not None and len(self.results) == self.stop_at:
-            raise StopPipeline
-        if self.delay:
-            time.sleep(self.delay)
-        self.results.append(result)
-
-    def close(self):
-        self.closed += 1
+from tests.fixtures.engine import (
+    BrightnessDetector,
+    ListSink,
+    ParallelBrightnessDetector,
+    SyntheticSource,
+)
 
 
 def run(source, detector, sinks, **kw):
@@ -148,7 +59,7 @@ def test_parallel_detector_calls_come_back_in_frame_order():
 
 def test_live_mode_with_parallel_calls_never_goes_back_in_time():
     detector, sink = ParallelBrightnessDetector(workers=3), ListSink()
-    stats = run(SyntheticSource(300, live=True), detector, [sink], mode="live", batch=1,
+    stats = run(SyntheticSource(300, live=True, fps=2000), detector, [sink], mode="live", batch=1,
                 queue_size=4)
     indices = [r.frame.index for r in sink.results]
     assert indices == sorted(set(indices))  # strictly increasing: a late result is dropped

@@ -1,0 +1,491 @@
+"""The engine's threads: one reader per source → one fair batcher → detector workers →
+one sink thread per source.
+
+```
+source 1 ─reader─┐                                            ┌─► sink thread 1 (reorder) ─► sinks 1
+source 2 ─reader─┼─► batcher (round robin, B frames ─► detector ├─► sink thread 2 (reorder) ─► sinks 2
+source N ─reader─┘    or max_wait) ──────────────────  workers  └─► sink thread N (reorder) ─► sinks N
+```
+
+Each source has its own input lane and output lane (`Lane`) with its own flow policy:
+lossless for files (backpressure, every frame written, in order), drop-oldest for live
+sources (bounded latency). The batcher numbers each source's frames as it takes them;
+each sink thread puts its source's results back in that order (file) or drops a result
+older than one already written (live). A frame the source's gate rejects skips the
+detector and goes straight to its sink thread, still in order.
+
+In live mode the batcher builds a batch only when a detector worker is free, so frames
+wait in their (drop-oldest) lanes, not in a batch: what the detector gets is the freshest.
+
+Failures: an error in the batcher, a detector worker or a sink stops every stage. A
+source that fails to open or dies stops only itself when the engine isolates sources
+(several sources), and its stats say why; with one source it stops the run as before.
+``max_open`` bounds how many sources are open at once (the rest wait their turn, in order).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.errors import UserError
+from realtime.batching import Captured, Gate, scale_detections, shrink
+from realtime.detections import Detections
+from realtime.detectors.base import Detector
+from realtime.engine.lanes import POLL_S, Lane, RoundRobin, take_fair
+from realtime.engine.stats import JobStats, SourceStats
+from realtime.frames import FrameResult
+from realtime.sinks.base import Sink, StopPipeline
+from realtime.sources import Source
+
+log = logging.getLogger("lookout.engine")
+JOIN_TIMEOUT_S = 10.0  # per thread at shutdown; a stage stuck longer is left (daemon)
+END = object()
+
+
+class PipelineError(RuntimeError):
+    """A stage failed; the message names the stage, ``__cause__`` is the original error."""
+
+
+@dataclass
+class Stream:
+    """One source of a job: how to open it, where its results go.
+
+    Attributes:
+        open: ``open(stop)`` returns the opened `Source` (raises `UserError` on a bad spec).
+        sinks: builds the source's outputs once it is open (a sink object may be shared
+            by several streams, e.g. a tiled window; it is closed after the last one ends).
+        gate: ``gate(frame) -> bool`` called in frame order; False skips the detector.
+        live: drop-oldest policy (True) or lossless (False); None = the source decides.
+        source: an already opened source (then ``open`` is not called).
+    """
+
+    open: Callable[[threading.Event], Source] | None = None
+    sinks: Callable[[Source], Sequence[Sink]] = lambda source: []
+    gate: Gate | None = None
+    live: bool | None = None
+    source: Source | None = None
+    name: str = ""
+
+
+@dataclass
+class _Item:
+    slot: _Slot
+    seq: int
+    captured: Captured
+    scale: float = 1.0
+    input: np.ndarray | None = None  # what the detector gets (shrunk when cfg.resize)
+
+
+class _Slot:
+    """A stream at run time: its source, sinks, lanes and counters."""
+
+    def __init__(self, index: int, stream: Stream, engine: Engine) -> None:
+        self.index, self.stream = index, stream
+        self.source: Source | None = stream.source
+        self.sinks: list[Sink] = []
+        name = stream.name or (stream.source.name if stream.source else f"source {index}")
+        self.stats = SourceStats(name=name)
+        if self.source is not None:
+            self._opened(self.source)
+        self.live = bool(stream.live if stream.live is not None else
+                         (self.source.live if self.source is not None else False))
+        self.stats.live = self.live
+        cfg = engine.cfg
+        batch = max(1, cfg.batch)
+        self.in_lane = Lane(batch if self.live else cfg.queue_size, self.live, engine.in_cond)
+        self.out_lane = Lane(max(2, batch) if self.live else cfg.queue_size, self.live)
+        self.next_seq = 0  # numbered by the batcher as it takes frames
+        self.out_ended = False
+        self.stale = 0
+        self.ready = threading.Event()  # sinks built
+        self.took_turn = False  # opened (or tried): the next source may open
+        self.closed = False
+
+    def _opened(self, source: Source) -> None:
+        self.source = source
+        self.stats.name = self.stream.name or source.name
+        self.stats.expected_frames = source.expected_frames
+
+
+class Engine:
+    """N streams, one detector. `run` = start, wait, stop (in ``finally``).
+
+    Args:
+        streams: the sources and their outputs.
+        detector: the loaded model (not closed here).
+        cfg: batch, max_wait_ms, queue_size, resize (a `PipelineConfig`).
+        mode: ``file`` | ``live``: the default policy of streams that do not set one,
+            and how a file source is read in live mode (paced at its own fps).
+        isolate: a source's own failure ends only that source (default: several streams).
+        max_open: at most this many sources open at once (0 = all).
+    """
+
+    def __init__(self, streams: Sequence[Stream], detector: Detector, cfg, mode: str = "file",
+                 isolate: bool | None = None, max_open: int = 0) -> None:
+        if mode not in ("file", "live"):
+            raise ValueError(f"mode must be file or live, got {mode!r}")
+        if not streams:
+            raise ValueError("a job needs at least one source")
+        self.detector, self.cfg, self.mode = detector, cfg, mode
+        self.stop_event = threading.Event()
+        self.in_cond = threading.Condition()
+        for s in streams:
+            if s.live is None:
+                s.live = mode == "live"
+        self.slots = [_Slot(i, s, self) for i, s in enumerate(streams)]
+        self.isolate = len(self.slots) > 1 if isolate is None else isolate
+        self.max_open = max_open if max_open > 0 else len(self.slots)
+        self.stats = JobStats(sources=[s.stats for s in self.slots], mode=mode,
+                              detector=detector.describe())
+        self.workers = max(1, detector.workers)
+        capacity = self.workers + (0 if mode == "live" else max(1, cfg.queue_size // max(1, cfg.batch)))
+        self.free = threading.Semaphore(capacity)  # batches in flight, at most
+        self.batches_q: queue.Queue = queue.Queue()
+        self.threads: list[threading.Thread] = []
+        self._closed_count = 0
+        self._turn = threading.Condition()  # the max_open window
+        self._counters = threading.Lock()
+        self._sink_refs: dict[int, int] = {}
+        self.error: tuple[str, BaseException] | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def run(self, progress: Callable[[JobStats], None] | None = None, every_s: float = 0.25,
+            tick: Callable[[], None] | None = None) -> JobStats:
+        """Run to the end; ``progress(stats)`` every ``every_s`` and ``tick()`` every poll,
+        both on the caller's thread. Raises the first stage error (a `UserError` as is)."""
+        try:
+            self.start()
+            self.wait(progress, every_s, tick)
+        except KeyboardInterrupt:
+            self.stats.stopped_by = "interrupt"
+        finally:
+            self.stop()
+        if progress:
+            progress(self.stats)
+        if self.error:
+            stage, exc = self.error
+            if isinstance(exc, UserError):
+                raise exc
+            raise PipelineError(f"{stage} stage failed: {type(exc).__name__}: {exc}") from exc
+        return self.stats
+
+    def start(self) -> None:
+        """The stages from the last to the first."""
+        for slot in self.slots:
+            self._start("sinks", self.sink_loop, slot)
+        for _ in range(self.workers):
+            self._start("detector", self.detect_loop)
+        self._start("batcher", self.batch_loop)
+        for slot in self.slots:
+            self._start("reader", self.read_loop, slot)
+
+    def _start(self, stage: str, loop, *args) -> None:
+        label = f"{stage}-{args[0].index}" if args else stage
+        thread = threading.Thread(target=self._guard, args=(stage, loop, *args),
+                                  name=f"lookout-{label}", daemon=True)
+        self.threads.append(thread)
+        thread.start()
+
+    def wait(self, progress=None, every_s: float = 0.25, tick=None) -> None:
+        next_report = time.monotonic()
+        for thread in self.threads:
+            while thread.is_alive():
+                thread.join(POLL_S if tick is None else 0.01)
+                if tick is not None:
+                    tick()
+                if progress and time.monotonic() >= next_report:
+                    self._update_counters()
+                    progress(self.stats)
+                    next_report = time.monotonic() + every_s
+
+    def stop(self) -> None:
+        """Stop every stage (readers first), then finalize what is still open."""
+        self.stop_event.set()
+        with self.in_cond:
+            self.in_cond.notify_all()
+        for thread in reversed(self.threads):
+            thread.join(JOIN_TIMEOUT_S)
+        for slot in self.slots:
+            self._finish(slot)
+        self._update_counters()
+        self.stats.elapsed = time.monotonic() - self.stats.started
+        if not self.stats.stopped_by:
+            self.stats.stopped_by = "error" if self.error else "end"
+
+    def _guard(self, name: str, loop, *args) -> None:
+        try:
+            loop(*args)
+        except StopPipeline:
+            self.stats.stopped_by = self.stats.stopped_by or "sink"
+            self.stop_event.set()
+        except BaseException as exc:  # noqa: BLE001 - any stage error stops all stages
+            self._fail(name, exc)
+
+    def _fail(self, name: str, exc: BaseException) -> None:
+        if self.error is None:
+            self.error = (name, exc)
+        self.stop_event.set()
+
+    def _update_counters(self) -> None:
+        for slot in self.slots:
+            s, src = slot.stats, slot.source
+            s.frames_dropped = slot.in_lane.dropped + slot.out_lane.dropped + slot.stale
+            if src is not None:
+                s.decode_failures = src.decode_failures
+                s.failure_report = src.failure_report()
+                s.reconnects = src.reconnects
+        self.stats.max_queue = max(max(s.in_lane.high_water, s.out_lane.high_water)
+                                   for s in self.slots)
+
+    # ------------------------------------------------------------------ readers
+
+    def read_loop(self, slot: _Slot) -> None:
+        stop, lane, stats = self.stop_event, slot.in_lane, slot.stats
+        try:
+            if not self._wait_turn(slot):
+                return
+            if slot.source is None:
+                stats.state = "opening"
+                if slot.live:  # a camera may retry for long: never hold the others back
+                    self._took_turn(slot)
+                try:
+                    slot._opened(slot.stream.open(stop))
+                finally:
+                    self._took_turn(slot)
+            else:
+                self._took_turn(slot)
+            slot.sinks = list(slot.stream.sinks(slot.source))
+            for sink in slot.sinks:
+                self._sink_refs[id(sink)] = self._sink_refs.get(id(sink), 0) + 1
+            slot.ready.set()
+            stats.state, stats.started = "running", time.monotonic()
+            self._read_frames(slot)
+            stats.state = "ended"
+        except (StopPipeline, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if not self.isolate:
+                raise
+            stats.state, stats.error = "failed", _one_line(exc)
+            log.warning("%s: %s (the other sources go on)", stats.name, stats.error)
+        finally:
+            lane.end(stats.frames_read)
+
+    def _wait_turn(self, slot: _Slot) -> bool:
+        """Wait until fewer than ``max_open`` sources are open and the one before this
+        has been opened (sources open in order)."""
+        before = self.slots[slot.index - 1] if slot.index else None
+        with self._turn:
+            while (slot.index >= self._closed_count + self.max_open
+                   or (before is not None and not before.took_turn)):
+                if self.stop_event.is_set():
+                    return False
+                self._turn.wait(POLL_S)
+        return not self.stop_event.is_set()
+
+    def _took_turn(self, slot: _Slot) -> None:
+        with self._turn:
+            slot.took_turn = True
+            self._turn.notify_all()
+
+    def _read_frames(self, slot: _Slot) -> None:
+        stop, source, gate = self.stop_event, slot.source, slot.stream.gate
+        # A file played in live mode stands in for a camera: deliver it at its own pace.
+        pace = 1 / source.fps if slot.live and not source.live and source.fps else 0
+        start = time.monotonic()
+        for n, frame in enumerate(source.frames(stop)):
+            if pace and stop.wait(max(0.0, start + n * pace - time.monotonic())):
+                return
+            slot.stats.frames_read += 1
+            detect = True if gate is None else bool(gate(frame))
+            if not slot.in_lane.put((Captured(frame, time.monotonic()), detect), stop):
+                return
+
+    # ------------------------------------------------------------------ batcher
+
+    def batch_loop(self) -> None:
+        """Build batches fairly across the sources until every source has ended.
+
+        A batch holds frames of one (detector input) size: a frame of another size sends
+        the batch being built first, as one device call runs one size."""
+        stop, want = self.stop_event, max(1, self.cfg.batch)
+        rr = RoundRobin(len(self.slots))
+        pending: list[_Item] = []
+        deadline: float | None = None
+        holding = False  # a detector slot is reserved for the batch being built
+        while not stop.is_set():
+            if not holding:
+                if not self.free.acquire(timeout=POLL_S):
+                    continue
+                holding = True
+            with self.in_cond:
+                lanes = [s.in_lane for s in self.slots]
+                taken = take_fair(lanes, rr, want - len(pending))
+                items = []
+                for i, (captured, detect) in taken:
+                    slot = self.slots[i]
+                    items.append((_Item(slot, slot.next_seq, captured), detect))
+                    slot.next_seq += 1
+                empty = not any(lanes)
+                done = all(lane.finished for lane in lanes)
+                if not taken and not done and not self._due(pending, deadline):
+                    wait = POLL_S if deadline is None else max(0.0, deadline - time.monotonic())
+                    self.in_cond.wait(min(POLL_S, wait))
+            for item, detect in items:
+                if not detect:
+                    self._deliver(item, None, detected=False)
+                    continue
+                item.input, item.scale = shrink(item.captured.frame.rgb, self.cfg.resize)
+                if pending and pending[0].input.shape != item.input.shape:
+                    self._send(pending)
+                    pending, deadline, holding = [], None, self._reserve()
+                    if not holding:
+                        return
+                pending.append(item)
+            if pending and deadline is None:
+                deadline = time.monotonic() + max(0.0, self.cfg.max_wait_ms) / 1000
+            if pending and (len(pending) >= want or done or self._due(pending, deadline, empty)):
+                self._send(pending)
+                pending, deadline, holding = [], None, False
+            self._end_finished_outputs()
+            if done and not pending:
+                break
+        if holding:
+            self.free.release()
+        self.batches_q.put(END)
+
+    def _reserve(self) -> bool:
+        """Wait for a free detector slot; False when stopped."""
+        while not self.stop_event.is_set():
+            if self.free.acquire(timeout=POLL_S):
+                return True
+        return False
+
+    def _due(self, pending: list[_Item], deadline: float | None, empty: bool = False) -> bool:
+        """Send a partial batch: its wait is over, or (live) nothing else is waiting."""
+        if not pending:
+            return False
+        if deadline is not None and time.monotonic() >= deadline:
+            return True
+        return empty and any(item.slot.live for item in pending)
+
+    def _send(self, pending: list[_Item]) -> None:
+        self.batches_q.put((pending, [item.input for item in pending]))
+
+    def _end_finished_outputs(self) -> None:
+        for slot in self.slots:
+            if not slot.out_ended and slot.in_lane.finished:
+                slot.out_ended = True
+                slot.out_lane.end(slot.next_seq)
+
+    # ------------------------------------------------------------------ detector
+
+    def detect_loop(self) -> None:
+        stop = self.stop_event
+        while not stop.is_set():
+            try:
+                batch = self.batches_q.get(timeout=POLL_S)
+            except queue.Empty:
+                continue
+            if batch is END:
+                self.batches_q.put(END)  # for the other workers
+                return
+            items, inputs = batch
+            try:
+                found = self.detector.detect(inputs)
+            finally:
+                self.free.release()
+            with self._counters:
+                self.stats.batches += 1
+                for item in items:
+                    item.slot.stats.frames_detected += 1
+            for item, dets in zip(items, found, strict=True):
+                self._deliver(item, scale_detections(dets, item.scale), detected=True)
+
+    def _deliver(self, item: _Item, dets: Detections | None, detected: bool) -> None:
+        frame = item.captured.frame
+        dets = Detections.empty() if dets is None else dets
+        result = FrameResult(frame, dets, detected=detected,
+                             latency=time.monotonic() - item.captured.t_capture)
+        item.slot.out_lane.put((item.seq, result), self.stop_event)
+
+    # ------------------------------------------------------------------ sinks
+
+    def sink_loop(self, slot: _Slot) -> None:
+        """Write one source's results in frame order; end when every numbered frame is
+        accounted for (written, or dropped in live mode)."""
+        stop, lane, stats = self.stop_event, slot.out_lane, slot.stats
+        while not slot.ready.wait(POLL_S):
+            if slot.in_lane.ended and not slot.ready.is_set():  # it never opened
+                self._finish(slot)
+                return
+            if stop.is_set():
+                return  # `stop` finalizes
+        pending: dict[int, FrameResult] = {}
+        next_seq = 0
+        while not stop.is_set():
+            with lane.cond:
+                if not lane.items:
+                    accounted = (next_seq if not slot.live
+                                 else stats.frames_written + slot.stale + lane.dropped)
+                    if lane.ended and accounted >= (lane.total or 0):
+                        break
+                    lane.cond.wait(POLL_S)
+                    continue
+                seq, result = lane.pop()
+            if slot.live:
+                if seq < next_seq:  # a newer frame is already out
+                    slot.stale += 1
+                    continue
+                next_seq = seq + 1
+                self._write(slot, result)
+                continue
+            pending[seq] = result
+            while next_seq in pending:
+                self._write(slot, pending.pop(next_seq))
+                next_seq += 1
+        if not stop.is_set():
+            self._finish(slot)
+
+    def _write(self, slot: _Slot, result: FrameResult) -> None:
+        for sink in slot.sinks:
+            sink.write(result)
+        if not result.detected:
+            slot.stats.frames_gated += 1
+        slot.stats.frames_written += 1
+        slot.stats.latencies.append(result.latency)
+
+    def _finish(self, slot: _Slot) -> None:
+        """Finalize one source's outputs (a shared sink after its last source) and close it."""
+        if slot.closed:
+            return
+        slot.closed = True
+        slot.stats.elapsed = time.monotonic() - slot.stats.started
+        for sink in slot.sinks:
+            refs = self._sink_refs.get(id(sink), 1) - 1
+            self._sink_refs[id(sink)] = refs
+            if refs > 0:
+                continue
+            try:
+                sink.close()
+            except Exception as exc:  # noqa: BLE001 - finalize the others, report the first
+                self._fail(f"sinks of {slot.stats.name}", exc)
+        if slot.source is not None:
+            self._update_counters()
+            slot.source.close()
+        with self._turn:
+            self._closed_count += 1
+            self._turn.notify_all()
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text if isinstance(exc, UserError) else f"{type(exc).__name__}: {text}"
