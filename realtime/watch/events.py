@@ -46,6 +46,7 @@ class Event:
     start: float
     start_frame: int
     started_at: str
+    camera: str = ""  # the camera's name ([[cameras]] name, or one made from its source)
     score: float = 0.0
     median_score: float = 0.0
     box: list[float] = field(default_factory=list)

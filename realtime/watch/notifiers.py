@@ -83,7 +83,7 @@ class WebhookNotifier(Notifier):
         return f"WebhookNotifier({self.where})"
 
     def body(self, record: dict, key: str, root: Path) -> bytes:
-        payload = {"key": key, "event": record}
+        payload = {"key": key, "camera": record.get("camera", ""), "event": record}
         snap = _snapshot(record, root) if self.snapshot else None
         if snap is not None:
             payload["snapshot_jpeg_base64"] = base64.b64encode(snap.read_bytes()).decode()
@@ -117,8 +117,8 @@ def redact(url: str) -> str:
 def event_env(record: dict, key: str, root: Path) -> dict[str, str]:
     """The ``LOOKOUT_*`` environment variables a command receives."""
     env = {"LOOKOUT_DELIVERY_KEY": key, "LOOKOUT_EVENT_JSON": json.dumps(record)}
-    for field in ("id", "phase", "rule", "label", "source", "score", "median_score", "start",
-                  "end", "duration", "started_at"):
+    for field in ("id", "phase", "camera", "rule", "label", "source", "score", "median_score",
+                  "start", "end", "duration", "started_at"):
         value = record.get(field)
         env[f"LOOKOUT_{'EVENT_ID' if field == 'id' else field.upper()}"] = (
             "" if value is None else str(value))
@@ -180,7 +180,8 @@ class ConsoleNotifier(Notifier):
 
 
 def _summary(record: dict) -> str:
-    text = (f"{record['phase']} {record['id']}: {record['label']} (rule {record['rule']}) "
+    camera = f"[{record['camera']}] " if record.get("camera") else ""
+    text = (f"{camera}{record['phase']} {record['id']}: {record['label']} (rule {record['rule']}) "
             f"score {record['score']:.2f} at {record['start']:.1f}s")
     if record.get("end") is not None:
         text += f", ended at {record['end']:.1f}s"
