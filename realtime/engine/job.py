@@ -18,6 +18,7 @@ outputs and policy) and hand it here; none of them opens or closes anything itse
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -69,6 +70,12 @@ class Job:
         max_open: at most this many sources open at once (0 = all); the first ones are
             opened before the model loads, so a bad path fails fast.
         isolate: one source failing ends only that source (default: when there are several).
+        on_model: called with the loaded detector before the engine starts (e.g. to check
+            rules against its labels).
+        services: context managers entered after the model loads and exited, in reverse
+            order, after every source and sink is closed (e.g. watch's event recorder
+            and deliveries).
+        stop: an event that stops the run cleanly when set (SIGTERM handlers).
     """
 
     model: str | Path | Detector
@@ -78,6 +85,9 @@ class Job:
     pipeline_cfg: PipelineConfig = field(default_factory=PipelineConfig)
     max_open: int = 0
     isolate: bool | None = None
+    on_model: Callable[[Detector], None] | None = None
+    services: Sequence[contextlib.AbstractContextManager] = ()
+    stop: threading.Event | None = None
 
 
 def is_live_spec(spec: str | int | Source) -> bool:
@@ -124,14 +134,19 @@ def run_job(job: Job, progress: Callable[[JobStats], None] | None = None,
         for i, src in enumerate(job.sources):
             opened.append(_open_now(src, cfg, isolate) if i < first else None)
         detector = _load(job.model, job.detector_cfg)
-        streams = [_stream(src, source, cfg, isolate, job.policy)
-                   for src, source in zip(job.sources, opened, strict=True)]
-        engine = Engine(streams, detector, cfg, mode=mode, isolate=isolate,
-                        max_open=job.max_open)
-        opened = []  # the engine closes them from here on
-        if on_start is not None:
-            on_start(engine)
-        return engine.run(progress, every_s, tick)
+        if job.on_model is not None:
+            job.on_model(detector)
+        with contextlib.ExitStack() as services:
+            for service in job.services:
+                services.enter_context(service)
+            streams = [_stream(src, source, cfg, isolate, job.policy)
+                       for src, source in zip(job.sources, opened, strict=True)]
+            engine = Engine(streams, detector, cfg, mode=mode, isolate=isolate,
+                            max_open=job.max_open, stop_event=job.stop)
+            opened = []  # the engine closes them from here on
+            if on_start is not None:
+                on_start(engine)
+            return engine.run(progress, every_s, tick)
     finally:
         for source in opened:
             if source is not None:

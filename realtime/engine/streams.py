@@ -125,16 +125,18 @@ class Engine:
             and how a file source is read in live mode (paced at its own fps).
         isolate: a source's own failure ends only that source (default: several streams).
         max_open: at most this many sources open at once (0 = all).
+        stop_event: set it (from any thread, a signal handler) to stop the run cleanly.
     """
 
     def __init__(self, streams: Sequence[Stream], detector: Detector, cfg, mode: str = "file",
-                 isolate: bool | None = None, max_open: int = 0) -> None:
+                 isolate: bool | None = None, max_open: int = 0,
+                 stop_event: threading.Event | None = None) -> None:
         if mode not in ("file", "live"):
             raise ValueError(f"mode must be file or live, got {mode!r}")
         if not streams:
             raise ValueError("a job needs at least one source")
         self.detector, self.cfg, self.mode = detector, cfg, mode
-        self.stop_event = threading.Event()
+        self.stop_event = stop_event or threading.Event()
         self.in_cond = threading.Condition()
         for s in streams:
             if s.live is None:

@@ -1,6 +1,7 @@
-"""The health line: every ``health_every_s`` one log line a person (or a log scraper)
-can read weeks later: fps, detector calls, share of frames with motion, events,
-deliveries pending, reconnects and resident memory (to see it does not creep)."""
+"""The health line: every ``health_every_s`` log lines a person (or a log scraper) can
+read weeks later: per camera its fps, detector calls, share of frames with motion and
+reconnects; for the run its events, deliveries pending and resident memory (to see it
+does not creep)."""
 
 from __future__ import annotations
 
@@ -24,9 +25,13 @@ def rss_mb() -> float:
 
 
 class HealthReporter:
-    """Logs `line()` every ``every_s`` seconds from its own thread (so a stalled
-    source still reports). ``snapshot`` returns the running counters as a dict with
-    frames, detector_runs, motion_frames, events, pending, reconnects."""
+    """Logs `lines()` every ``every_s`` seconds from its own thread (so a stalled
+    source still reports).
+
+    ``snapshot`` returns the running counters: events, open, pending, and either one
+    camera's frames, detector_runs, motion_frames, reconnects at the top level, or a
+    ``cameras`` dict ``{name: those four (+ gate_frames, state)}``.
+    """
 
     def __init__(self, snapshot: Callable[[], dict], every_s: float = 60.0) -> None:
         self.snapshot, self.every_s = snapshot, every_s
@@ -34,19 +39,20 @@ class HealthReporter:
         self._thread: threading.Thread | None = None
         self._last = (time.monotonic(), snapshot())
 
-    def line(self) -> str:
+    def lines(self) -> list[str]:
         now, cur = time.monotonic(), self.snapshot()
         then, prev = self._last
         self._last = (now, cur)
         dt = max(now - then, 1e-6)
-        frames = cur["frames"] - prev["frames"]
-        runs = cur["detector_runs"] - prev["detector_runs"]
-        motion = cur["motion_frames"] - prev["motion_frames"]
-        share = f"{100 * motion / frames:.0f}%" if frames else "-"
-        return (f"health: {frames / dt:.1f} fps, detector {runs} calls ({runs / dt:.2f}/s), "
-                f"motion {share} of frames, events {cur['events']} ({cur['open']} open), "
-                f"deliveries pending {cur['pending']}, reconnects {cur['reconnects']}, "
-                f"rss {rss_mb():.0f} MiB")
+        if "cameras" not in cur:
+            return [f"health: {_camera(cur, prev, dt)}, {_run(cur)}"]
+        out = [f"health: {len(cur['cameras'])} cameras, {_run(cur)}"]
+        for name, counters in cur["cameras"].items():
+            out.append(f"health [{name}]: {_camera(counters, prev['cameras'].get(name, {}), dt)}")
+        return out
+
+    def line(self) -> str:
+        return "\n".join(self.lines())
 
     def start(self) -> HealthReporter:
         self._thread = threading.Thread(target=self._loop, name="watch-health", daemon=True)
@@ -55,9 +61,27 @@ class HealthReporter:
 
     def _loop(self) -> None:
         while not self._stop.wait(self.every_s):
-            log.info(self.line())
+            for line in self.lines():
+                log.info(line)
 
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5.0)
+
+
+def _camera(cur: dict, prev: dict, dt: float) -> str:
+    def delta(key: str) -> int:
+        return cur.get(key, 0) - prev.get(key, 0)
+
+    frames, runs, motion = delta("frames"), delta("detector_runs"), delta("motion_frames")
+    gated = delta("gate_frames") if "gate_frames" in cur else frames  # frames the gate saw
+    share = f"{100 * motion / gated:.0f}%" if gated else "-"
+    state = f", {cur['state']}" if cur.get("state") in ("down", "failed", "opening") else ""
+    return (f"{frames / dt:.1f} fps, detector {runs} calls ({runs / dt:.2f}/s), "
+            f"motion {share} of frames, reconnects {cur.get('reconnects', 0)}{state}")
+
+
+def _run(cur: dict) -> str:
+    return (f"events {cur['events']} ({cur['open']} open), deliveries pending "
+            f"{cur['pending']}, rss {rss_mb():.0f} MiB")

@@ -1,9 +1,12 @@
-"""`run_watch`: the doorbell loop, as a short list of steps (what ``lookout watch`` calls).
+"""`run_watch`: doorbell mode as a job (what ``lookout watch`` calls).
 
-start: check rules → open spool, recover, connect notifiers, start deliveries → load
-model → compile rules against its labels → open source → tell notifiers the camera → run the pipeline with the motion gate and
-the watch engine (health line alongside) → stop: engine closes events, deliveries
-drain for a while, the rest stays spooled for the next run. SIGTERM stops cleanly.
+One job, one model, N cameras. Steps: check every camera's rules and motion values →
+open the cameras → load the model → compile each camera's rules against its labels →
+start the services (spool, recovery, deliveries, the event recorder, the health line) →
+run: each camera's frames pass its own motion gate, the shared detector, then its own
+visit tracker → stop: trackers close their events, the recorder writes what is queued,
+deliveries drain for a while, the rest stays spooled for the next run. SIGTERM stops
+cleanly.
 """
 
 from __future__ import annotations
@@ -13,21 +16,23 @@ import dataclasses
 import logging
 import signal
 import threading
-from dataclasses import dataclass
+import urllib.parse
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Self
 
-from core.errors import UserError
-from realtime.config import DetectorConfig, PipelineConfig
+from lookout.config import Config
+from realtime.watch.config import WatchMotionConfig, WatchRuleConfig
 from realtime.detectors.base import Detector
-from realtime.pipeline import Pipeline, PipelineStats
-from realtime.watch.camera import camera_from_source
-from realtime.watch.config import WatchConfig, WatchRuleConfig
+from realtime.engine.job import Job, JobSource, run_job
+from realtime.engine.stats import JobStats
+from realtime.watch.checks import check_watch_config
 from realtime.watch.delivery import Deliverer
 from realtime.watch.engine import WatchEngine
 from realtime.watch.health import HealthReporter
 from realtime.watch.motion import MotionGate
-from realtime.watch.notifiers import Notifier, build_notifiers, routes
+from realtime.watch.notifiers import build_notifiers
+from realtime.watch.recorder import EventRecorder
 from realtime.watch.recovery import recover
 from realtime.watch.rules import compile_rules
 from realtime.watch.spool import Spool
@@ -35,141 +40,218 @@ from realtime.watch.spool import Spool
 log = logging.getLogger("lookout.watch")
 
 
-class WatchSettings(Protocol):
-    """The tables watch reads (lookout's root `Config` is one)."""
+@dataclass
+class Camera:
+    """One camera of a watch run.
 
-    watch: WatchConfig
-    detector: DetectorConfig
-    pipeline: PipelineConfig
+    Attributes:
+        source: webcam index, URL or video file.
+        name: carried by its events ('' = made from the source).
+        rules: its own rules (None = the run's rules).
+        motion: its own ``[watch.motion]`` (None = the run's).
+        where: names the rules' origin in errors (``home.toml: cameras[1].rules``).
+    """
+
+    source: str
+    name: str = ""
+    rules: list[WatchRuleConfig] | None = None
+    motion: WatchMotionConfig | None = None
+    where: str = ""
 
 
 @dataclass
 class WatchResult:
-    stats: PipelineStats | None
+    stats: JobStats | None
     events: int
     detector_runs: int
     frames: int
     delivered: int
     pending: int
+    cameras: dict[str, dict] = field(default_factory=dict)  # per camera: events, frames, ...
 
 
-def deliver_pending(config: WatchSettings, drain_s: float = 30.0) -> WatchResult:
+def camera_name(source: str) -> str:
+    """A name for a camera from its source: ``webcam0``, a URL's host (never its
+    credentials), a file's stem."""
+    text = str(source).strip()
+    if text.isdigit():
+        return f"webcam{text}"
+    if "://" in text:
+        return urllib.parse.urlsplit(text).hostname or "camera"
+    return Path(text).stem or "camera"
+
+
+def name_cameras(cameras: list[Camera]) -> list[Camera]:
+    """Fill in missing names; names made from sources are made unique (``-2``, ``-3``)."""
+    taken = {c.name for c in cameras if c.name}
+    out = []
+    for cam in cameras:
+        if not cam.name:
+            base, n = camera_name(cam.source), 1
+            name = base
+            while name in taken:
+                n += 1
+                name = f"{base}-{n}"
+            taken.add(name)
+            cam = dataclasses.replace(cam, name=name)
+        out.append(cam)
+    return out
+
+
+def deliver_pending(config: Config, drain_s: float = 30.0) -> WatchResult:
     """Only deliver what the spool holds (after recovery), then stop: no model, no source."""
     cfg = config.watch
+    check_watch_config(cfg, [])
     root = Path(cfg.events_dir)
     notifiers = build_notifiers(cfg)
     spool = Spool(root / "spool.sqlite")
-    started: list[Notifier] = []
     try:
-        recover(root / "events.jsonl", spool, routes(notifiers, cfg.delivery.on))
-        _start(notifiers, started)
+        recover(root / "events.jsonl", spool, [n.name for n in notifiers], set(cfg.delivery.on))
         deliverer = Deliverer(spool, notifiers, cfg.delivery, root).start()
         with _sigterm_sets(threading.Event()) as stop:
             pending = _drain(deliverer, drain_s, stop)
         deliverer.stop()
         return WatchResult(None, 0, 0, 0, deliverer.delivered, pending)
     finally:
-        _stop(started)
         spool.close()
 
 
-def run_watch(model: str | Path | Detector, source_spec: str, config: WatchSettings, *,
-              rules: list[WatchRuleConfig] | None = None, rules_where: str = "watch.rules",
-              config_name: str = "config.toml", mode: str | None = None, drain_s: float = 30.0,
-              progress=None) -> WatchResult:
-    """Watch ``source_spec`` with ``model`` until the source ends, Ctrl+C or SIGTERM.
+def run_watch(model: str | Path | Detector, source_spec: str | None, config: Config, *,
+              cameras: list[Camera] | None = None, rules: list[WatchRuleConfig] | None = None,
+              rules_where: str = "watch.rules", config_name: str = "config.toml",
+              mode: str | None = None, drain_s: float = 30.0, progress=None) -> WatchResult:
+    """Watch ``source_spec`` (one camera) or ``cameras`` with ``model`` until every source
+    ends, Ctrl+C or SIGTERM.
 
     Args:
         model: a model path, or an already loaded `Detector` (left open).
-        rules: rule configs (default: ``config.watch.rules``); ``rules_where`` names
-            their origin in errors (``config.toml: watch.rules`` or ``--alert``).
+        rules: the run's rule configs (default: ``config.watch.rules``); ``rules_where``
+            names their origin in errors (``config.toml: watch.rules`` or ``--alert``).
         config_name: the config file, named in errors about other ``[watch]`` values.
         mode: ``file`` | ``live`` (default: live for cameras and streams).
         drain_s: at the end, wait this long for pending deliveries.
     """
-    from realtime.detectors import load_detector
-    from realtime.sources import open_source
-
     cfg = config.watch
-    if rules is not None:  # rechecks recheck_s against these rules' end_after_s
+    if cameras is None:
+        cameras = [Camera(str(source_spec))]
+    cameras = name_cameras(cameras)
+    plans = [_Plan(cam, rules if rules is not None else cfg.rules, rules_where, cfg)
+             for cam in cameras]
+    for plan in plans:  # polygons, ranges, recheck vs. end_after_s: before the model loads
+        check_watch_config(plan.cfg, compile_rules(plan.rules, None, plan.where), config_name)
+    services = _Services(config, plans, drain_s)
+    stop, terminated = threading.Event(), services.terminated
+
+    def on_model(detector: Detector) -> None:
+        for plan in plans:
+            plan.compiled = compile_rules(plan.rules, detector.names, plan.where)
+
+    job = Job(model, [JobSource(p.camera.source, outputs=p.outputs, gate=p.gate,
+                                name=p.camera.name) for p in plans],
+              policy=mode or "auto", detector_cfg=config.detector,
+              pipeline_cfg=config.pipeline, on_model=on_model, services=[services], stop=stop)
+    with _sigterm_sets(stop, terminated):
+        stats = run_job(job, progress, on_start=services.attach)
+    if terminated.is_set():
+        stats.stopped_by = "sigterm"
+    per_camera = {p.camera.name: p.counters() for p in plans}
+    return WatchResult(stats, sum(c["events"] for c in per_camera.values()),
+                       sum(c["detector_runs"] for c in per_camera.values()),
+                       sum(c["frames"] for c in per_camera.values()),
+                       services.delivered, services.pending, per_camera)
+
+
+class _Plan:
+    """One camera's rules, gate and tracker."""
+
+    def __init__(self, camera: Camera, rules: list[WatchRuleConfig], where: str, cfg) -> None:
+        self.camera = camera
+        self.rules = camera.rules if camera.rules is not None else rules
+        self.where = camera.where or where
+        self.cfg = dataclasses.replace(cfg, motion=camera.motion or cfg.motion)
+        self.motion = MotionGate(self.cfg.motion)
+        self.compiled = None
+        self.engine: WatchEngine | None = None
+        self.recorder: EventRecorder | None = None
+        self.source_stats = None
+
+    def gate(self, frame) -> bool:
+        return self.motion(frame)
+
+    def outputs(self, source) -> list[WatchEngine]:
+        """Called once the camera is open: its tracker, writing through the recorder."""
+        self.engine = WatchEngine(self.compiled, self.cfg, camera=self.camera.name,
+                                  recorder=self.recorder, gate=self.motion)
+        log.info("%s: watching %s with %d rule(s)", self.camera.name, source.describe(),
+                 len(self.compiled))
+        return [self.engine]
+
+    def counters(self) -> dict:
+        e, s = self.engine, self.source_stats
+        return {"frames": e.frames if e else 0, "detector_runs": e.detector_runs if e else 0,
+                "events": e.events if e else 0, "open": len(e.open) if e else 0,
+                "motion_frames": self.motion.motion_frames, "gate_frames": self.motion.frames,
+                "reconnects": s.reconnects if s else 0, "state": s.state if s else "waiting"}
+
+
+class _Services:
+    """The watch run's shared parts, entered and exited by the job runner: the spool and
+    its deliveries, the event recorder, the health line."""
+
+    def __init__(self, config: Config, plans: list[_Plan], drain_s: float) -> None:
+        self.cfg, self.plans, self.drain_s = config.watch, plans, drain_s
+        self.root = Path(self.cfg.events_dir)
+        self.notifiers = build_notifiers(self.cfg)
+        self.delivered = self.pending = 0
+        self.terminated = threading.Event()  # SIGTERM: drain deliveries only briefly
+
+    def attach(self, engine) -> None:
+        for plan, slot in zip(self.plans, engine.slots, strict=True):
+            plan.source_stats = slot.stats
+
+    def counters(self) -> dict:
+        cams = {p.camera.name: p.counters() for p in self.plans}
+        out = {"events": sum(c["events"] for c in cams.values()),
+               "open": sum(c["open"] for c in cams.values()),
+               "pending": self.spool.counts()["pending"]}
+        if len(cams) == 1:
+            return {**out, **next(iter(cams.values()))}
+        return {**out, "cameras": cams}
+
+    def __enter__(self) -> Self:
+        names = [n.name for n in self.notifiers]
+        self.spool = Spool(self.root / "spool.sqlite")
         try:
-            cfg = dataclasses.replace(cfg, rules=list(rules))
-        except UserError as exc:
-            raise UserError(f"{config_name}: {exc}") from None
-    rules = cfg.rules
-    # labels, polygons, zone and line names: before the slow model load
-    compile_rules(rules, None, rules_where, config.track)
-    root = Path(cfg.events_dir)
-    notifiers = build_notifiers(cfg)
-    names = routes(notifiers, cfg.delivery.on)
-    spool = Spool(root / "spool.sqlite")
-    deliverer = health = detector = None
-    started: list[Notifier] = []
-    try:
-        recover(root / "events.jsonl", spool, names)
-        _start(notifiers, started)  # a wrong broker password stops us before the model loads
-        deliverer = Deliverer(spool, notifiers, cfg.delivery, root).start()
-        detector = model if isinstance(model, Detector) else load_detector(model, config.detector)
-        compiled = compile_rules(rules, detector.names, rules_where, config.track)
-        source = open_source(source_spec, config.pipeline)
-        labels = sorted(set().union(*(r.labels for r in compiled)))
-        for notifier in started:
-            notifier.announce(camera_from_source(source.name), labels)
-        gate = MotionGate(cfg.motion)
-        engine = WatchEngine(compiled, cfg, spool=spool, notifiers=names, gate=gate,
-                             on_spooled=deliverer.wake, track=config.track, fps=source.fps)
-        mode = mode or ("live" if source.live else "file")
-        pipeline = Pipeline(source, detector, [engine], config.pipeline, mode, gate)
-        log.info("watching %s with %d rule(s) -> %s; notifiers: %s", source.describe(),
-                 len(compiled), root, ", ".join(names) or "none")
+            recover(self.root / "events.jsonl", self.spool, names, set(self.cfg.delivery.on))
+            self.deliverer = Deliverer(self.spool, self.notifiers, self.cfg.delivery,
+                                       self.root).start()
+            self.recorder = EventRecorder(self.cfg, self.spool, names, self.deliverer.wake)
+        except BaseException:
+            self.spool.close()
+            raise
+        for plan in self.plans:
+            plan.recorder = self.recorder
+        log.info("%d camera(s) -> %s; notifiers: %s", len(self.plans), self.root,
+                 ", ".join(names) or "none")
+        self.health = HealthReporter(self.counters, self.cfg.health_every_s).start()
+        return self
 
-        def counters() -> dict:
-            return {"frames": engine.frames, "detector_runs": engine.detector_runs,
-                    "motion_frames": gate.motion_frames, "events": engine.events,
-                    "open": len(engine.open), "pending": spool.counts()["pending"],
-                    "reconnects": source.reconnects}
-
-        health = HealthReporter(counters, cfg.health_every_s).start()
-        terminated = threading.Event()
-        with _sigterm_sets(pipeline.stop_event, terminated):
-            stats = pipeline.run(progress)
-        if terminated.is_set():
-            stats.stopped_by = "sigterm"
-        health.stop()
-        log.info("%s", health.line())
-        pending = _drain(deliverer, min(drain_s, 5.0) if terminated.is_set() else drain_s,
-                         threading.Event())
-        if pending:
-            log.warning("%d delivery(ies) still pending in %s; they resume on the next run "
-                        "(or: lookout watch --deliver-only --events %s)",
-                        pending, root / "spool.sqlite", root)
-        return WatchResult(stats, engine.events, engine.detector_runs, engine.frames,
-                           deliverer.delivered, pending)
-    finally:
-        if health is not None:
-            health.stop()
-        if deliverer is not None:
-            deliverer.stop()
-        _stop(started)
-        if detector is not None and detector is not model:
-            detector.close()
-        spool.close()
-
-
-def _start(notifiers: list[Notifier], started: list[Notifier]) -> None:
-    """Start each notifier; ``started`` lists those to stop again, even if one fails."""
-    for notifier in notifiers:
-        notifier.start()
-        started.append(notifier)
-
-
-def _stop(started: list[Notifier]) -> None:
-    for notifier in reversed(started):
+    def __exit__(self, *exc) -> None:
         try:
-            notifier.stop()
-        except Exception:  # stopping one must not keep the others running
-            log.exception("stopping the %s notifier", notifier.name)
-    started.clear()
+            self.health.stop()
+            self.recorder.close()  # every phase the trackers emitted is written
+            for line in self.health.lines():
+                log.info("%s", line)
+            drain = min(self.drain_s, 5.0) if self.terminated.is_set() else self.drain_s
+            self.pending = _drain(self.deliverer, drain, threading.Event())
+            self.delivered = self.deliverer.delivered
+            if self.pending:
+                log.warning("%d delivery(ies) still pending in %s; they resume on the next run "
+                            "(or: lookout watch --deliver-only --events %s)",
+                            self.pending, self.root / "spool.sqlite", self.root)
+        finally:
+            self.deliverer.stop()
+            self.spool.close()
 
 
 def _drain(deliverer: Deliverer, drain_s: float, stop: threading.Event) -> int:
