@@ -156,17 +156,19 @@ def run_job(job: Job, progress: Callable[[JobStats], None] | None = None,
 
 
 def _open_now(src: JobSource, cfg: PipelineConfig, isolate: bool) -> Source | None:
-    """Open before the model loads. A camera that is down while others are up is left
-    to its reader, which keeps trying (one camera down never stalls the others)."""
+    """Open before the model loads, so a lone bad source fails fast. With several
+    sources one that cannot open is left to its reader: a camera keeps trying there (one
+    camera down never stalls the others), a file fails alone and the run says so."""
     if isinstance(src.spec, Source):
         return src.spec
     try:
         return open_source(src.spec, cfg)
     except UserError as exc:
-        if isolate and is_live_spec(src.spec):
+        if not isolate:
+            raise
+        if is_live_spec(src.spec):
             log.warning("%s (retrying in the background)", exc)
-            return None
-        raise
+        return None
 
 
 def _stream(src: JobSource, source: Source | None, cfg: PipelineConfig, isolate: bool,
