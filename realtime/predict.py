@@ -16,7 +16,8 @@ from __future__ import annotations
 import glob
 import json
 import re
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,8 +26,13 @@ import numpy as np
 
 from core.errors import UserError
 from core.fileio import atomic_write_bytes, atomic_write_text
+from realtime.config import DetectorConfig, PipelineConfig
 from realtime.detectors.base import Detector
 from realtime.drawing import draw_detections
+from realtime.engine.job import Job, JobSource, run_job
+from realtime.frames import Frame, FrameResult
+from realtime.sinks.base import Sink
+from realtime.sources import Source
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
@@ -83,20 +89,62 @@ def read_rgb(path: Path) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-def predict_images(detector: Detector, inputs: list[str], out_dir: str | Path, *,
+class _ImageList(Source):
+    """The collected images as a source, decoded in order; an unreadable one is recorded
+    (by name) and skipped."""
+
+    def __init__(self, paths: list[Path], failed: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.name, self.paths, self.failed = "images", paths, failed
+        self.expected_frames = len(paths)
+
+    def frames(self, stop: threading.Event) -> Iterator[Frame]:
+        for index, path in enumerate(self.paths):
+            if stop.is_set():
+                return
+            try:
+                rgb = read_rgb(path)
+            except (UserError, OSError) as exc:
+                self.failed.append((str(path), str(exc).removeprefix(f"{path}: ")))
+                continue
+            yield Frame(str(path), index, float(index), rgb)
+
+
+class _PredictSink(Sink):
+    """Annotated copies (atomic) and the records of ``detections.json``."""
+
+    def __init__(self, out_dir: Path, names: list[str], draw: bool,
+                 records: list[dict]) -> None:
+        self.out_dir, self.names, self.draw, self.records = out_dir, names, draw, records
+
+    def write(self, result: FrameResult) -> None:
+        frame, found = result.frame, result.detections
+        name = self.names[frame.index]
+        if self.draw:
+            _write_image(self.out_dir / name, draw_detections(frame.rgb, found))
+        self.records.append({"file": frame.source, "output": name if self.draw else None,
+                             "width": frame.width, "height": frame.height,
+                             "detections": found.to_dicts()})
+
+
+def predict_images(model: str | Path | Detector, inputs: list[str], out_dir: str | Path, *,
                    batch: int = 8, draw: bool = True, model_name: str = "",
-                   on_image: Callable[[int, int], None] | None = None) -> PredictReport:
+                   on_image: Callable[[int, int], None] | None = None,
+                   detector_cfg: DetectorConfig | None = None) -> PredictReport:
     """Detect in every image of ``inputs``; write annotated images and ``detections.json``.
 
+    A job preset: the images are one source (read in order), same-size images share a
+    detector call, results come back in order.
+
     Args:
-        detector: any backend (see `realtime.detectors.load_detector`).
+        model: a model path (loaded and released here) or a loaded `Detector`.
         inputs: image files, folders and globs.
         out_dir: created if needed; annotated images keep their names (``_2`` etc. when
             two inputs share one) and format.
         batch: at most this many same-size images per detector call.
         draw: False writes only ``detections.json``.
         model_name: recorded in the JSON.
-        on_image: called as ``on_image(done, total)`` after each image (progress bars).
+        on_image: called as ``on_image(done, total)`` as images are done (progress bars).
 
     Raises:
         UserError: when no input names any image.
@@ -108,44 +156,20 @@ def predict_images(detector: Detector, inputs: list[str], out_dir: str | Path, *
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     report = PredictReport(out_dir, failed=list(problems))
-    names = _output_names(paths)
-    by_index: dict[int, dict] = {}
-    pending: dict[tuple[int, int], list[tuple[int, np.ndarray]]] = {}
-    done = 0
+    unreadable: list[tuple[str, str]] = []
+    source = _ImageList(paths, unreadable)
+    sink = _PredictSink(out_dir, _output_names(paths), draw, report.records)
+    # images of one size wait for each other (one device call each); the end sends the rest
+    cfg = PipelineConfig(batch=max(1, batch), max_wait_ms=60_000.0, queue_size=max(8, 2 * batch))
+    job = Job(model, [JobSource(source, outputs=[sink])], policy="file",
+              detector_cfg=detector_cfg or DetectorConfig(), pipeline_cfg=cfg)
 
-    def tick() -> None:
-        nonlocal done
-        done += 1
+    def progress(stats) -> None:
         if on_image:
-            on_image(done, len(paths))
+            on_image(stats.frames_written + len(unreadable), len(paths))
 
-    def flush(key: tuple[int, int]) -> None:
-        group = pending.pop(key)
-        results = detector.detect([rgb for _, rgb in group])
-        for (index, rgb), found in zip(group, results):
-            path = paths[index]
-            if draw:
-                _write_image(out_dir / names[index], draw_detections(rgb, found, inplace=True))
-            by_index[index] = {"file": str(path), "output": names[index] if draw else None,
-                               "width": rgb.shape[1], "height": rgb.shape[0],
-                               "detections": found.to_dicts()}
-            tick()
-
-    for index, path in enumerate(paths):
-        try:
-            rgb = read_rgb(path)
-        except (UserError, OSError) as exc:
-            report.failed.append((str(path), str(exc).removeprefix(f"{path}: ")))
-            tick()
-            continue
-        key = rgb.shape[:2]
-        pending.setdefault(key, []).append((index, rgb))
-        if len(pending[key]) >= max(1, batch):
-            flush(key)
-    for key in list(pending):
-        flush(key)
-
-    report.records = [by_index[i] for i in sorted(by_index)]
+    run_job(job, progress)
+    report.failed += unreadable
     _write_json(out_dir / "detections.json", {
         "model": model_name,
         "images": report.records,

@@ -316,21 +316,24 @@ class Engine:
     def batch_loop(self) -> None:
         """Build batches fairly across the sources until every source has ended.
 
-        A batch holds frames of one (detector input) size: a frame of another size sends
-        the batch being built first, as one device call runs one size."""
+        One device call runs one input size, so frames wait in one group per size (two
+        cameras of different resolutions still fill their own batches). A group goes out
+        when it holds ``batch`` frames, when its first frame has waited ``max_wait_ms``,
+        at once in live mode when no more frames are waiting, and at the end."""
         stop, want = self.stop_event, max(1, self.cfg.batch)
         rr = RoundRobin(len(self.slots))
-        pending: list[_Item] = []
-        deadline: float | None = None
-        holding = False  # a detector slot is reserved for the batch being built
+        groups: dict[tuple, list[_Item]] = {}
+        deadlines: dict[tuple, float] = {}
+        holding = False  # a detector slot is reserved for the next batch
         while not stop.is_set():
             if not holding:
                 if not self.free.acquire(timeout=POLL_S):
                     continue
                 holding = True
+            fullest = max((len(g) for g in groups.values()), default=0)
             with self.in_cond:
                 lanes = [s.in_lane for s in self.slots]
-                taken = take_fair(lanes, rr, want - len(pending))
+                taken = take_fair(lanes, rr, max(1, want - fullest))
                 items = []
                 for i, (captured, detect) in taken:
                     slot = self.slots[i]
@@ -338,27 +341,25 @@ class Engine:
                     slot.next_seq += 1
                 empty = not any(lanes)
                 done = all(lane.finished for lane in lanes)
-                if not taken and not done and not self._due(pending, deadline):
-                    wait = POLL_S if deadline is None else max(0.0, deadline - time.monotonic())
-                    self.in_cond.wait(min(POLL_S, wait))
+                if not taken and not done and not self._due(groups, deadlines, empty):
+                    wait = min(deadlines.values(), default=time.monotonic() + POLL_S)
+                    self.in_cond.wait(min(POLL_S, max(0.0, wait - time.monotonic())))
             for item, detect in items:
                 if not detect:
                     self._deliver(item, None, detected=False)
                     continue
                 item.input, item.scale = shrink(item.captured.frame.rgb, self.cfg.resize)
-                if pending and pending[0].input.shape != item.input.shape:
-                    self._send(pending)
-                    pending, deadline, holding = [], None, self._reserve()
-                    if not holding:
-                        return
-                pending.append(item)
-            if pending and deadline is None:
-                deadline = time.monotonic() + max(0.0, self.cfg.max_wait_ms) / 1000
-            if pending and (len(pending) >= want or done or self._due(pending, deadline, empty)):
-                self._send(pending)
-                pending, deadline, holding = [], None, False
+                shape = item.input.shape
+                groups.setdefault(shape, []).append(item)
+                deadlines.setdefault(shape, time.monotonic() + self.cfg.max_wait_ms / 1000)
+            for shape in self._due(groups, deadlines, empty, done, want):
+                if not holding and not (holding := self._reserve()):
+                    return
+                self._send(groups.pop(shape))
+                deadlines.pop(shape)
+                holding = False
             self._end_finished_outputs()
-            if done and not pending:
+            if done and not groups:
                 break
         if holding:
             self.free.release()
@@ -371,16 +372,18 @@ class Engine:
                 return True
         return False
 
-    def _due(self, pending: list[_Item], deadline: float | None, empty: bool = False) -> bool:
-        """Send a partial batch: its wait is over, or (live) nothing else is waiting."""
-        if not pending:
-            return False
-        if deadline is not None and time.monotonic() >= deadline:
-            return True
-        return empty and any(item.slot.live for item in pending)
+    def _due(self, groups: dict, deadlines: dict, empty: bool, done: bool = False,
+             want: int = 0) -> list[tuple]:
+        """The groups to send now (full ones first, then the oldest): full, waited long
+        enough, (live) nothing else waiting, or the end."""
+        now = time.monotonic()
+        due = [shape for shape, group in groups.items()
+               if done or (want and len(group) >= want) or now >= deadlines[shape]
+               or (empty and any(item.slot.live for item in group))]
+        return sorted(due, key=lambda shape: (len(groups[shape]) < want, deadlines[shape]))
 
-    def _send(self, pending: list[_Item]) -> None:
-        self.batches_q.put((pending, [item.input for item in pending]))
+    def _send(self, group: list[_Item]) -> None:
+        self.batches_q.put((group, [item.input for item in group]))
 
     def _end_finished_outputs(self) -> None:
         for slot in self.slots:

@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Self
 
 from lookout.config import Config
-from realtime.watch.config import WatchMotionConfig, WatchRuleConfig
 from realtime.detectors.base import Detector
 from realtime.engine.job import Job, JobSource, run_job
 from realtime.engine.stats import JobStats
 from realtime.watch.checks import check_watch_config
+from realtime.watch.config import WatchMotionConfig, WatchRuleConfig
 from realtime.watch.delivery import Deliverer
 from realtime.watch.engine import WatchEngine
 from realtime.watch.health import HealthReporter

@@ -9,9 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
-from lookout.config import DetectorConfig, PipelineConfig
-from lookout.errors import UserError
+from core.errors import UserError
 from realtime.annotate import AnnotateOutputs, annotate, annotate_many
+from realtime.config import DetectorConfig, PipelineConfig
 from realtime.detectors import load_detector
 from realtime.media import probe
 from tests.fixtures.media import make_clip, truncate

@@ -68,11 +68,24 @@ def test_live_mode_with_parallel_calls_never_goes_back_in_time():
 
 
 def test_batches_hold_frames_of_one_size_only():
-    detector, sink = BrightnessDetector(), ListSink()
+    """Frames wait in one group per size (one device call runs one size): a size change
+    does not cut the other size's batch short, and the sinks still get frame order."""
+    detector, sink = SizeLog(), ListSink()
     sizes = ((32, 48), (32, 48), (20, 20))  # two frames of one size, then one of another
     run(SyntheticSource(12, sizes=sizes), detector, [sink], batch=8, max_wait_ms=1000)
-    assert detector.batches == [2, 1] * 4
+    assert all(len(set(call)) == 1 for call in detector.shapes)
+    assert detector.batches == [8, 4]  # full group first, the other at the end
     assert [r.frame.index for r in sink.results] == list(range(12))
+
+
+class SizeLog(BrightnessDetector):
+    def __init__(self):
+        super().__init__()
+        self.shapes = []
+
+    def detect(self, images):
+        self.shapes.append([img.shape for img in images])
+        return super().detect(images)
 
 
 def test_gate_skips_the_detector_and_keeps_order():

@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 import time
 
-from realtime.watch.config import WatchConfig, WatchRuleConfig
 from realtime.frames import Frame, FrameResult
+from realtime.watch.config import WatchConfig, WatchRuleConfig
 from realtime.watch.engine import WatchEngine
 from realtime.watch.events import read_events
 from realtime.watch.rules import compile_rules
