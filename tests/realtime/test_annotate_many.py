@@ -102,3 +102,21 @@ def test_two_clips_with_one_name_are_refused(detector, clips, tmp_path):
     other = make_clip(tmp_path / "a.mp4", 4, audio=False)
     with pytest.raises(UserError, match="same name as .*a.mp4"):
         annotate_many(detector, [str(clips[0]), str(other)], tmp_path / "out")
+
+
+def test_cli_out_dir_with_globs_and_one_line_errors(color_bundle, clips, tmp_path, capsys):
+    from lookout.cli import main
+
+    code = main(["annotate", str(color_bundle), str(clips[0]), str(clips[1]),
+                 str(clips[2].parent / "*.mov"), "--out-dir", str(tmp_path / "out"),
+                 "--jobs", "2", "--batch", "4"])
+    assert code == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "a.jsonl", "a.mp4", "b.jsonl", "b.mp4", "c.jsonl", "c.mp4"]
+    err = capsys.readouterr().err
+    assert "3 sources, 72 frames" in err and "c.mov: 30 frames" in err
+    assert main(["annotate", str(color_bundle), str(clips[0]), str(clips[1])]) == 1
+    assert "give --out-dir DIR" in capsys.readouterr().err
+    assert main(["annotate", str(color_bundle), str(clips[0]), "--out-dir",
+                 str(tmp_path / "o"), "--out", "x.mp4"]) == 1
+    assert "drop --out" in capsys.readouterr().err
