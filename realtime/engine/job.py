@@ -174,7 +174,7 @@ def _open_now(src: JobSource, cfg: PipelineConfig, isolate: bool) -> Source | No
 def _stream(src: JobSource, source: Source | None, cfg: PipelineConfig, isolate: bool,
             policy: str) -> Stream:
     def sinks(opened: Source) -> list[Sink]:
-        out = list(src.outputs(opened) if callable(src.outputs) else src.outputs)
+        out = list(src.outputs(opened)) if callable(src.outputs) else []
         if src.on_result is not None:
             from realtime.sinks.callback import CallbackSink
 
@@ -188,8 +188,9 @@ def _stream(src: JobSource, source: Source | None, cfg: PipelineConfig, isolate:
 
     # auto: each source its own policy; file or live: the job's (the engine's default)
     live = policy == "auto" and is_live_spec(source if source is not None else src.spec)
-    return Stream(open=open_later, sinks=sinks, gate=src.gate, source=source, name=src.name,
-                  live=True if live else None)
+    fixed = [] if callable(src.outputs) else list(src.outputs)
+    return Stream(open=open_later, sinks=sinks, fixed_sinks=fixed, gate=src.gate, source=source,
+                  name=src.name, live=True if live else None)
 
 
 def _open_retrying(spec: str | int, cfg: PipelineConfig, stop: threading.Event) -> Source:

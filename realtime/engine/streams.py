@@ -59,8 +59,9 @@ class Stream:
 
     Attributes:
         open: ``open(stop)`` returns the opened `Source` (raises `UserError` on a bad spec).
-        sinks: builds the source's outputs once it is open (a sink object may be shared
-            by several streams, e.g. a tiled window; it is closed after the last one ends).
+        sinks: builds the source's outputs once it is open.
+        fixed_sinks: outputs known up front; one object may serve several streams (it is
+            closed after the last of them ends).
         gate: ``gate(frame) -> bool`` called in frame order; False skips the detector.
         live: drop-oldest policy (True) or lossless (False); None = the source decides.
         source: an already opened source (then ``open`` is not called).
@@ -68,6 +69,7 @@ class Stream:
 
     open: Callable[[threading.Event], Source] | None = None
     sinks: Callable[[Source], Sequence[Sink]] = lambda source: []
+    fixed_sinks: Sequence[Sink] = ()
     gate: Gate | None = None
     live: bool | None = None
     source: Source | None = None
@@ -89,7 +91,7 @@ class _Slot:
     def __init__(self, index: int, stream: Stream, engine: Engine) -> None:
         self.index, self.stream = index, stream
         self.source: Source | None = stream.source
-        self.sinks: list[Sink] = []
+        self.sinks: list[Sink] = list(stream.fixed_sinks)
         name = stream.name or (stream.source.name if stream.source else f"source {index}")
         self.stats = SourceStats(name=name)
         if self.source is not None:
@@ -155,19 +157,25 @@ class Engine:
         self._turn = threading.Condition()  # the max_open window
         self._counters = threading.Lock()
         self._sink_refs: dict[int, int] = {}
+        for slot in self.slots:
+            self._count_refs(slot.sinks)
         self.error: tuple[str, BaseException] | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
     def run(self, progress: Callable[[JobStats], None] | None = None, every_s: float = 0.25,
             tick: Callable[[], None] | None = None) -> JobStats:
-        """Run to the end; ``progress(stats)`` every ``every_s`` and ``tick()`` every poll,
-        both on the caller's thread. Raises the first stage error (a `UserError` as is)."""
+        """Run to the end; ``progress(stats)`` every ``every_s`` and ``tick()`` over and
+        over, both on the caller's thread (``tick`` returns within a few ms, e.g. after
+        pumping a window; raising `StopPipeline` ends the run like a sink's). Raises the
+        first stage error (a `UserError` as is)."""
         try:
             self.start()
             self.wait(progress, every_s, tick)
         except KeyboardInterrupt:
             self.stats.stopped_by = "interrupt"
+        except StopPipeline:
+            self.stats.stopped_by = "sink"
         finally:
             self.stop()
         if progress:
@@ -200,9 +208,10 @@ class Engine:
         next_report = time.monotonic()
         for thread in self.threads:
             while thread.is_alive():
-                thread.join(POLL_S if tick is None else 0.01)
                 if tick is not None:
                     tick()
+                else:
+                    thread.join(POLL_S)
                 if progress and time.monotonic() >= next_report:
                     self._update_counters()
                     progress(self.stats)
@@ -264,9 +273,9 @@ class Engine:
                     self._took_turn(slot)
             else:
                 self._took_turn(slot)
-            slot.sinks = list(slot.stream.sinks(slot.source))
-            for sink in slot.sinks:
-                self._sink_refs[id(sink)] = self._sink_refs.get(id(sink), 0) + 1
+            built = list(slot.stream.sinks(slot.source))
+            self._count_refs(built)
+            slot.sinks += built
             slot.ready.set()
             stats.state, stats.started = "running", time.monotonic()
             self._read_frames(slot)
@@ -280,6 +289,11 @@ class Engine:
             log.warning("%s: %s (the other sources go on)", stats.name, stats.error)
         finally:
             lane.end(stats.frames_read)
+
+    def _count_refs(self, sinks: list[Sink]) -> None:
+        with self._counters:
+            for sink in sinks:
+                self._sink_refs[id(sink)] = self._sink_refs.get(id(sink), 0) + 1
 
     def _wait_turn(self, slot: _Slot) -> bool:
         """Wait until fewer than ``max_open`` sources are open and the one before this
@@ -475,8 +489,8 @@ class Engine:
         slot.closed = True
         slot.stats.elapsed = time.monotonic() - slot.stats.started
         for sink in slot.sinks:
-            refs = self._sink_refs.get(id(sink), 1) - 1
-            self._sink_refs[id(sink)] = refs
+            with self._counters:
+                refs = self._sink_refs[id(sink)] = self._sink_refs.get(id(sink), 1) - 1
             if refs > 0:
                 continue
             try:
