@@ -12,11 +12,10 @@ import numpy as np
 import pytest
 
 from core.errors import UserError
-from realtime.batching import Batcher, Captured, shrink
+from realtime.batching import shrink
 from realtime.config import PipelineConfig
-from realtime.frames import Frame
+from realtime.engine.lanes import Lane
 from realtime.pipeline import PipelineError, run_pipeline
-from realtime.queues import StageQueue
 from tests.fixtures.engine import (
     BrightnessDetector,
     ListSink,
@@ -121,19 +120,20 @@ def test_live_mode_drops_oldest_and_queues_never_grow():
     assert indices[-1] == 399  # the newest frame is never the one dropped
 
 
-def test_drop_oldest_queue_keeps_the_newest_items():
-    q, stop = StageQueue(3, drop_oldest=True), threading.Event()
+def test_drop_oldest_lane_keeps_the_newest_items():
+    lane, stop = Lane(3, drop_oldest=True), threading.Event()
     for i in range(10):
-        assert q.put(i, stop)
-    assert q.dropped == 7 and q.qsize() == 3
-    assert [q.get_nowait() for _ in range(3)] == [7, 8, 9]
+        assert lane.put(i, stop)
+    assert lane.dropped == 7 and len(lane) == 3
+    with lane.cond:
+        assert [lane.pop() for _ in range(3)] == [7, 8, 9]
 
 
-def test_lossless_queue_put_gives_up_when_stopped():
-    q, stop = StageQueue(1, drop_oldest=False), threading.Event()
-    assert q.put("a", stop)
+def test_lossless_lane_put_gives_up_when_stopped():
+    lane, stop = Lane(1, drop_oldest=False), threading.Event()
+    assert lane.put("a", stop)
     threading.Timer(0.2, stop.set).start()
-    assert q.put("b", stop) is False  # blocked by backpressure until the stop
+    assert lane.put("b", stop) is False  # blocked by backpressure until the stop
 
 
 @pytest.mark.parametrize("where", ["detector", "sink", "source"])
@@ -167,21 +167,17 @@ def test_a_sink_can_end_the_run_normally():
     assert len(sink.results) == 5 and other.closed == 1
 
 
-def test_batcher_flushes_on_size_time_and_gate():
-    def item(i, shape=(4, 4, 3)):
-        return Captured(Frame("s", i, 0.0, np.zeros(shape, np.uint8)), 0.0)
+def test_a_partial_batch_goes_out_after_max_wait():
+    class Pausing(SyntheticSource):
+        def frames(self, stop):
+            for frame in super().frames(stop):
+                if frame.index == 2 and stop.wait(0.6):  # the camera stalls a while
+                    return
+                yield frame
 
-    b = Batcher(batch_size=3, max_wait_s=0.5)
-    assert b.add(item(0), now=0.0) == [] and b.add(item(1), now=0.1) == []
-    assert b.due(now=0.4) == []
-    (batch,) = b.due(now=0.6)  # waited long enough: a partial batch
-    assert [c.frame.index for c in batch.items] == [0, 1]
-    b.add(item(2), 1.0)
-    (batch,) = b.add(item(3, (8, 8, 3)), 1.0)  # another size closes the batch
-    assert len(batch) == 1
-    gated = Batcher(batch_size=3, max_wait_s=0.5, gate=lambda f: False)
-    (batch,) = gated.add(item(4), 0.0)  # nothing to detect: out at once, not after the wait
-    assert batch.detect == [False] and batch.inputs == []
+    detector = BrightnessDetector()
+    run(Pausing(3), detector, [ListSink()], batch=3, max_wait_ms=100)
+    assert detector.batches == [2, 1]  # did not wait for a third frame past max_wait
 
 
 def test_a_file_in_live_mode_is_played_at_its_own_frame_rate():
