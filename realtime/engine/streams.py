@@ -32,13 +32,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from core.errors import UserError
-from realtime.batching import Captured, Gate, scale_detections, shrink
+from realtime.batching import Captured, Gate, scale_detections
 from realtime.detections import Detections
 from realtime.detectors.base import Detector
-from realtime.engine.lanes import POLL_S, Lane, RoundRobin, take_fair
+from realtime.engine.batcher import END, BatchStage, Item
+from realtime.engine.lanes import POLL_S, Lane
 from realtime.engine.stats import JobStats, SourceStats
 from realtime.frames import FrameResult
 from realtime.sinks.base import Sink, StopPipeline
@@ -46,7 +45,6 @@ from realtime.sources import Source
 
 log = logging.getLogger("lookout.engine")
 JOIN_TIMEOUT_S = 10.0  # per thread at shutdown; a stage stuck longer is left (daemon)
-END = object()
 
 
 class PipelineError(RuntimeError):
@@ -74,15 +72,6 @@ class Stream:
     live: bool | None = None
     source: Source | None = None
     name: str = ""
-
-
-@dataclass
-class _Item:
-    slot: _Slot
-    seq: int
-    captured: Captured
-    scale: float = 1.0
-    input: np.ndarray | None = None  # what the detector gets (shrunk when cfg.resize)
 
 
 class _Slot:
@@ -116,7 +105,7 @@ class _Slot:
         self.stats.expected_frames = source.expected_frames
 
 
-class Engine:
+class Engine(BatchStage):
     """N streams, one detector. `run` = start, wait, stop (in ``finally``).
 
     Args:
@@ -325,86 +314,6 @@ class Engine:
             if not slot.in_lane.put((Captured(frame, time.monotonic()), detect), stop):
                 return
 
-    # ------------------------------------------------------------------ batcher
-
-    def batch_loop(self) -> None:
-        """Build batches fairly across the sources until every source has ended.
-
-        One device call runs one input size, so frames wait in one group per size (two
-        cameras of different resolutions still fill their own batches). A group goes out
-        when it holds ``batch`` frames, when its first frame has waited ``max_wait_ms``,
-        at once in live mode when no more frames are waiting, and at the end."""
-        stop, want = self.stop_event, max(1, self.cfg.batch)
-        rr = RoundRobin(len(self.slots))
-        groups: dict[tuple, list[_Item]] = {}
-        deadlines: dict[tuple, float] = {}
-        holding = False  # a detector slot is reserved for the next batch
-        while not stop.is_set():
-            if not holding:
-                if not self.free.acquire(timeout=POLL_S):
-                    continue
-                holding = True
-            fullest = max((len(g) for g in groups.values()), default=0)
-            with self.in_cond:
-                lanes = [s.in_lane for s in self.slots]
-                taken = take_fair(lanes, rr, max(1, want - fullest))
-                items = []
-                for i, (captured, detect) in taken:
-                    slot = self.slots[i]
-                    items.append((_Item(slot, slot.next_seq, captured), detect))
-                    slot.next_seq += 1
-                empty = not any(lanes)
-                done = all(lane.finished for lane in lanes)
-                if not taken and not done and not self._due(groups, deadlines, empty):
-                    wait = min(deadlines.values(), default=time.monotonic() + POLL_S)
-                    self.in_cond.wait(min(POLL_S, max(0.0, wait - time.monotonic())))
-            for item, detect in items:
-                if not detect:
-                    self._deliver(item, None, detected=False)
-                    continue
-                item.input, item.scale = shrink(item.captured.frame.rgb, self.cfg.resize)
-                shape = item.input.shape
-                groups.setdefault(shape, []).append(item)
-                deadlines.setdefault(shape, time.monotonic() + self.cfg.max_wait_ms / 1000)
-            for shape in self._due(groups, deadlines, empty, done, want):
-                if not holding and not (holding := self._reserve()):
-                    return
-                self._send(groups.pop(shape))
-                deadlines.pop(shape)
-                holding = False
-            self._end_finished_outputs()
-            if done and not groups:
-                break
-        if holding:
-            self.free.release()
-        self.batches_q.put(END)
-
-    def _reserve(self) -> bool:
-        """Wait for a free detector slot; False when stopped."""
-        while not self.stop_event.is_set():
-            if self.free.acquire(timeout=POLL_S):
-                return True
-        return False
-
-    def _due(self, groups: dict, deadlines: dict, empty: bool, done: bool = False,
-             want: int = 0) -> list[tuple]:
-        """The groups to send now (full ones first, then the oldest): full, waited long
-        enough, (live) nothing else waiting, or the end."""
-        now = time.monotonic()
-        due = [shape for shape, group in groups.items()
-               if done or (want and len(group) >= want) or now >= deadlines[shape]
-               or (empty and any(item.slot.live for item in group))]
-        return sorted(due, key=lambda shape: (len(groups[shape]) < want, deadlines[shape]))
-
-    def _send(self, group: list[_Item]) -> None:
-        self.batches_q.put((group, [item.input for item in group]))
-
-    def _end_finished_outputs(self) -> None:
-        for slot in self.slots:
-            if not slot.out_ended and slot.in_lane.finished:
-                slot.out_ended = True
-                slot.out_lane.end(slot.next_seq)
-
     # ------------------------------------------------------------------ detector
 
     def detect_loop(self) -> None:
@@ -429,7 +338,7 @@ class Engine:
             for item, dets in zip(items, found, strict=True):
                 self._deliver(item, scale_detections(dets, item.scale), detected=True)
 
-    def _deliver(self, item: _Item, dets: Detections | None, detected: bool) -> None:
+    def _deliver(self, item: Item, dets: Detections | None, detected: bool) -> None:
         frame = item.captured.frame
         dets = Detections.empty() if dets is None else dets
         result = FrameResult(frame, dets, detected=detected,
