@@ -1,6 +1,6 @@
 """Live detection on a camera or stream: a window with keys, or detections streamed.
 
-`run_live(...)` is what ``lookout live`` calls. It runs the pipeline in live mode
+`run_live(...)` is what ``lookout live`` calls: a job preset that runs in live mode
 (drop the oldest frame, bounded latency) until ``q``, Ctrl+C or the source ends; the
 window (see `realtime.sinks.window`) stays on the calling thread.
 """
@@ -14,10 +14,10 @@ from pathlib import Path
 
 from realtime.config import DetectorConfig, LiveConfig, PipelineConfig
 from realtime.detectors.base import Detector
-from realtime.pipeline import PipelineStats, run_pipeline
-from realtime.sinks.base import Sink
+from realtime.engine.job import Job, JobSource, run_job
+from realtime.engine.stats import JobStats as PipelineStats
 from realtime.sinks.window import Display, DisplayBoard, LiveWindow, check_display
-from realtime.sources import open_source
+from realtime.sources import redact_url
 from realtime.tracking.config import TrackConfig
 from realtime.tracking.step import detector_score, with_tracking
 
@@ -31,7 +31,9 @@ class LiveResult:
 
 
 def stats_line(stats: PipelineStats) -> str:
-    """The compact one-line status ``lookout live`` keeps refreshing."""
+    """The compact status ``lookout live`` keeps refreshing: one line, or one per source."""
+    if len(stats.sources) > 1:
+        return "\n".join(source.line() for source in stats.sources)
     parts = [f"{stats.source}", f"{stats.fps:5.1f} fps",
              f"latency {stats.latency() * 1000:4.0f} ms (p95 {stats.latency(0.95) * 1000:.0f})",
              f"frames {stats.frames_written}", f"dropped {stats.frames_dropped}"]
@@ -42,66 +44,67 @@ def stats_line(stats: PipelineStats) -> str:
     return " | ".join(parts)
 
 
-def build_sinks(jsonl: str | None, board: DisplayBoard | None) -> list[Sink]:
-    """The window's board (when there is a window) and a JSONL stream. Without a window
-    the detections go to ``jsonl`` or, when none is given, to stdout."""
-    from realtime.sinks.records import JsonlSink
-    from realtime.sinks.window import BoardSink
-
-    sinks: list[Sink] = [BoardSink(board)] if board is not None else []
-    if jsonl or board is None:
-        sinks.append(JsonlSink(jsonl or "-"))
-    return sinks
-
-
-def run_live(model: str | Path | Detector, source_spec: str, *, window: bool = True,
+def run_live(model: str | Path | Detector, source_spec: str | list[str], *, window: bool = True,
              jsonl: str | None = None, detector_cfg: DetectorConfig | None = None,
              pipeline_cfg: PipelineConfig | None = None, live_cfg: LiveConfig | None = None,
              progress: Callable[[PipelineStats], None] | None = None,
              display: Display | None = None, track_cfg: TrackConfig | None = None,
              counts: str | Path | None = None) -> LiveResult:
-    """Detect on ``source_spec`` (webcam index, URL, file) in live mode.
+    """Detect on one source or several (webcam index, URL, file) in live mode: one job,
+    one model; with a window, one tile per source, each with its own FPS and latency.
 
     Call it from the main thread when ``window`` is True: the window is created, drawn,
-    polled for keys and closed on the calling thread, while the pipeline's stages run on
-    their own. The display check and the source open come before the slow model load,
-    so a headless machine or a missing camera fails at once with one line.
+    polled for keys and closed on the calling thread, while the job's stages run on
+    their own. The display check and the sources' open come before the slow model load,
+    so a headless machine or a missing camera fails at once with one line (with several
+    sources, a camera that is down is retried while the others run).
 
     Args:
+        jsonl: one file for every source's detections (each line names its source);
+            without a window and without it, stdout.
         display: what shows the frames (default: an OpenCV window); tests may pass another.
-        track_cfg: when enabled, detections get track ids (and lines/zones are counted).
-        counts: where the counts summary goes at the end (when lines or zones are set).
+        track_cfg: when enabled, detections get track ids (and lines/zones are counted),
+            per source.
+        counts: where the counts summary goes at the end (when lines or zones are set);
+            with several sources, ``NAME-1.json``, ``NAME-2.json``... one per source.
     """
+    from realtime.sinks.records import JsonlSink
+    from realtime.sinks.shared import SharedSink
+    from realtime.sinks.window import BoardSink
+
+    specs = [source_spec] if isinstance(source_spec, str) else list(source_spec)
     live_cfg = live_cfg or LiveConfig()
-    pipeline_cfg = pipeline_cfg or PipelineConfig()
-    detector_cfg = detector_cfg or DetectorConfig()
     if window and display is None:
         check_display()
-    source = open_source(source_spec, pipeline_cfg)
-    try:
-        detector = model if isinstance(model, Detector) else _load(model, dataclasses.replace(
-            detector_cfg, score=detector_score(track_cfg, detector_cfg.score)))
-    except BaseException:
-        source.close()
-        raise
     board = DisplayBoard() if window else None
-    view = LiveWindow(board, f"lookout: {source.name}", live_cfg.snapshot_dir,
-                      display) if board is not None else None
+    title = (f"lookout: {redact_url(str(specs[0]))}" if len(specs) == 1
+             else f"lookout: {len(specs)} sources")
+    view = LiveWindow(board, title, live_cfg.snapshot_dir, display) if board else None
+    detector_cfg = detector_cfg or DetectorConfig()
+    # one JSONL stream for every source (each line names its source)
+    shared = SharedSink(JsonlSink(jsonl or "-"), len(specs)) if jsonl or board is None else None
+
+    def outputs(k: int):
+        def build(source) -> list:
+            sinks = [BoardSink(board)] if board else []
+            if shared is not None:
+                sinks.append(shared.handle())
+            path = counts if counts is None or len(specs) == 1 else \
+                Path(counts).with_name(f"{Path(counts).stem}-{k + 1}{Path(counts).suffix}")
+            return with_tracking(sinks, track_cfg, detector_cfg.score, source.fps, path)
+        return build
+
+    job = Job(model, [JobSource(spec, outputs=outputs(k)) for k, spec in enumerate(specs)],
+              policy="live", pipeline_cfg=pipeline_cfg or PipelineConfig(),
+              detector_cfg=dataclasses.replace(
+                  detector_cfg, score=detector_score(track_cfg, detector_cfg.score)))
     try:
-        sinks = with_tracking(build_sinks(jsonl, board), track_cfg, detector_cfg.score,
-                              source.fps, counts)
-        stats = run_pipeline(source, detector, sinks, pipeline_cfg,
-                             mode="live", progress=progress, progress_every_s=0.5,
-                             tick=view.tick if view is not None else None)
+        stats = run_job(job, progress, every_s=0.5, tick=view.tick if view else None)
         return LiveResult(stats, list(view.snapshots) if view is not None else [])
     finally:
+        if shared is not None:
+            shared.finish()
         if view is not None:
             view.close()
-        if not isinstance(model, Detector):
-            detector.close()
 
 
-def _load(model: str | Path, cfg: DetectorConfig) -> Detector:
-    from realtime.detectors import load_detector
-
-    return load_detector(model, cfg)

@@ -19,8 +19,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Run MODEL on a live source with bounded latency (old frames are dropped). "
                     "Keys in the window: p pause, s snapshot, q quit.")
     parser.add_argument("model", help="bundle folder, frozen graph .pb, SavedModel folder or .tflite")
-    parser.add_argument("--source", default="0",
-                        help="webcam index, rtsp:// or http:// URL, or a video file (default 0)")
+    parser.add_argument("--source", action="append", default=None,
+                        help="webcam index, rtsp:// or http:// URL, or a video file (default 0); "
+                             "repeat for several sources: one window, a tile each")
     parser.add_argument("--no-window", action="store_true",
                         help="no window: stream detections as JSONL (stdout unless --jsonl)")
     parser.add_argument("--jsonl", help="also write detections here, one JSON line per frame")
@@ -41,13 +42,16 @@ def run(args: argparse.Namespace, config) -> int:
     window = live_cfg.window and not args.no_window
     console = Console(stderr=True, highlight=False)
     with LiveStatus(console) as status:
-        result = run_live(args.model, args.source, window=window, jsonl=args.jsonl,
+        result = run_live(args.model, args.source or ["0"], window=window, jsonl=args.jsonl,
                          detector_cfg=detector_config(args, config),
                          pipeline_cfg=pipeline_config(args, config, batch_default=live_cfg.batch),
                          live_cfg=live_cfg, progress=status.update,
                          track_cfg=track_config(args, config), counts=args.counts)
     stats = result.stats
     console.print(f"live: {stats.summary()}")
+    if len(stats.sources) > 1:
+        for source in stats.sources:
+            console.print(f"  {source.line()}", soft_wrap=True)
     for path in result.snapshots:
         console.print(f"  snapshot {path}")
     if stats.failure_report:

@@ -34,7 +34,7 @@ from realtime.engine.stats import JobStats
 from realtime.engine.streams import Engine, Stream
 from realtime.frames import FrameResult
 from realtime.sinks.base import Sink
-from realtime.sources import Source, open_source
+from realtime.sources import Source, open_source, redact_url
 
 log = logging.getLogger("lookout.engine")
 POLICIES = ("auto", "file", "live")
@@ -205,7 +205,7 @@ def _open_retrying(spec: str | int, cfg: PipelineConfig, stop: threading.Event) 
             if give_up and time.monotonic() - since >= give_up:
                 raise
         if stop.wait(wait):
-            raise UserError(f"{spec}: stopped before it could be opened")
+            raise UserError(f"{redact_url(str(spec))}: stopped before it could be opened")
         wait = min(wait * 2, cfg.reconnect_backoff_max_s)
 
 

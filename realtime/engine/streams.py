@@ -148,6 +148,8 @@ class Engine(BatchStage):
         self._sink_refs: dict[int, int] = {}
         for slot in self.slots:
             self._count_refs(slot.sinks)
+        # a sink several sources write to gets their writes one at a time
+        self._sink_locks = {key: threading.Lock() for key, n in self._sink_refs.items() if n > 1}
         self.error: tuple[str, BaseException] | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -385,7 +387,12 @@ class Engine(BatchStage):
 
     def _write(self, slot: _Slot, result: FrameResult) -> None:
         for sink in slot.sinks:
-            sink.write(result)
+            lock = self._sink_locks.get(id(sink))
+            if lock is None:
+                sink.write(result)
+            else:
+                with lock:
+                    sink.write(result)
         if not result.detected:
             slot.stats.frames_gated += 1
         slot.stats.frames_written += 1

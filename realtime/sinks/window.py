@@ -121,15 +121,41 @@ class CvDisplay:
                 pass  # already gone with its window system
 
 
+class _Tile:
+    """One source in the window: its newest annotated frame and its own fps and latency."""
+
+    def __init__(self) -> None:
+        self.result: FrameResult | None = None
+        self.rgb: np.ndarray | None = None  # annotated, no banner
+        self.fps, self.latency, self._last_t = 0.0, 0.0, None
+
+    def update(self, result: FrameResult, draw) -> None:
+        now = time.monotonic()
+        if self._last_t is not None:
+            dt = max(now - self._last_t, 1e-6)
+            self.fps = 1 / dt if not self.fps else 0.9 * self.fps + 0.1 / dt
+        self._last_t = now
+        lat = result.latency
+        self.latency = lat if not self.latency else 0.9 * self.latency + 0.1 * lat
+        self.result, self.rgb = result, draw(result)  # boxes, ids, lines, zones, trails
+
+    def banner(self, name: str, paused: bool) -> str:
+        text = f"{self.fps:.1f} fps  {self.latency * 1000:.0f} ms" + ("  PAUSED" if paused else "")
+        return f"{name}  {text}" if name else text
+
+
 class LiveWindow:
-    """Shows the board's newest result with a banner and handles keys; call `tick`
-    repeatedly from the thread that owns the window. `tick` raises `StopPipeline` on
-    ``q``, Esc or a closed window.
+    """Shows the board's newest result of each source with a banner and handles keys;
+    call `tick` repeatedly from the thread that owns the window. `tick` raises
+    `StopPipeline` on ``q``, Esc or a closed window (which ends every source).
+
+    One source fills the window; several get a tile each (in the order they first
+    showed a frame), each with its own FPS and latency.
 
     Args:
         board: where the pipeline posts results.
         title: window title.
-        snapshot_dir: where ``s`` saves the shown frame as PNG.
+        snapshot_dir: where ``s`` saves the shown frame (all tiles) as PNG.
         display: what shows frames and reports keys (default: an OpenCV window).
     """
 
@@ -143,19 +169,32 @@ class LiveWindow:
         self.snapshot_dir = Path(snapshot_dir)
         self.paused = False
         self.snapshots: list[Path] = []
-        self.shown: FrameResult | None = None
-        self.shown_rgb: np.ndarray | None = None  # the annotated frame on screen, no banner
+        self.tiles: dict[str, _Tile] = {}
         self.frames_shown = 0
-        self._fps, self._latency, self._last_t = 0.0, 0.0, None
+
+    @property
+    def shown(self) -> FrameResult | None:
+        """The newest result on screen (any source)."""
+        shown = [t.result for t in self.tiles.values() if t.result is not None]
+        return max(shown, key=lambda r: r.frame.timestamp) if shown else None
+
+    @property
+    def shown_rgb(self) -> np.ndarray | None:
+        """The annotated picture on screen without banners (tiles laid out)."""
+        if not self.tiles:
+            return None
+        if len(self.tiles) == 1:
+            return next(iter(self.tiles.values())).rgb
+        from realtime.sinks.tiles import compose
+
+        return compose([t.rgb for t in self.tiles.values()])
 
     def tick(self) -> None:
         """Show what is new (unless paused), pump the window for a few ms, act on keys."""
         latest = self.board.take()
         if latest and not self.paused:
-            result = max(latest.values(), key=lambda r: r.frame.timestamp)  # one source today
-            self._measure(result)
-            self.shown = result
-            self.shown_rgb = self.draw(result)  # boxes, ids, lines, zones, trails
+            for name, result in latest.items():
+                self.tiles.setdefault(name, _Tile()).update(result, self.draw)
             self._show()
         key = self.display.poll_key()
         if self.display.closed_by_user():
@@ -168,19 +207,25 @@ class LiveWindow:
             raise StopPipeline
         if key == "p":
             self.paused = not self.paused
-            if self.shown_rgb is not None:
+            if self.tiles:
                 self._show()  # the frozen frame says PAUSED
-        elif key == "s" and self.shown_rgb is not None:
+        elif key == "s" and self.tiles:
             self.snapshot()
 
     def _show(self) -> None:
-        text = f"{self._fps:.1f} fps  {self._latency * 1000:.0f} ms" + ("  PAUSED" if self.paused else "")
-        view = self.banner(self.shown_rgb.copy(), text)
+        if len(self.tiles) == 1:
+            (tile,) = self.tiles.values()
+            view = self.banner(tile.rgb.copy(), tile.banner("", self.paused))
+        else:
+            from realtime.sinks.tiles import compose
+
+            view = compose([self.banner(t.rgb.copy(), t.banner(name, self.paused))
+                            if t.rgb is not None else None for name, t in self.tiles.items()])
         self.display.show(cv2.cvtColor(view, cv2.COLOR_RGB2BGR))
         self.frames_shown += 1
 
     def snapshot(self) -> Path:
-        """Save the annotated frame on screen (without the banner) as PNG."""
+        """Save the annotated picture on screen (without banners) as PNG."""
         self.snapshot_dir.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%d-%H%M%S")
         path = self.snapshot_dir / f"snapshot_{stamp}_frame{self.shown.frame.index:06d}.png"
@@ -188,15 +233,6 @@ class LiveWindow:
             raise UserError(f"{path}: cannot write the snapshot")
         self.snapshots.append(path)
         return path
-
-    def _measure(self, result: FrameResult) -> None:
-        now = time.monotonic()
-        if self._last_t is not None:
-            dt = max(now - self._last_t, 1e-6)
-            self._fps = 1 / dt if not self._fps else 0.9 * self._fps + 0.1 / dt
-        self._last_t = now
-        lat = result.latency
-        self._latency = lat if not self._latency else 0.9 * self._latency + 0.1 * lat
 
     def close(self) -> None:
         self.display.close()
