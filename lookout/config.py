@@ -17,7 +17,7 @@ from core.config import ConfigError, Problem, Section, doc, join
 from core.errors import UserError
 from realtime.config import AnnotateConfig, DetectorConfig, LiveConfig, PipelineConfig
 from realtime.tracking.config import TrackConfig
-from realtime.watch.config import WatchConfig
+from realtime.watch.config import CameraConfig, WatchConfig
 from training.config import DatasetConfig, TrainConfig
 
 DEFAULT_CONFIG = "config.toml"
@@ -60,6 +60,8 @@ class Config(Section):
     annotate: AnnotateConfig = doc(AnnotateConfig(), "[annotate]: lookout annotate")
     live: LiveConfig = doc(LiveConfig(), "[live]: lookout live")
     watch: WatchConfig = doc(WatchConfig(), "[watch]: lookout watch (doorbell mode)")
+    cameras: list[CameraConfig] = doc([], "[[cameras]]: the cameras `lookout watch` runs "
+                                          "without --source, one model for all")
     demo: DemoConfig = doc(DemoConfig(), "[demo]: lookout demo (the whole path on sample data)")
     track: TrackConfig = doc(TrackConfig(), "[track]: track ids, counting lines and zones "
                                             "(annotate, live, watch)")
@@ -68,12 +70,15 @@ class Config(Section):
         """Watch rules may only name lines and zones that [track] has."""
         zones = {z.name for z in self.track.zones}
         lines = {ln.name for ln in self.track.lines}
-        for i, rule in enumerate(self.watch.rules):
+        rules = [(f"watch.rules[{i}]", r) for i, r in enumerate(self.watch.rules)]
+        rules += [(f"cameras[{c}].rules[{i}]", r) for c, cam in enumerate(self.cameras)
+                  for i, r in enumerate(cam.rules or [])]
+        for where, rule in rules:
             if rule.zone and rule.zone not in zones:
-                yield f"watch.rules[{i}].zone", f"{rule.zone!r} is not a [[track.zones]] name"
+                yield f"{where}.zone", f"{rule.zone!r} is not a [[track.zones]] name"
             line = rule.crossing.rpartition(":")[0]
             if line and line not in lines:
-                yield f"watch.rules[{i}].crossing", f"{line!r} is not a [[track.lines]] name"
+                yield f"{where}.crossing", f"{line!r} is not a [[track.lines]] name"
 
 
 def load_config(path: str | Path | None = None) -> Config:

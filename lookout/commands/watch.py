@@ -1,7 +1,8 @@
 """`lookout watch MODEL --source URL`: doorbell mode (rules, events, notifiers).
 
-A thin shell over `realtime.watch.runner.run_watch`; ``--deliver-only`` just flushes
-the delivery spool of an events folder (no model, no source).
+Without ``--source`` it watches every ``[[cameras]]`` of the config with the model loaded
+once. A thin shell over `realtime.watch.runner.run_watch`; ``--deliver-only`` just
+flushes the delivery spool of an events folder (no model, no source).
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from lookout.config import DEFAULT_CONFIG, Config, override
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "watch", help="doorbell mode: alert once per visit, durable events and notifiers",
-        description="Watch a camera, stream or file; each visit that matches a rule becomes "
-                    "one event (events.jsonl, snapshots) delivered to the notifiers.")
+        description="Watch a camera, stream or file (or, without --source, every [[cameras]] "
+                    "entry of the config, one model for all); each visit that matches a rule "
+                    "becomes one event (events.jsonl, snapshots) delivered to the notifiers.")
     parser.add_argument("model", nargs="?", help="bundle folder, frozen graph, SavedModel, .tflite")
-    parser.add_argument("--source", help="webcam index, rtsp:// or http:// URL, or video file")
+    parser.add_argument("--source", help="webcam index, rtsp:// or http:// URL, or video file "
+                                         "(default: the config's [[cameras]])")
     parser.add_argument("--alert", action="append", metavar="LABEL[:MIN_SCORE]",
                         help="alert on LABEL (repeatable; replaces [[watch.rules]])")
     parser.add_argument("--events", metavar="DIR", help="events folder (watch.events_dir)")
@@ -96,16 +99,19 @@ def run(args: argparse.Namespace, config: Config) -> int:
         result = deliver_pending(config, args.drain)
         print(f"delivered {result.delivered}, still pending {result.pending}")
         return 0 if result.pending == 0 else 3
-    if not args.model or args.source is None:
-        raise UserError("watch: give MODEL and --source (or --deliver-only --events DIR)")
+    name = args.config or DEFAULT_CONFIG
+    if not args.model or (args.source is None and not config.cameras):
+        raise UserError("watch: give MODEL and --source, or [[cameras]] in the config "
+                        "(or --deliver-only --events DIR)")
     if args.alert:
         rules, where = [parse_alert_flag(a) for a in args.alert], "--alert"
     else:
-        rules, where = None, f"{args.config or DEFAULT_CONFIG}: watch.rules"
+        rules, where = None, f"{name}: watch.rules"
+    cameras = None if args.source is not None else cameras_of(config, name, args.no_motion)
     bar = FileProgress()
     try:
-        result = run_watch(args.model, args.source, config, rules=rules, rules_where=where,
-                           config_name=args.config or DEFAULT_CONFIG, mode=args.mode,
+        result = run_watch(args.model, args.source, config, cameras=cameras, rules=rules,
+                           rules_where=where, config_name=name, mode=args.mode,
                            drain_s=args.drain, progress=bar)
     finally:
         bar.close()
@@ -113,4 +119,27 @@ def run(args: argparse.Namespace, config: Config) -> int:
     print(f"{stats.summary() if stats else ''}; detector ran on {result.detector_runs} of "
           f"{result.frames} frames; {result.events} event(s) in {config.watch.events_dir}; "
           f"delivered {result.delivered}, pending {result.pending}")
-    return 0
+    if len(result.cameras) > 1:
+        for camera, counts in result.cameras.items():
+            print(f"  {camera}: {counts['events']} event(s), detector ran on "
+                  f"{counts['detector_runs']} of {counts['frames']} frames"
+                  + (f" ({counts['state']})" if counts["state"] == "failed" else ""))
+    return 1 if stats and stats.errors and len(stats.errors) == len(stats.sources) else 0
+
+
+def cameras_of(config: Config, config_name: str, no_motion: bool) -> list:
+    """The config's ``[[cameras]]`` as the runner's cameras (``--no-motion`` reaches a
+    camera's own ``[cameras.motion]`` too)."""
+    from realtime.watch.runner import Camera
+
+    cameras = []
+    for i, cam in enumerate(config.cameras):
+        if not str(cam.source).strip():
+            raise UserError(f"{config_name}: cameras[{i}].source: missing (a webcam index, "
+                            "URL or video file)")
+        motion = cam.motion
+        if motion is not None and no_motion:
+            motion = override(motion, enabled=False)
+        cameras.append(Camera(str(cam.source), cam.name, cam.rules, motion,
+                              where=f"{config_name}: cameras[{i}].rules"))
+    return cameras

@@ -72,9 +72,9 @@ class Job:
         isolate: one source failing ends only that source (default: when there are several).
         on_model: called with the loaded detector before the engine starts (e.g. to check
             rules against its labels).
-        services: context managers entered after the model loads and exited, in reverse
-            order, after every source and sink is closed (e.g. watch's event recorder
-            and deliveries).
+        services: context managers entered before the model loads and exited, in reverse
+            order, after every source and sink is closed (e.g. watch's notifiers, event
+            recorder and deliveries: a wrong broker password fails before the slow load).
         stop: an event that stops the run cleanly when set (SIGTERM handlers).
     """
 
@@ -133,12 +133,12 @@ def run_job(job: Job, progress: Callable[[JobStats], None] | None = None,
     try:
         for i, src in enumerate(job.sources):
             opened.append(_open_now(src, cfg, isolate) if i < first else None)
-        detector = _load(job.model, job.detector_cfg)
-        if job.on_model is not None:
-            job.on_model(detector)
         with contextlib.ExitStack() as services:
             for service in job.services:
                 services.enter_context(service)
+            detector = _load(job.model, job.detector_cfg)
+            if job.on_model is not None:
+                job.on_model(detector)
             streams = [_stream(src, source, cfg, isolate, job.policy)
                        for src, source in zip(job.sources, opened, strict=True)]
             engine = Engine(streams, detector, cfg, mode=mode, isolate=isolate,

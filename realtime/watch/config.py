@@ -139,3 +139,25 @@ class WatchConfig(Section):
         if self.motion.enabled and self.motion.recheck_s >= shortest:
             yield "motion.recheck_s", (f"{self.motion.recheck_s} must be shorter than every "
                    f"rule's end_after_s ({shortest:g}), or a visitor standing still would be lost")
+
+
+@dataclass
+class CameraConfig(Section):
+    """One ``[[cameras]]`` entry of ``lookout watch`` (several cameras, one model)."""
+
+    table = "cameras"
+
+    name: str = doc("", "carried by every event, snapshot name, webhook body and command "
+                        "environment ('' = made from the source: a URL's host, a file's stem)")
+    source: str = doc("", "webcam index, rtsp:// or http:// URL, or video file")
+    rules: list[WatchRuleConfig] | None = doc(None, "[[cameras.rules]]: this camera's rules, "
+                                                    "instead of [[watch.rules]]")
+    motion: WatchMotionConfig | None = doc(None, "[cameras.motion]: this camera's motion "
+                                                 "gating, instead of [watch.motion]")
+
+    def problems(self) -> Iterable[Problem]:
+        if not str(self.source).strip():
+            yield "source", "missing (a webcam index, URL or video file)"
+        for i, rule in enumerate(self.rules or []):
+            if not rule.labels:
+                yield f"rules[{i}].labels", "needs at least one label"

@@ -34,7 +34,8 @@ class WatchEngine(Sink):
 
     def __init__(self, rules: list[Rule], cfg, *, camera: str = "",
                  recorder: EventRecorder | None = None, spool: Spool | None = None,
-                 notifiers: list[str] | None = None, gate: MotionGate | None = None,
+                 notifiers: list[str] | dict[str, frozenset[str]] | None = None,
+                 gate: MotionGate | None = None,
                  on_spooled: Callable[[], None] | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.camera, self.gate, self.clock = camera, gate, clock

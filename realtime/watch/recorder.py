@@ -17,10 +17,11 @@ from collections.abc import Callable
 
 from realtime.frames import Frame
 from realtime.watch.clips import ClipRecorder
+from realtime.watch.config import WatchConfig
 from realtime.watch.events import EventLog
 from realtime.watch.snapshots import SnapshotStore
 from realtime.watch.spool import Spool
-from realtime.watch.visits import Phase, camera_slug
+from realtime.watch.visits import Phase
 
 log = logging.getLogger("lookout.watch")
 QUEUE_SIZE = 256
@@ -31,11 +32,13 @@ class EventRecorder:
     """Args:
         cfg: the ``[watch]`` table (events folder, retention, clips).
         spool: where notified phases go after they are logged (None: log only).
-        notifiers: names of the notifiers each notified phase is spooled for.
+        notifiers: notifier name -> the phases spooled for it (`notifiers.routes`); a
+            plain list of names means ``[watch.delivery] on`` for each.
         on_spooled: called after something was spooled (wakes the delivery thread).
     """
 
-    def __init__(self, cfg, spool: Spool | None = None, notifiers: list[str] | None = None,
+    def __init__(self, cfg: WatchConfig, spool: Spool | None = None,
+                 notifiers: list[str] | dict[str, frozenset[str]] | None = None,
                  on_spooled: Callable[[], None] | None = None) -> None:
         from pathlib import Path
 
@@ -44,8 +47,9 @@ class EventRecorder:
         self.log = EventLog(self.root / "events.jsonl")
         self.snapshots = SnapshotStore(self.root, cfg.snapshot_keep, cfg.snapshot_max_age_days)
         self.clips: dict[str, ClipRecorder] = {}
-        self.spool, self.notifiers = spool, list(notifiers or [])
-        self.phases = set(cfg.delivery.on)
+        self.spool = spool
+        self.routes = (dict(notifiers) if isinstance(notifiers, dict)
+                       else {n: frozenset(cfg.delivery.on) for n in notifiers or []})
         self.on_spooled = on_spooled
         self.queue: queue.Queue = queue.Queue(QUEUE_SIZE)
         self.error: BaseException | None = None
@@ -144,12 +148,11 @@ class EventRecorder:
         where = f"{phase.camera}: " if phase.camera else ""
         log.info("%sevent %s %s: %s (rule %s) score %.2f", where, phase.kind, event.id,
                  event.label, event.rule, event.score)
-        if self.spool is not None and phase.kind in self.phases and self.notifiers:
-            self.spool.enqueue(record, self.notifiers)
+        names = [n for n, phases in self.routes.items() if phase.kind in phases]
+        if self.spool is not None and names:
+            self.spool.enqueue(record, names)
             if self.on_spooled is not None:
                 self.on_spooled()
         if phase.kind == "new":
             self.snapshots.prune()
 
-
-__all__ = ["EventRecorder", "camera_slug"]

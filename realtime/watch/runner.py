@@ -16,28 +16,36 @@ import dataclasses
 import logging
 import signal
 import threading
-import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Self
+from typing import Protocol, Self
 
-from lookout.config import Config
+from core.errors import UserError
+from realtime.config import DetectorConfig, PipelineConfig
 from realtime.detectors.base import Detector
 from realtime.engine.job import Job, JobSource, run_job
 from realtime.engine.stats import JobStats
-from realtime.watch.checks import check_watch_config
-from realtime.watch.config import WatchMotionConfig, WatchRuleConfig
+from realtime.watch.camera import camera_from_source
+from realtime.watch.config import WatchConfig, WatchMotionConfig, WatchRuleConfig
 from realtime.watch.delivery import Deliverer
 from realtime.watch.engine import WatchEngine
 from realtime.watch.health import HealthReporter
 from realtime.watch.motion import MotionGate
-from realtime.watch.notifiers import build_notifiers
+from realtime.watch.notifiers import Notifier, build_notifiers, routes
 from realtime.watch.recorder import EventRecorder
 from realtime.watch.recovery import recover
 from realtime.watch.rules import compile_rules
 from realtime.watch.spool import Spool
 
 log = logging.getLogger("lookout.watch")
+
+
+class WatchSettings(Protocol):
+    """The tables watch reads (lookout's root `Config` is one)."""
+
+    watch: WatchConfig
+    detector: DetectorConfig
+    pipeline: PipelineConfig
 
 
 @dataclass
@@ -72,18 +80,23 @@ class WatchResult:
 
 def camera_name(source: str) -> str:
     """A name for a camera from its source: ``webcam0``, a URL's host (never its
-    credentials), a file's stem."""
+    credentials), a file's stem; made safe for topics and file names."""
     text = str(source).strip()
-    if text.isdigit():
-        return f"webcam{text}"
-    if "://" in text:
-        return urllib.parse.urlsplit(text).hostname or "camera"
-    return Path(text).stem or "camera"
+    return f"webcam{text}" if text.isdigit() else camera_from_source(text)
 
 
 def name_cameras(cameras: list[Camera]) -> list[Camera]:
-    """Fill in missing names; names made from sources are made unique (``-2``, ``-3``)."""
-    taken = {c.name for c in cameras if c.name}
+    """Fill in missing names; names made from sources are made unique (``-2``, ``-3``).
+
+    Raises:
+        UserError: two cameras given the same name (their events could not be told apart).
+    """
+    given = [c.name for c in cameras if c.name]
+    twice = sorted({n for n in given if given.count(n) > 1})
+    if twice:
+        raise UserError(f"cameras: the name {twice[0]!r} is used twice; every camera needs "
+                        "its own name")
+    taken = set(given)
     out = []
     for cam in cameras:
         if not cam.name:
@@ -98,25 +111,27 @@ def name_cameras(cameras: list[Camera]) -> list[Camera]:
     return out
 
 
-def deliver_pending(config: Config, drain_s: float = 30.0) -> WatchResult:
+def deliver_pending(config: WatchSettings, drain_s: float = 30.0) -> WatchResult:
     """Only deliver what the spool holds (after recovery), then stop: no model, no source."""
     cfg = config.watch
-    check_watch_config(cfg, [])
     root = Path(cfg.events_dir)
     notifiers = build_notifiers(cfg)
     spool = Spool(root / "spool.sqlite")
+    started: list[Notifier] = []
     try:
-        recover(root / "events.jsonl", spool, [n.name for n in notifiers], set(cfg.delivery.on))
+        recover(root / "events.jsonl", spool, routes(notifiers, cfg.delivery.on))
+        _start(notifiers, started)
         deliverer = Deliverer(spool, notifiers, cfg.delivery, root).start()
         with _sigterm_sets(threading.Event()) as stop:
             pending = _drain(deliverer, drain_s, stop)
         deliverer.stop()
         return WatchResult(None, 0, 0, 0, deliverer.delivered, pending)
     finally:
+        _stop(started)
         spool.close()
 
 
-def run_watch(model: str | Path | Detector, source_spec: str | None, config: Config, *,
+def run_watch(model: str | Path | Detector, source_spec: str | None, config: WatchSettings, *,
               cameras: list[Camera] | None = None, rules: list[WatchRuleConfig] | None = None,
               rules_where: str = "watch.rules", config_name: str = "config.toml",
               mode: str | None = None, drain_s: float = 30.0, progress=None) -> WatchResult:
@@ -135,16 +150,17 @@ def run_watch(model: str | Path | Detector, source_spec: str | None, config: Con
     if cameras is None:
         cameras = [Camera(str(source_spec))]
     cameras = name_cameras(cameras)
-    plans = [_Plan(cam, rules if rules is not None else cfg.rules, rules_where, cfg)
-             for cam in cameras]
-    for plan in plans:  # polygons, ranges, recheck vs. end_after_s: before the model loads
-        check_watch_config(plan.cfg, compile_rules(plan.rules, None, plan.where), config_name)
+    plans = [_Plan(cam, rules if rules is not None else cfg.rules, rules_where, cfg,
+                   config_name) for cam in cameras]
+    for plan in plans:  # labels and polygons: before the slow model load
+        compile_rules(plan.rules, None, plan.where)
     services = _Services(config, plans, drain_s)
     stop, terminated = threading.Event(), services.terminated
 
     def on_model(detector: Detector) -> None:
         for plan in plans:
             plan.compiled = compile_rules(plan.rules, detector.names, plan.where)
+            services.announce(plan.camera.name, plan.compiled)
 
     job = Job(model, [JobSource(p.camera.source, outputs=p.outputs, gate=p.gate,
                                 name=p.camera.name) for p in plans],
@@ -164,11 +180,17 @@ def run_watch(model: str | Path | Detector, source_spec: str | None, config: Con
 class _Plan:
     """One camera's rules, gate and tracker."""
 
-    def __init__(self, camera: Camera, rules: list[WatchRuleConfig], where: str, cfg) -> None:
+    def __init__(self, camera: Camera, rules: list[WatchRuleConfig], where: str,
+                 cfg: WatchConfig, config_name: str) -> None:
         self.camera = camera
-        self.rules = camera.rules if camera.rules is not None else rules
+        self.rules = list(camera.rules if camera.rules is not None else rules)
         self.where = camera.where or where
-        self.cfg = dataclasses.replace(cfg, motion=camera.motion or cfg.motion)
+        try:  # rechecks recheck_s against these rules' end_after_s
+            self.cfg = dataclasses.replace(cfg, rules=self.rules,
+                                           motion=camera.motion or cfg.motion)
+        except UserError as exc:
+            name = f"cameras[{camera.name}]: " if camera.where else ""
+            raise UserError(f"{config_name}: {name}{exc}") from None
         self.motion = MotionGate(self.cfg.motion)
         self.compiled = None
         self.engine: WatchEngine | None = None
@@ -198,10 +220,11 @@ class _Services:
     """The watch run's shared parts, entered and exited by the job runner: the spool and
     its deliveries, the event recorder, the health line."""
 
-    def __init__(self, config: Config, plans: list[_Plan], drain_s: float) -> None:
+    def __init__(self, config: WatchSettings, plans: list[_Plan], drain_s: float) -> None:
         self.cfg, self.plans, self.drain_s = config.watch, plans, drain_s
         self.root = Path(self.cfg.events_dir)
         self.notifiers = build_notifiers(self.cfg)
+        self.started: list[Notifier] = []
         self.delivered = self.pending = 0
         self.terminated = threading.Event()  # SIGTERM: drain deliveries only briefly
 
@@ -218,15 +241,22 @@ class _Services:
             return {**out, **next(iter(cams.values()))}
         return {**out, "cameras": cams}
 
+    def announce(self, camera: str, compiled) -> None:
+        labels = sorted(set().union(*(r.labels for r in compiled)))
+        for notifier in self.started:
+            notifier.announce(camera, labels)
+
     def __enter__(self) -> Self:
-        names = [n.name for n in self.notifiers]
+        names = routes(self.notifiers, self.cfg.delivery.on)
         self.spool = Spool(self.root / "spool.sqlite")
         try:
-            recover(self.root / "events.jsonl", self.spool, names, set(self.cfg.delivery.on))
+            recover(self.root / "events.jsonl", self.spool, names)
+            _start(self.notifiers, self.started)  # a wrong broker password stops us here
             self.deliverer = Deliverer(self.spool, self.notifiers, self.cfg.delivery,
                                        self.root).start()
             self.recorder = EventRecorder(self.cfg, self.spool, names, self.deliverer.wake)
         except BaseException:
+            _stop(self.started)
             self.spool.close()
             raise
         for plan in self.plans:
@@ -251,7 +281,24 @@ class _Services:
                             self.pending, self.root / "spool.sqlite", self.root)
         finally:
             self.deliverer.stop()
+            _stop(self.started)
             self.spool.close()
+
+
+def _start(notifiers: list[Notifier], started: list[Notifier]) -> None:
+    """Start each notifier; ``started`` lists those to stop again, even if one fails."""
+    for notifier in notifiers:
+        notifier.start()
+        started.append(notifier)
+
+
+def _stop(started: list[Notifier]) -> None:
+    for notifier in reversed(started):
+        try:
+            notifier.stop()
+        except Exception:  # stopping one must not keep the others running
+            log.exception("stopping the %s notifier", notifier.name)
+    started.clear()
 
 
 def _drain(deliverer: Deliverer, drain_s: float, stop: threading.Event) -> int:

@@ -16,24 +16,19 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from realtime.detections import Detections
 from realtime.frames import Frame, FrameResult
+from realtime.watch.camera import slug
 from realtime.watch.events import Event, new_event_id, utc_iso
 from realtime.watch.rules import Rule, RuleState
 from realtime.watch.tracker import IoUTracker
 
 log = logging.getLogger("lookout.watch")
 UPDATE_EVERY_S = 2.0  # at most one "update" (better snapshot) record per event this often
-
-
-def camera_slug(name: str) -> str:
-    """``name`` safe inside a file name (event ids name the snapshots and clips)."""
-    return re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")[:40]
 
 
 def snapshot_paths(event_id: str) -> tuple[str, str]:
@@ -203,11 +198,10 @@ class VisitTracker:
             return
         shot = watch.shot
         started = self._wall - (frame.timestamp - state.first_match)
-        slug = camera_slug(self.camera)
         event_id = new_event_id(started)
-        if slug:
+        if self.camera:  # the camera in the id, so in snapshot and clip names too
             stamp, _, tail = event_id.partition("-")
-            event_id = f"{stamp}-{slug}-{tail}"
+            event_id = f"{stamp}-{slug(self.camera)}-{tail}"
         event = Event(id=event_id, rule=rule.name, label=label, source=frame.source,
                       camera=self.camera, start=state.first_match,
                       start_frame=watch.start_frame, started_at=utc_iso(started),

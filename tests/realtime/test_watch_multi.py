@@ -116,7 +116,57 @@ def test_cameras_down_or_dropping_do_not_stop_the_others(color_bundle, clips, tm
 
 
 @pytest.mark.parametrize(("source", "name"), [
-    ("0", "webcam0"), ("rtsp://user:secret@doorbell.local/stream1", "doorbell.local"),
-    ("clips/garage cam.mp4", "garage cam"), ("http://10.0.0.5:8080/video", "10.0.0.5")])
+    ("0", "webcam0"), ("rtsp://user:secret@doorbell.local/stream1", "doorbell_local"),
+    ("clips/garage cam.mp4", "garage_cam"), ("http://10.0.0.5:8080/video", "10_0_0_5")])
 def test_camera_names_from_sources_never_leak_credentials(source, name):
     assert camera_name(source) == name
+
+
+def test_cli_runs_every_camera_of_the_config(color_bundle, clips, tmp_path, capsys):
+    from lookout.cli import main
+
+    config = tmp_path / "home.toml"
+    config.write_text(f"""
+[watch]
+events_dir = "{tmp_path / 'events'}"
+[watch.delivery]
+console = false
+[[watch.rules]]
+name = "visitor"
+labels = ["red"]
+end_after_s = 2.0
+cooldown_s = 5.0
+
+[[cameras]]
+name = "front"
+source = "{clips['front']}"
+
+[[cameras]]
+source = "{clips['garage']}"
+[[cameras.rules]]
+name = "top"
+labels = ["red"]
+zones = [[[0, 0], [1, 0], [1, 0.5], [0, 0.5]]]
+[cameras.motion]
+enabled = false
+""")
+    assert main(["--config", str(config), "watch", str(color_bundle)]) == 0
+    out = capsys.readouterr().out
+    assert "front: 1 event(s)" in out and "garage: 0 event(s)" in out
+    # the garage camera's own [cameras.motion] turned gating off: every frame detected
+    assert "garage: 0 event(s), detector ran on 160 of 160 frames" in out
+    records = read_events(tmp_path / "events" / "events.jsonl")
+    assert {r["camera"] for r in records} == {"front"}
+
+
+def test_cli_bad_camera_config_is_one_line(color_bundle, clips, tmp_path, capsys):
+    from lookout.cli import main
+
+    config = tmp_path / "bad.toml"
+    config.write_text(f'[[cameras]]\nname = "a"\nsource = "{clips["front"]}"\n'
+                      f'[[cameras]]\nname = "a"\nsource = "{clips["garage"]}"\n')
+    assert main(["--config", str(config), "watch", str(color_bundle)]) == 1
+    err = capsys.readouterr().err
+    assert "the name 'a' is used twice" in err and "Traceback" not in err
+    assert main(["watch", str(color_bundle)]) == 1
+    assert "give MODEL and --source, or [[cameras]]" in capsys.readouterr().err
