@@ -67,7 +67,7 @@ class Job:
         sources: what to run.
         policy: ``file`` (lossless, ordered), ``live`` (drop-oldest, bounded latency), or
             ``auto``: live when every source is a camera or stream, else file.
-        max_open: at most this many sources open at once (0 = all); the first ones are
+        max_open: at most this many sources open at once (0 = all). A lone source is
             opened before the model loads, so a bad path fails fast.
         isolate: one source failing ends only that source (default: when there are several).
         on_model: called with the loaded detector before the engine starts (e.g. to check
@@ -103,7 +103,7 @@ def run_job(job: Job, progress: Callable[[JobStats], None] | None = None,
             on_start: Callable[[Engine], None] | None = None) -> JobStats:
     """Open, run and close ``job``.
 
-    Steps: open the first sources (fail fast) → load the model → start the engine → wait
+    Steps: open a lone source (fail fast) → load the model → start the engine → wait
     (``progress(stats)`` every ``every_s``, ``tick()`` every poll, on this thread) → stop
     every stage, finalize every output, close every source, release the model.
 
@@ -156,19 +156,12 @@ def run_job(job: Job, progress: Callable[[JobStats], None] | None = None,
 
 
 def _open_now(src: JobSource, cfg: PipelineConfig, isolate: bool) -> Source | None:
-    """Open before the model loads, so a lone bad source fails fast. With several
-    sources one that cannot open is left to its reader: a camera keeps trying there (one
-    camera down never stalls the others), a file fails alone and the run says so."""
+    """Open a lone source before the model loads, so a bad path fails fast. With several
+    sources each opens in its own reader, side by side: a camera that is down keeps
+    trying there (and never delays the others), a file that cannot open fails alone."""
     if isinstance(src.spec, Source):
         return src.spec
-    try:
-        return open_source(src.spec, cfg)
-    except UserError as exc:
-        if not isolate:
-            raise
-        if is_live_spec(src.spec):
-            log.warning("%s (retrying in the background)", exc)
-        return None
+    return None if isolate else open_source(src.spec, cfg)
 
 
 def _stream(src: JobSource, source: Source | None, cfg: PipelineConfig, isolate: bool,
@@ -196,14 +189,17 @@ def _stream(src: JobSource, source: Source | None, cfg: PipelineConfig, isolate:
 def _open_retrying(spec: str | int, cfg: PipelineConfig, stop: threading.Event) -> Source:
     """Open a camera, waiting with doubling pauses while it is down; gives up after
     ``reconnect_give_up_s`` (0 = never) with the open error."""
-    wait, since = cfg.reconnect_backoff_s, time.monotonic()
+    wait, since, told = cfg.reconnect_backoff_s, time.monotonic(), False
     while True:
         try:
             return open_source(spec, cfg)
-        except UserError:
+        except UserError as exc:
             give_up = cfg.reconnect_give_up_s
             if give_up and time.monotonic() - since >= give_up:
                 raise
+            if not told:
+                log.warning("%s (retrying in the background)", exc)
+                told = True
         if stop.wait(wait):
             raise UserError(f"{redact_url(str(spec))}: stopped before it could be opened")
         wait = min(wait * 2, cfg.reconnect_backoff_max_s)

@@ -77,7 +77,7 @@ def _camera(cur: dict, prev: dict, dt: float) -> str:
     frames, runs, motion = delta("frames"), delta("detector_runs"), delta("motion_frames")
     gated = delta("gate_frames") if "gate_frames" in cur else frames  # frames the gate saw
     share = f"{100 * motion / gated:.0f}%" if gated else "-"
-    state = f", {cur['state']}" if cur.get("state") in ("down", "failed", "opening") else ""
+    state = f", {cur['state']}" if cur.get("state") in ("ended", "failed", "opening") else ""
     return (f"{frames / dt:.1f} fps, detector {runs} calls ({runs / dt:.2f}/s), "
             f"motion {share} of frames, reconnects {cur.get('reconnects', 0)}{state}")
 
