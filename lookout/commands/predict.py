@@ -34,21 +34,30 @@ def run(args: argparse.Namespace, config) -> int:
         TimeRemainingColumn,
     )
 
-    from realtime.detectors import load_detector
     from realtime.predict import predict_images
 
     console = Console(stderr=True, highlight=False)
-    with console.status(f"loading {args.model}"):
-        detector = load_detector(args.model, detector_config(args, config))
     columns = (TextColumn("[bold]predict[/]"), BarColumn(), MofNCompleteColumn(),
                TextColumn("images"), TimeRemainingColumn())
-    with Progress(*columns, console=console) as progress:
-        task = progress.add_task("predict", total=None)
+    progress = Progress(*columns, console=console)
+    task = None
+
+    def on_image(done: int, total: int) -> None:
+        nonlocal task
+        if task is None:  # the bar appears once the model is loaded and images flow
+            progress.start()
+            task = progress.add_task("predict", total=total)
+        progress.update(task, completed=done, total=total)
+
+    try:
+        # the job runner loads the model and releases it, whatever happens
         report = predict_images(
-            detector, args.images, args.out, batch=args.batch or BATCH, draw=not args.no_draw,
-            model_name=str(args.model),
-            on_image=lambda done, total: progress.update(task, completed=done, total=total))
-    detector.close()
+            args.model, args.images, args.out, batch=args.batch or BATCH,
+            draw=not args.no_draw, model_name=str(args.model),
+            detector_cfg=detector_config(args, config), on_image=on_image)
+    finally:
+        if task is not None:
+            progress.stop()
     console.print(f"[green]done[/]: {len(report.records)} image(s), {report.detections} "
                   f"detection(s) → {report.out_dir / 'detections.json'}")
     for file, why in report.failed:
