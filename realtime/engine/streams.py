@@ -276,6 +276,9 @@ class Engine(BatchStage):
         except Exception as exc:
             if not self.isolate:
                 raise
+            if stop.is_set():  # stopped while opening or reading: not a failure
+                stats.state = "ended"
+                return
             stats.state, stats.error = "failed", _one_line(exc)
             log.warning("%s: %s (the other sources go on)", stats.name, stats.error)
         finally:

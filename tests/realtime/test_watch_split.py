@@ -78,3 +78,23 @@ def test_a_slow_disk_slows_the_recorder_not_the_tracker(tmp_path, monkeypatch):
     assert all(r["camera"] == "front" for r in records)
     for r in records:
         assert (tmp_path / "ev" / r["snapshot"]).exists()
+
+
+def test_health_has_a_line_per_camera():
+    from realtime.watch.health import HealthReporter
+
+    cams = {"front": {"frames": 0, "detector_runs": 0, "motion_frames": 0, "gate_frames": 0,
+                      "reconnects": 0, "state": "running"},
+            "garage": {"frames": 0, "detector_runs": 0, "motion_frames": 0, "gate_frames": 0,
+                       "reconnects": 0, "state": "opening"}}
+    counters = {"events": 0, "open": 0, "pending": 0, "cameras": cams}
+    health = HealthReporter(lambda: {**counters, "cameras": {k: dict(v) for k, v in
+                                                             cams.items()}}, every_s=60)
+    cams["front"].update(frames=100, detector_runs=10, motion_frames=20, gate_frames=100)
+    cams["garage"].update(reconnects=3, state="failed")
+    counters.update(events=2, open=1)
+    first, front, garage = health.lines()
+    assert first.startswith("health: 2 cameras, events 2 (1 open)") and "rss" in first
+    assert front.startswith("health [front]:") and "detector 10 calls" in front
+    assert "motion 20% of frames" in front and "reconnects 0" in front
+    assert garage.startswith("health [garage]:") and "reconnects 3, failed" in garage
