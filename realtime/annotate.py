@@ -181,7 +181,7 @@ def annotate_many(model: str | Path | Detector, clips: list[str], out_dir: str |
                for clip, out in zip(paths, outputs, strict=True)]
     job = Job(model, sources, policy="file",
               detector_cfg=_tracking_score(detector_cfg, track_cfg),
-              pipeline_cfg=pipeline_cfg, max_open=jobs or max(1, pipeline_cfg.batch),
+              pipeline_cfg=pipeline_cfg, max_open=jobs or pipeline_cfg.batch,
               isolate=True)
     return run_job(job, progress)
 

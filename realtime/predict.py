@@ -160,7 +160,7 @@ def predict_images(model: str | Path | Detector, inputs: list[str], out_dir: str
     source = _ImageList(paths, unreadable)
     sink = _PredictSink(out_dir, _output_names(paths), draw, report.records)
     # images of one size wait for each other (one device call each); the end sends the rest
-    cfg = PipelineConfig(batch=max(1, batch), max_wait_ms=60_000.0, queue_size=max(8, 2 * batch))
+    cfg = PipelineConfig(batch=batch, max_wait_ms=60_000.0, queue_size=max(8, 2 * batch))
     job = Job(model, [JobSource(source, outputs=[sink])], policy="file",
               detector_cfg=detector_cfg or DetectorConfig(), pipeline_cfg=cfg)
 

@@ -41,7 +41,7 @@ class BatchStage:
         cameras of different resolutions still fill their own batches). A group goes out
         when it holds ``batch`` frames, when its first frame has waited ``max_wait_ms``,
         at once in live mode when no more frames are waiting, and at the end."""
-        stop, want = self.stop_event, max(1, self.cfg.batch)
+        stop, want = self.stop_event, self.cfg.batch
         rr = RoundRobin(len(self.slots))
         groups: dict[tuple, list[Item]] = {}
         deadlines: dict[tuple, float] = {}

@@ -89,7 +89,7 @@ class _Slot:
                          (self.source.live if self.source is not None else False))
         self.stats.live = self.live
         cfg = engine.cfg
-        batch = max(1, cfg.batch)
+        batch = cfg.batch
         self.in_lane = Lane(batch if self.live else cfg.queue_size, self.live, engine.in_cond)
         self.out_lane = Lane(max(2, batch) if self.live else cfg.queue_size, self.live)
         self.next_seq = 0  # numbered by the batcher as it takes frames
@@ -138,7 +138,7 @@ class Engine(BatchStage):
         self.stats = JobStats(sources=[s.stats for s in self.slots], mode=mode,
                               detector=detector.describe())
         self.workers = max(1, detector.workers)
-        capacity = self.workers + (0 if mode == "live" else max(1, cfg.queue_size // max(1, cfg.batch)))
+        capacity = self.workers + (0 if mode == "live" else max(1, cfg.queue_size // cfg.batch))
         self.free = threading.Semaphore(capacity)  # batches in flight, at most
         self.batches_q: queue.Queue = queue.Queue()
         self.threads: list[threading.Thread] = []
