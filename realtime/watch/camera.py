@@ -1,8 +1,8 @@
-"""The camera name that MQTT topics, ntfy titles and payloads carry.
+"""The camera name that events, MQTT topics, ntfy titles and payloads carry.
 
-Today a watch run has one source and events carry only ``source`` (a path, URL or
-``webcam:N``). Issue 12 puts a ``camera`` name on every event; until then (and for
-events logged before it) the name is derived from the source here, in one place.
+Every event records its ``camera`` (a ``[[cameras]]`` name, or one made from the source
+by `camera_from_source`); for events logged before cameras had names, `camera_of`
+derives it from the event's ``source``, in this one place.
 """
 
 from __future__ import annotations
