@@ -9,11 +9,15 @@ a standalone engine makes and owns its own.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 
+from core.fileio import atomic_write_text
 from realtime.frames import FrameResult
 from realtime.sinks.base import Sink
+from realtime.tracking.config import TrackConfig
 from realtime.watch.motion import MotionGate
 from realtime.watch.recorder import EventRecorder
 from realtime.watch.rules import Rule
@@ -30,6 +34,9 @@ class WatchEngine(Sink):
             ``spool``, ``notifiers`` and ``on_spooled`` given, and close it in `close`.
         gate: the camera's motion gate, told whether objects are present.
         clock: the wall clock stamped on events (tests may pin it).
+        track: the ``[track]`` table (tracker settings, the lines and zones rules name).
+        fps: the source's frame rate (the tracker's motion model step).
+        counts_file: where the line and zone counts go at the end, in the events folder.
     """
 
     def __init__(self, rules: list[Rule], cfg, *, camera: str = "",
@@ -37,9 +44,12 @@ class WatchEngine(Sink):
                  notifiers: list[str] | dict[str, frozenset[str]] | None = None,
                  gate: MotionGate | None = None,
                  on_spooled: Callable[[], None] | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, track: TrackConfig | None = None,
+                 fps: float = 0.0, counts_file: str = "counts.json") -> None:
         self.camera, self.gate, self.clock = camera, gate, clock
-        self.visits = VisitTracker(rules, camera, cfg.edge_margin, clips=cfg.clip)
+        self.counts_path = Path(cfg.events_dir) / counts_file
+        self.visits = VisitTracker(rules, camera, cfg.edge_margin, clips=cfg.clip, track=track,
+                                   fps=fps)
         self.owns_recorder = recorder is None
         self.recorder = recorder or EventRecorder(cfg, spool, notifiers, on_spooled)
         self._closed = False
@@ -52,6 +62,7 @@ class WatchEngine(Sink):
     open = property(lambda self: self.visits.open)
     watches = property(lambda self: self.visits.watches)
     tracker = property(lambda self: self.visits.tracker)
+    counter = property(lambda self: self.visits.counter)
 
     def write(self, result: FrameResult) -> None:
         self.recorder.push_frame(self.camera, result.frame)
@@ -67,3 +78,6 @@ class WatchEngine(Sink):
         self.recorder.submit(self.visits.close(self.clock()))
         if self.owns_recorder:
             self.recorder.close()
+        if self.visits.counter:  # lines or zones were counted
+            atomic_write_text(self.counts_path,
+                              json.dumps(self.visits.counter.summary(), indent=2) + "\n")

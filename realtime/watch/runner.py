@@ -25,7 +25,8 @@ from realtime.config import DetectorConfig, PipelineConfig
 from realtime.detectors.base import Detector
 from realtime.engine.job import Job, JobSource, run_job
 from realtime.engine.stats import JobStats
-from realtime.watch.camera import camera_from_source
+from realtime.tracking.config import TrackConfig
+from realtime.watch.camera import camera_from_source, slug
 from realtime.watch.config import WatchConfig, WatchMotionConfig, WatchRuleConfig
 from realtime.watch.delivery import Deliverer
 from realtime.watch.engine import WatchEngine
@@ -46,6 +47,7 @@ class WatchSettings(Protocol):
     watch: WatchConfig
     detector: DetectorConfig
     pipeline: PipelineConfig
+    track: TrackConfig
 
 
 @dataclass
@@ -150,16 +152,17 @@ def run_watch(model: str | Path | Detector, source_spec: str | None, config: Wat
     if cameras is None:
         cameras = [Camera(str(source_spec))]
     cameras = name_cameras(cameras)
+    counts_file = "counts.json" if len(cameras) == 1 else None
     plans = [_Plan(cam, rules if rules is not None else cfg.rules, rules_where, cfg,
-                   config_name) for cam in cameras]
-    for plan in plans:  # labels and polygons: before the slow model load
-        compile_rules(plan.rules, None, plan.where)
+                   config_name, config.track, counts_file) for cam in cameras]
+    for plan in plans:  # labels, polygons, zone and line names: before the slow model load
+        compile_rules(plan.rules, None, plan.where, config.track)
     services = _Services(config, plans, drain_s)
     stop, terminated = threading.Event(), services.terminated
 
     def on_model(detector: Detector) -> None:
         for plan in plans:
-            plan.compiled = compile_rules(plan.rules, detector.names, plan.where)
+            plan.compiled = compile_rules(plan.rules, detector.names, plan.where, config.track)
             services.announce(plan.camera.name, plan.compiled)
 
     job = Job(model, [JobSource(p.camera.source, outputs=p.outputs, gate=p.gate,
@@ -181,8 +184,11 @@ class _Plan:
     """One camera's rules, gate and tracker."""
 
     def __init__(self, camera: Camera, rules: list[WatchRuleConfig], where: str,
-                 cfg: WatchConfig, config_name: str) -> None:
-        self.camera = camera
+                 cfg: WatchConfig, config_name: str, track: TrackConfig,
+                 counts_file: str | None) -> None:
+        self.camera, self.track = camera, track
+        # one camera: events/counts.json; several: one counts file each
+        self.counts_file = counts_file or f"counts.{slug(camera.name)}.json"
         self.rules = list(camera.rules if camera.rules is not None else rules)
         self.where = camera.where or where
         try:  # rechecks recheck_s against these rules' end_after_s
@@ -203,7 +209,8 @@ class _Plan:
     def outputs(self, source) -> list[WatchEngine]:
         """Called once the camera is open: its tracker, writing through the recorder."""
         self.engine = WatchEngine(self.compiled, self.cfg, camera=self.camera.name,
-                                  recorder=self.recorder, gate=self.motion)
+                                  recorder=self.recorder, gate=self.motion, track=self.track,
+                                  fps=source.fps, counts_file=self.counts_file)
         log.info("%s: watching %s with %d rule(s)", self.camera.name, source.describe(),
                  len(self.compiled))
         return [self.engine]

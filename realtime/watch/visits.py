@@ -1,8 +1,9 @@
 """The visit tracker: detections and frame times in, event phases out.
 
 Pure: no files, no clocks of its own (the caller passes the wall time of each frame),
-no threads. Per frame, rules filter the detections, the IoU tracker follows objects,
-each (object, rule) pair is confirmed K-of-N, and confirmed objects open events. One
+no threads. Per frame, the tracker (ByteTrack, the same as annotate's and live's)
+follows objects, lines and zones are counted, rules filter the tracked detections, each
+(object, rule) pair is confirmed K-of-N, and confirmed objects open events. One
 event per visit: a second object of the same rule and label confirmed while an event is
 open joins it, and after an event ends its rule's cooldown suppresses new ones. Frames
 the motion gate skipped only advance time (ending events).
@@ -22,10 +23,12 @@ import numpy as np
 
 from realtime.detections import Detections
 from realtime.frames import Frame, FrameResult
+from realtime.tracking.config import TrackConfig
+from realtime.tracking.counting import Counter
+from realtime.tracking.tracker import build_tracker
 from realtime.watch.camera import slug
 from realtime.watch.events import Event, new_event_id, utc_iso
 from realtime.watch.rules import Rule, RuleState
-from realtime.watch.tracker import IoUTracker
 
 log = logging.getLogger("lookout.watch")
 UPDATE_EVERY_S = 2.0  # at most one "update" (better snapshot) record per event this often
@@ -87,14 +90,22 @@ class VisitTracker:
         camera: the camera's name, carried by every event (and its id, so file names).
         edge_margin: a box this close to the frame edge counts as cut (worse snapshot).
         clips: events get a clip path (the recorder records it).
+        track: the ``[track]`` table (tracker settings, the lines and zones rules name).
+        fps: the source's frame rate (the tracker's motion model step).
     """
 
     def __init__(self, rules: list[Rule], camera: str = "", edge_margin: int = 2,
-                 clips: bool = False) -> None:
+                 clips: bool = False, track: TrackConfig | None = None,
+                 fps: float = 0.0) -> None:
         self.rules, self.camera, self.edge_margin, self.clips = rules, camera, edge_margin, clips
-        self.tracker = IoUTracker(max_unseen_s=max(r.end_after_s for r in rules))
         self.labels = frozenset().union(*(r.labels for r in rules))
         self.min_score = min(r.min_score for r in rules)
+        track = track or TrackConfig()
+        # K-of-N confirmation already filters flickers: ids from the first sighting. An
+        # object unseen for a rule's end_after_s is gone: the tracker may forget it then.
+        self.tracker = build_tracker(dataclasses.replace(track, min_hits=1), self.min_score,
+                                     fps, max_missed_s=max(r.end_after_s for r in rules))
+        self.counter = Counter(track)
         self.watches: dict[tuple[int, int], _Watch] = {}
         self.open: dict[str, _Open] = {}
         self.last_end: dict[int, float] = {}  # rule index -> when its last event ended
@@ -129,12 +140,12 @@ class VisitTracker:
 
     def _observe(self, frame: Frame, dets: Detections) -> None:
         ts = frame.timestamp
-        if len(dets):
-            wanted = np.isin(np.asarray(dets.labels, object), list(self.labels))
-            dets = dets[wanted & (dets.scores >= self.min_score)]
-        masks = [rule.match(dets, frame.width, frame.height) for rule in self.rules]
-        ids = self.tracker.update(dets, ts)
-        seen = {tid: i for i, tid in enumerate(ids)}
+        if len(dets):  # low scores too: ByteTrack uses them to keep tracks through occlusion
+            dets = dets[np.isin(np.asarray(dets.labels, object), list(self.labels))]
+        dets = self.tracker.update(dets, ts)
+        self.counter.update(dets, ts, frame.width, frame.height, self.tracker.ended)
+        masks = [self._match(rule, dets, frame) for rule in self.rules]
+        seen = {int(tid): i for i, tid in enumerate(dets.track_ids) if tid >= 0}
         for tid, track in self.tracker.tracks.items():
             for ri, rule in enumerate(self.rules):
                 if track.label not in rule.labels:
@@ -150,6 +161,16 @@ class VisitTracker:
                 watch.state.observe(matched, float(dets.scores[di]) if matched else 0.0, ts)
                 if matched:
                     self._seen(key, watch, frame, dets[di])
+
+    def _match(self, rule: Rule, dets: Detections, frame: Frame) -> np.ndarray:
+        mask = rule.match(dets, frame.width, frame.height)
+        if rule.zone and len(dets):
+            mask &= self.counter.zone_mask(rule.zone, dets)
+        if rule.crossing is not None and len(dets):
+            line, direction = rule.crossing
+            mask &= np.array([tid >= 0 and self.counter.crossed(int(tid), line, direction)
+                              for tid in dets.track_ids], bool)
+        return mask
 
     def _seen(self, key: tuple[int, int], watch: _Watch, frame: Frame, det: Detections) -> None:
         shot = Shot((not self._cut(det, frame), float(det.scores[0])), frame, det)
@@ -220,12 +241,8 @@ class VisitTracker:
         for key, watch in list(self.watches.items()):
             if watch.state.expired(ts):
                 self._leave(key, watch)
-        for track in self.tracker.expire(ts):
-            for ri in range(len(self.rules)):
-                watch = self.watches.get((track.id, ri))
-                if watch is not None:
-                    self._leave((track.id, ri), watch)
-                    self.watches.pop((track.id, ri), None)
+            if key[0] not in self.tracker.tracks and watch.state.last_match is None:
+                del self.watches[key]  # the tracker let go of it and no event holds it
 
     def _leave(self, key: tuple[int, int], watch: _Watch, reason: str = "unseen") -> None:
         """The object stopped matching the rule: reset it; close its event if it was last."""
