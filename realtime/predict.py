@@ -108,7 +108,7 @@ def predict_images(detector: Detector, inputs: list[str], out_dir: str | Path, *
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     report = PredictReport(out_dir, failed=list(problems))
-    names = _output_names(paths)
+    names = output_names(paths)
     by_index: dict[int, dict] = {}
     pending: dict[tuple[int, int], list[tuple[int, np.ndarray]]] = {}
     done = 0
@@ -125,7 +125,7 @@ def predict_images(detector: Detector, inputs: list[str], out_dir: str | Path, *
         for (index, rgb), found in zip(group, results):
             path = paths[index]
             if draw:
-                _write_image(out_dir / names[index], draw_detections(rgb, found, inplace=True))
+                write_image(out_dir / names[index], draw_detections(rgb, found, inplace=True))
             by_index[index] = {"file": str(path), "output": names[index] if draw else None,
                                "width": rgb.shape[1], "height": rgb.shape[0],
                                "detections": found.to_dicts()}
@@ -154,7 +154,7 @@ def predict_images(detector: Detector, inputs: list[str], out_dir: str | Path, *
     return report
 
 
-def _output_names(paths: list[Path]) -> list[str]:
+def output_names(paths: list[Path]) -> list[str]:
     """The input's file name, made unique with ``_2``, ``_3``… when names collide."""
     used: set[str] = {"detections.json"}
     names = []
@@ -168,7 +168,7 @@ def _output_names(paths: list[Path]) -> list[str]:
     return names
 
 
-def _write_image(path: Path, rgb: np.ndarray) -> None:
+def write_image(path: Path, rgb: np.ndarray) -> None:
     ok, data = cv2.imencode(path.suffix.lower() or ".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     if not ok:
         raise UserError(f"{path}: cannot encode image as {path.suffix}")
