@@ -90,3 +90,12 @@ def test_missing_model_and_no_inputs_are_one_line(color_bundle, tmp_path: Path, 
     assert main(["batch", str(color_bundle), str(tmp_path / "none*.jpg"), "--out",
                  str(tmp_path / "o")]) == 1
     assert "no images or clips to run on" in capsys.readouterr().err
+
+
+def test_a_model_no_worker_can_load_is_one_line(inputs: Path, tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "broken.tflite"
+    bad.write_bytes(b"TFL3 this is no flatbuffer")
+    code = main(["batch", str(bad), str(inputs / "img0.png"), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 1 and "error:" in err and "broken.tflite" in err, err
+    assert "Traceback" not in err

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import tensorflow as tf
 
+from lookout.cli import main
 from tests.training.runs import FRUIT, lookout
-from training.config import DatasetConfig
 from training.data import input_pattern, load_dataset
 
 pytestmark = pytest.mark.slow
@@ -23,10 +23,8 @@ TINY = ("--batch", "2", "--input-size", "64", "--checkpoint-every", "2", "--no-e
 
 @pytest.fixture(scope="module")
 def sharded(tmp_path_factory) -> Path:
-    from training.datasets.build import build_dataset
-
     out = tmp_path_factory.mktemp("sharded") / "fruit"
-    build_dataset(FRUIT, out, DatasetConfig(shards=2))
+    assert main(["dataset", "build", str(FRUIT), "--out", str(out), "--shards", "2"]) == 0
     return out
 
 
