@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -99,3 +104,49 @@ def test_a_model_no_worker_can_load_is_one_line(inputs: Path, tmp_path: Path, ca
     err = capsys.readouterr().err
     assert code == 1 and "error:" in err and "broken.tflite" in err, err
     assert "Traceback" not in err
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_runs_on_an_existing_ray_cluster_by_address(color_bundle, inputs: Path,
+                                                    tmp_path: Path, capsys) -> None:
+    """A real Ray head node on 127.0.0.1 (``ray start --head --block``, stopped by its pid):
+    the same command with --ray-address runs there and writes the same outputs."""
+    port = _free_port()
+    repo = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": repo, "RAY_USAGE_STATS_ENABLED": "0",
+           "TF_CPP_MIN_LOG_LEVEL": "2"}
+    ray_cli = str(Path(sys.executable).with_name("ray"))
+    head = subprocess.Popen(
+        [ray_cli, "start", "--head", "--block", "--node-ip-address", "127.0.0.1", "--port",
+         str(port), "--num-cpus", "1", "--include-dashboard", "false",
+         "--temp-dir", str(tmp_path / "ray")], env=env, cwd=repo,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:  # the head answers once GCS listens
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(1)
+        out = tmp_path / "out"
+        code = main(["batch", str(color_bundle), str(inputs / "img1.png"),
+                     str(inputs / "walk.mp4"), "--out", str(out), "--ray-address",
+                     f"127.0.0.1:{port}"])
+        err = capsys.readouterr().err
+        assert code == 0, err
+        assert "1 image(s)" in err and "1 clip(s) on 1 worker(s)" in err
+        (line,) = (out / "detections.jsonl").read_text().splitlines()
+        assert json.loads(line)["file"] == str(inputs / "img1.png")
+        assert len((out / "walk.jsonl").read_text().splitlines()) == 12
+    finally:
+        os.killpg(head.pid, signal.SIGTERM)  # the head's own process group only
+        try:
+            head.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)
+            head.wait()
