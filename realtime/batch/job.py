@@ -17,11 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lookout.config import AnnotateConfig, DetectorConfig, PipelineConfig
-from lookout.errors import UserError
-from lookout.fileio import atomic_write_text
+from core.errors import UserError
+from core.fileio import atomic_write_text
 from realtime.batch.ray_engine import EngineOptions, RayEngine
 from realtime.batch.work import VIDEO_SUFFIXES, WorkerSpec
+from realtime.config import AnnotateConfig, DetectorConfig, PipelineConfig
 from realtime.predict import IMAGE_SUFFIXES, output_names
 
 DETECTIONS = "detections.jsonl"

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Self
 
-from lookout.errors import UserError
+from core.errors import UserError
 from realtime.batch.work import ClipWorker, ImageWorker, WorkerSpec
 
 

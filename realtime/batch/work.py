@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lookout.config import AnnotateConfig, DetectorConfig, PipelineConfig
+from realtime.config import AnnotateConfig, DetectorConfig, PipelineConfig
 
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".ts",
                   ".flv", ".wmv"}
@@ -44,7 +44,7 @@ class _Worker:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         if spec.cwd and Path(spec.cwd).is_dir():  # an actor owns its process: safe to chdir
             os.chdir(spec.cwd)
-        from lookout.errors import UserError
+        from core.errors import UserError
         from realtime.detectors import load_detector
 
         self.spec = spec

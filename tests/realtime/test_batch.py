@@ -16,9 +16,9 @@ import cv2
 import pytest
 
 from lookout.cli import main
-from lookout.config import DetectorConfig
 from realtime.annotate import AnnotateOutputs, annotate
 from realtime.batch.job import clip_stems, plan_inputs
+from realtime.config import DetectorConfig
 from realtime.detectors import load_detector
 from realtime.predict import predict_images
 from tests.fixtures.media import make_clip
@@ -113,22 +113,24 @@ def _free_port() -> int:
 
 
 def test_runs_on_an_existing_ray_cluster_by_address(color_bundle, inputs: Path,
-                                                    tmp_path: Path, capsys) -> None:
-    """A real Ray head node on 127.0.0.1 (``ray start --head --block``, stopped by its pid):
-    the same command with --ray-address runs there and writes the same outputs."""
+                                                    tmp_path: Path, capsys, monkeypatch) -> None:
+    """A real Ray head node (``ray start --head --block``, stopped by its pid), reached at
+    127.0.0.1: the same command with --ray-address runs there and writes the outputs.
+    Ray's token auth is off: the test's driver and head share no token file."""
     port = _free_port()
     repo = str(Path(__file__).resolve().parents[2])
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
     env = {**os.environ, "PYTHONPATH": repo, "RAY_USAGE_STATS_ENABLED": "0",
            "TF_CPP_MIN_LOG_LEVEL": "2"}
     ray_cli = str(Path(sys.executable).with_name("ray"))
     head = subprocess.Popen(
-        [ray_cli, "start", "--head", "--block", "--node-ip-address", "127.0.0.1", "--port",
-         str(port), "--num-cpus", "1", "--include-dashboard", "false",
-         "--temp-dir", str(tmp_path / "ray")], env=env, cwd=repo,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        [ray_cli, "start", "--head", "--block", "--port", str(port), "--num-cpus", "1",
+         "--include-dashboard", "false", "--temp-dir", str(tmp_path / "ray")], env=env,
+        cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:  # the head answers once GCS listens
+            assert head.poll() is None, "ray start --head exited"
             with socket.socket() as s:
                 if s.connect_ex(("127.0.0.1", port)) == 0:
                     break
