@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -123,14 +125,18 @@ def test_runs_on_an_existing_ray_cluster_by_address(color_bundle, inputs: Path,
     env = {**os.environ, "PYTHONPATH": repo, "RAY_USAGE_STATS_ENABLED": "0",
            "TF_CPP_MIN_LOG_LEVEL": "2"}
     ray_cli = str(Path(sys.executable).with_name("ray"))
-    head = subprocess.Popen(
-        [ray_cli, "start", "--head", "--block", "--port", str(port), "--num-cpus", "1",
-         "--include-dashboard", "false", "--temp-dir", str(tmp_path / "ray")], env=env,
-        cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    # Ray's unix sockets live under the temp dir: keep its path short (108-byte limit).
+    temp = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))
+    log = tmp_path / "head.log"
+    with open(log, "w") as sink:
+        head = subprocess.Popen(
+            [ray_cli, "start", "--head", "--block", "--port", str(port), "--num-cpus", "1",
+             "--include-dashboard", "false", "--temp-dir", str(temp)], env=env, cwd=repo,
+            stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:  # the head answers once GCS listens
-            assert head.poll() is None, "ray start --head exited"
+            assert head.poll() is None, log.read_text()[-2000:]
             with socket.socket() as s:
                 if s.connect_ex(("127.0.0.1", port)) == 0:
                     break
@@ -146,9 +152,11 @@ def test_runs_on_an_existing_ray_cluster_by_address(color_bundle, inputs: Path,
         assert json.loads(line)["file"] == str(inputs / "img1.png")
         assert len((out / "walk.jsonl").read_text().splitlines()) == 12
     finally:
-        os.killpg(head.pid, signal.SIGTERM)  # the head's own process group only
-        try:
-            head.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(head.pid, signal.SIGKILL)
-            head.wait()
+        if head.poll() is None:
+            os.killpg(head.pid, signal.SIGTERM)  # the head cleans up the processes it started
+            try:
+                head.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(head.pid, signal.SIGKILL)
+                head.wait()
+        shutil.rmtree(temp, ignore_errors=True)
