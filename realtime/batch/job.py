@@ -127,7 +127,8 @@ def run_batch(model: str | Path, inputs: list[str], out_dir: str | Path,
     out.mkdir(parents=True, exist_ok=True)
 
     spec = WorkerSpec(model=str(Path(model).resolve()), out_dir=str(out.resolve()),
-                      cwd=os.getcwd(), draw=settings.draw, detector=settings.detector,
+                      cwd=os.getcwd(), draw=settings.draw, batch=settings.engine.batch,
+                      detector=settings.detector,
                       pipeline=settings.pipeline, annotate=settings.annotate)
     image_elements = list(zip(range(len(images)), images, output_names(
         [Path(f) for f in images]), strict=True))

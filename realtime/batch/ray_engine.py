@@ -96,7 +96,11 @@ class RayEngine:
         """Images (batched), then clips (one per call); ``on_result(index, json)`` as each
         result arrives on the driver."""
         if images:
-            self._map(ImageWorker, spec, images, self.options.batch, on_result)
+            # Each Ray task costs a scheduling round trip: give a worker up to 8 detector
+            # batches per call, while leaving every worker a few calls to balance the load.
+            batch = self.options.batch
+            per_call = max(batch, min(8 * batch, math.ceil(len(images) / (4 * self.workers()))))
+            self._map(ImageWorker, spec, images, per_call, on_result)
         if clips:
             self._map(ClipWorker, spec, clips, 1, on_result)
 

@@ -33,6 +33,7 @@ class WorkerSpec:
     out_dir: str
     cwd: str = ""  # relative inputs are read from here (the driver's folder)
     draw: bool = False
+    batch: int = 8  # images per detector call (a worker call may get several batches)
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     annotate: AnnotateConfig = field(default_factory=AnnotateConfig)
@@ -93,7 +94,9 @@ class ImageWorker(_Worker):
                 results[i] = {"file": file, "error": _reason(exc, file)}
                 continue
             groups.setdefault(rgb.shape[:2], []).append((i, rgb))
-        for group in groups.values():
+        size = max(1, self.spec.batch)
+        chunks = [g[i:i + size] for g in groups.values() for i in range(0, len(g), size)]
+        for group in chunks:
             try:
                 found = self.detector.detect([rgb for _, rgb in group])
             except Exception as exc:  # noqa: BLE001
