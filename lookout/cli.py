@@ -19,7 +19,7 @@ from lookout.config import load_config
 # In the order a user meets them.
 VERBS = [
     "config", "dataset", "train", "eval", "export", "predict",
-    "annotate", "live", "watch", "bench", "demo",
+    "annotate", "live", "watch", "batch", "bench", "demo",
 ]
 
 

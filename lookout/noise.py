@@ -32,10 +32,11 @@ NATIVE_NOISE = re.compile(
     rb"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWE] "
     rb"|(?:INFO|WARNING): "
     rb"|QFontDatabase: |Note that Qt no longer ships fonts|qt\.[\w.]+: "
-    rb"|\[ ?(?:WARN|INFO):\d*@)")
+    rb"|\[ ?(?:WARN|INFO):\d*@"
+    rb"|\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ [IWE] \d+ \d+\] )")  # Ray's C++ core
 FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/TTF", "/usr/share/fonts/dejavu",
              "/usr/share/fonts/truetype", "/usr/local/share/fonts")
-NOISY_LOGGERS = ("tensorflow", "absl", "h5py", "matplotlib", "PIL", "urllib3")
+NOISY_LOGGERS = ("tensorflow", "absl", "h5py", "matplotlib", "PIL", "urllib3", "ray")
 
 
 def font_dir() -> str | None:

@@ -121,7 +121,7 @@ class _PredictSink(Sink):
         frame, found = result.frame, result.detections
         name = self.names[frame.index]
         if self.draw:
-            _write_image(self.out_dir / name, draw_detections(frame.rgb, found))
+            write_image(self.out_dir / name, draw_detections(frame.rgb, found))
         self.records.append({"file": frame.source, "output": name if self.draw else None,
                              "width": frame.width, "height": frame.height,
                              "detections": found.to_dicts()})
@@ -158,7 +158,7 @@ def predict_images(model: str | Path | Detector, inputs: list[str], out_dir: str
     report = PredictReport(out_dir, failed=list(problems))
     unreadable: list[tuple[str, str]] = []
     source = _ImageList(paths, unreadable)
-    sink = _PredictSink(out_dir, _output_names(paths), draw, report.records)
+    sink = _PredictSink(out_dir, output_names(paths), draw, report.records)
     # images of one size wait for each other (one device call each); the end sends the rest
     cfg = PipelineConfig(batch=batch, max_wait_ms=60_000.0, queue_size=max(8, 2 * batch))
     job = Job(model, [JobSource(source, outputs=[sink])], policy="file",
@@ -178,7 +178,7 @@ def predict_images(model: str | Path | Detector, inputs: list[str], out_dir: str
     return report
 
 
-def _output_names(paths: list[Path]) -> list[str]:
+def output_names(paths: list[Path]) -> list[str]:
     """The input's file name, made unique with ``_2``, ``_3``… when names collide."""
     used: set[str] = {"detections.json"}
     names = []
@@ -192,7 +192,7 @@ def _output_names(paths: list[Path]) -> list[str]:
     return names
 
 
-def _write_image(path: Path, rgb: np.ndarray) -> None:
+def write_image(path: Path, rgb: np.ndarray) -> None:
     ok, data = cv2.imencode(path.suffix.lower() or ".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     if not ok:
         raise UserError(f"{path}: cannot encode image as {path.suffix}")

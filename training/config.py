@@ -27,6 +27,8 @@ class DatasetConfig(Section):
     seed: int = doc(42, "seed of the reproducible train/test split")
     max_size: str = doc("", "downscale larger images to fit WxH, e.g. '800x600' ('' = keep)")
     shard_mb: int = doc(200, "start a new TFRecord shard past this many MB", ge=1)
+    shards: int = doc(1, "at least this many TFRecord files per split (one or more per "
+                         "training worker)", ge=1)
     skip_bad: bool = doc(False, "build anyway, skipping images with errors")
     strict: bool = doc(False, "treat warnings as errors")
 

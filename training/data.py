@@ -9,6 +9,7 @@ empty or use label ids the label map does not have.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,3 +110,21 @@ def _check_labels(path: Path, labels, texts, names: dict[int, str], label_map: P
             if name and names[int(label_id)] != name:
                 raise UserError(f"{path}: label id {int(label_id)} is {name!r} in the records but "
                                 f"{names[int(label_id)]!r} in {label_map}")
+
+
+_SHARD = re.compile(r"(?P<name>.+)-\d{5}-of-(?P<total>\d{5})\.record")
+
+
+def input_pattern(records: list[str]) -> str:
+    """Model Garden's ``input_path`` for ``records``: the glob ``NAME-*-of-0000K.record``
+    when they are all K shards of one split (its input reader then deals whole files to
+    the workers of a multi-worker run), else the comma-separated list."""
+    paths = [Path(r) for r in records]
+    matches = [_SHARD.fullmatch(p.name) for p in paths]
+    if len(paths) > 1 and all(matches):
+        keys = {(p.parent, m["name"], m["total"]) for p, m in zip(paths, matches)}
+        if len(keys) == 1:
+            parent, name, total = keys.pop()
+            if int(total) == len(paths):
+                return str(parent / f"{name}-*-of-{total}.record")
+    return ",".join(str(p) for p in paths)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from training.config import TrainConfig
+from training.data import input_pattern
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ def build_experiment(
 
     for data, records, batch, training in ((task.train_data, train_records, cfg.batch, True),
                                            (task.validation_data, eval_records, eval_batch, False)):
-        data.input_path = ",".join(records)
+        data.input_path = input_pattern(records)
         data.global_batch_size = batch
         data.is_training = training
         data.dtype = "float32"

@@ -27,6 +27,7 @@ from core.errors import UserError
 from core.fileio import atomic_write_json
 from core.progress import OnProgress
 from realtime.labelmap import write_label_map
+from training import cluster
 from training.config import TrainConfig
 from training.data import check_records, load_dataset
 from training.presets import build_experiment
@@ -75,6 +76,8 @@ def make_strategy(name: str):
     choices = ("one_device", "mirrored", "multi_worker_mirrored")
     if name not in choices:
         raise UserError(f"train.strategy: must be one of {' | '.join(choices)}, got {name!r}")
+    if name == "multi_worker_mirrored":  # before listing devices: that starts TF's context
+        return distribute_utils.get_distribution_strategy(distribution_strategy=name)
     gpus = len(tf.config.list_logical_devices("GPU"))
     cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
     if name == "mirrored" and gpus == 0 and len(cpus) > 1:
@@ -118,12 +121,17 @@ def train(
         if existing is None:
             raise UserError(f"{run_dir}: nothing to resume (no checkpoint); drop --resume")
         saved = read_run(run_dir)
-        _remove_partial_checkpoints(run_dir)  # a kill mid-save leaves ckpt-N_temp behind
         cfg = dataclasses.replace(TrainConfig(**saved["train"]), steps=cfg.steps)
+        if cluster.is_chief(cfg.strategy):
+            _remove_partial_checkpoints(run_dir)  # a kill mid-save leaves ckpt-N_temp behind
         dataset_dir = saved["dataset"] if dataset_dir is None else dataset_dir
     elif existing is not None:
         raise UserError(f"{run_dir}: already holds checkpoints ({Path(existing).name}); "
                         "use --resume to continue it or choose a new --out")
+    # Multi-worker collectives must be set up before TensorFlow runs its first op.
+    cluster.check_multi_worker(cfg.strategy)
+    chief = cluster.is_chief(cfg.strategy)
+    strategy = make_strategy(cfg.strategy)
 
     data = load_dataset(dataset_dir)
     train_records = data.splits.get("train", [])
@@ -143,9 +151,10 @@ def train(
         init = prepare_init(cfg.init, params, cache_dir=cache_dir, on_progress=on_progress)
     params.lock()
 
-    run_dir.mkdir(parents=True, exist_ok=True)
-    train_utils.serialize_config(params, str(run_dir))
-    write_label_map(data.names, run_dir / "label_map.pbtxt")
+    if chief:  # the other workers of a multi-worker run write nothing in the run folder
+        run_dir.mkdir(parents=True, exist_ok=True)
+        train_utils.serialize_config(params, str(run_dir))
+        write_label_map(data.names, run_dir / "label_map.pbtxt")
     run = {
         "lookout_run": 1,
         "model": cfg.model,
@@ -158,19 +167,21 @@ def train(
         "init": init if not resume else read_run(run_dir).get("init"),
         "status": "training",
     }
-    atomic_write_json(run_dir / RUN_FILE, run, indent=2, default=str)
+    if chief:
+        atomic_write_json(run_dir / RUN_FILE, run, indent=2, default=str)
 
-    strategy = make_strategy(cfg.strategy)
-    with strategy.scope():
-        task = task_factory.get_task(params.task, logging_dir=str(run_dir))
     stop = StopFlag()
     start = time.time()
-    with stop:
+    with stop, cluster.work_dir(run_dir, chief) as work:
+        with strategy.scope():
+            task = task_factory.get_task(params.task, logging_dir=str(work.path))
         with contextlib.redirect_stdout(io.StringIO()):  # orbit's "restoring..." chatter
             runner = train_lib.OrbitExperimentRunner(
                 distribution_strategy=strategy, task=task, mode="train", params=params,
-                model_dir=str(run_dir), train_actions=[],
+                model_dir=str(work.path), train_actions=[],
             )
+        if not chief:
+            cluster.follow_chief(runner, run_dir, resume, work)
         global_step = runner.trainer.global_step
         run.update(resumed_from=int(global_step.numpy()) if resume else None,
                    replicas=strategy.num_replicas_in_sync)
@@ -196,6 +207,8 @@ def train(
     run.update(status="interrupted" if interrupted else "done", step=step,
                images_per_sec=round(info.images_per_sec, 3), loss=info.loss,
                train_seconds=round(time.time() - start, 1))
+    if not chief:
+        return info
     atomic_write_json(run_dir / RUN_FILE, run, indent=2, default=str)
     if evaluate_at_end and not interrupted and test_records:
         from training.evaluate import evaluate

@@ -40,6 +40,7 @@ MODEL_VERB_FLAGS: dict[str, tuple[str, ...]] = {
     "annotate": (*DETECTOR_FLAGS, *VIDEO),
     "live": (*DETECTOR_FLAGS, *VIDEO),
     "watch": (*DETECTOR_FLAGS, *VIDEO),
+    "batch": (*DETECTOR_FLAGS, *VIDEO),  # --batch: images per worker call and clip frames
 }
 
 

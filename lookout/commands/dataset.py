@@ -31,6 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="downscale larger images to fit, e.g. 800x600")
     build.add_argument("--shard-mb", type=int, default=None,
                        help="start a new TFRecord shard past this many MB")
+    build.add_argument("--shards", type=int, default=None, metavar="N",
+                       help="write at least N record files per split (one per training worker)")
     build.add_argument("--skip-bad", action="store_true", default=None,
                        help="build anyway, leaving out the images with errors")
     build.set_defaults(func=run_build)
@@ -70,7 +72,7 @@ def run_build(args: argparse.Namespace, config) -> int:
 
     cfg = override(config.dataset, format=args.format, strict=args.strict,
                    test_fraction=args.test_fraction, seed=args.seed, max_size=args.max_size,
-                   shard_mb=args.shard_mb, skip_bad=args.skip_bad)
+                   shard_mb=args.shard_mb, shards=args.shards, skip_bad=args.skip_bad)
     if cfg.strict:  # warnings fail: find them before writing anything
         with Bars(transient=True) as bars:
             report = check_dataset(args.src, cfg, label_map=args.label_map, images=args.images,

@@ -109,7 +109,7 @@ def build_dataset(src: str | Path, out_dir: str | Path, cfg: DatasetConfig | Non
     advance = counter(on_progress, "building", len(splits))
     with atomic_dir(out_dir) as tmp:
         shard_bytes = cfg.shard_mb * 1024 * 1024
-        writers = {s: ShardedWriter(tmp, s, shard_bytes) for s in SPLITS}
+        writers = {s: ShardedWriter(tmp, s, shard_bytes, cfg.shards) for s in SPLITS}
         source_id = 0
         for index, loaded in enumerate(scan(source, checker, report)):
             advance()

@@ -15,38 +15,48 @@ MARKER = "dataset.json"  # a folder holding this was made by us and may be repla
 
 
 class ShardedWriter:
-    """Writes ``NAME.record``, or ``NAME-00000-of-0000K.record`` shards past ``shard_bytes``."""
+    """Writes ``NAME.record``, or ``NAME-00000-of-0000K.record`` shards past ``shard_bytes``.
 
-    def __init__(self, folder: Path, name: str, shard_bytes: int) -> None:
+    ``shards`` > 1 deals the examples round-robin over that many files (each still split
+    past ``shard_bytes``): multi-worker training reads whole files per worker when there
+    are at least as many as workers.
+    """
+
+    def __init__(self, folder: Path, name: str, shard_bytes: int, shards: int = 1) -> None:
         import tensorflow as tf
 
         self._tf = tf
         self.folder, self.name, self.shard_bytes = folder, name, max(int(shard_bytes), 1)
         self.parts: list[Path] = []
         self.count = 0
-        self._size = 0
-        self._writer = None
+        lanes = max(int(shards), 1)
+        self._sizes = [0] * lanes
+        self._writers: list = [None] * lanes
 
     def write(self, serialized: bytes) -> None:
-        if self._writer is None or (self._size and self._size + len(serialized) > self.shard_bytes):
-            self._next_part()
-        self._writer.write(serialized)
-        self._size += len(serialized) + 16  # TFRecord framing: length, two CRCs
+        lane = self.count % len(self._writers)
+        size = self._sizes[lane]
+        if self._writers[lane] is None or (size and size + len(serialized) > self.shard_bytes):
+            self._next_part(lane)
+        self._writers[lane].write(serialized)
+        self._sizes[lane] += len(serialized) + 16  # TFRecord framing: length, two CRCs
         self.count += 1
 
-    def _next_part(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
+    def _next_part(self, lane: int) -> None:
+        if self._writers[lane] is not None:
+            self._writers[lane].close()
         part = self.folder / f".{self.name}-{len(self.parts):05d}.part"
         self.parts.append(part)
-        self._writer = self._tf.io.TFRecordWriter(str(part))
-        self._size = 0
+        self._writers[lane] = self._tf.io.TFRecordWriter(str(part))
+        self._sizes[lane] = 0
 
     def close(self) -> list[str]:
         """Finish and name the files; returns their names (none for an empty split)."""
-        if self._writer is None:
+        if not self.parts:
             return []
-        self._writer.close()
+        for writer in self._writers:
+            if writer is not None:
+                writer.close()
         total = len(self.parts)
         names = [f"{self.name}.record"] if total == 1 else [
             f"{self.name}-{i:05d}-of-{total:05d}.record" for i in range(total)]

@@ -1,0 +1,163 @@
+"""`run_batch`: plan the inputs into image and clip elements, run them on the engine,
+write ``detections.jsonl`` and report what failed.
+
+Outputs in ``out_dir``: ``detections.jsonl`` (one line per image, the fields of a
+``lookout predict`` ``detections.json`` entry, in input order), with ``draw`` the
+annotated images under their own names; per clip ``<stem>.jsonl`` and with ``draw``
+``<stem>.mp4``, as ``lookout annotate`` writes them.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.errors import UserError
+from core.fileio import atomic_write_text
+from realtime.batch.ray_engine import EngineOptions, RayEngine
+from realtime.batch.work import VIDEO_SUFFIXES, WorkerSpec
+from realtime.config import AnnotateConfig, DetectorConfig, PipelineConfig
+from realtime.predict import IMAGE_SUFFIXES, output_names
+
+DETECTIONS = "detections.jsonl"
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """What to run and how; the configs are those of ``predict``/``annotate``."""
+
+    draw: bool = False
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    annotate: AnnotateConfig = field(default_factory=AnnotateConfig)
+    engine: EngineOptions = field(default_factory=EngineOptions)
+
+
+@dataclass
+class BatchReport:
+    """What `run_batch` did: image records, clip results, and ``(file, why)`` failures."""
+
+    out_dir: Path
+    images: list[dict] = field(default_factory=list)
+    clips: list[dict] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    workers: int = 0
+    seconds: float = 0.0
+
+    @property
+    def detections(self) -> int:
+        return sum(len(r["detections"]) for r in self.images)
+
+
+def plan_inputs(inputs: list[str]) -> tuple[list[str], list[str], list[tuple[str, str]]]:
+    """Files, folders (their images and clips, sorted) and globs → ``(images, clips,
+    problems)``; an input that names nothing usable is a problem, the rest still runs."""
+    media = IMAGE_SUFFIXES | VIDEO_SUFFIXES
+    images: list[str] = []
+    clips: list[str] = []
+    problems: list[tuple[str, str]] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = [str(p) for p in sorted(path.iterdir())
+                     if p.is_file() and p.suffix.lower() in media]
+            why = "folder has no images or clips"
+        elif path.is_file():
+            found = [item] if path.suffix.lower() in media else []
+            why = "not an image or clip (unknown file type)"
+        elif glob.has_magic(item):
+            found = sorted(p for p in glob.glob(item, recursive=True)
+                           if Path(p).suffix.lower() in media)
+            why = "pattern matches no image or clip"
+        else:
+            found, why = [], "no such file or folder"
+        if not found:
+            problems.append((item, why))
+        for file in found:
+            target = clips if Path(file).suffix.lower() in VIDEO_SUFFIXES else images
+            if file not in target:
+                target.append(file)
+    return images, clips, problems
+
+
+def clip_stems(clips: list[str]) -> list[str]:
+    """Each clip's file stem, made unique with ``_2``, ``_3``… (``detections`` is taken)."""
+    used = {Path(DETECTIONS).stem}
+    stems = []
+    for clip in clips:
+        stem, n = Path(clip).stem, 1
+        while stem.lower() in used:
+            n += 1
+            stem = f"{Path(clip).stem}_{n}"
+        used.add(stem.lower())
+        stems.append(stem)
+    return stems
+
+
+def run_batch(model: str | Path, inputs: list[str], out_dir: str | Path,
+              settings: BatchSettings | None = None,
+              on_item: Callable[[int, int], None] | None = None) -> BatchReport:
+    """Run ``model`` over every image and clip of ``inputs`` on the engine.
+
+    Args:
+        model: anything `load_detector` opens; loaded once per worker.
+        inputs: files, folders and globs of images and clips.
+        out_dir: created if needed (on a cluster: a path every node sees).
+        on_item: ``on_item(done, total)`` after each finished element.
+
+    Raises:
+        UserError: no input names an image or clip, or the model cannot be loaded.
+    """
+    settings = settings or BatchSettings()
+    start = time.monotonic()
+    if not Path(model).exists():
+        raise UserError(f"{model}: model not found")
+    images, clips, problems = plan_inputs(inputs)
+    if not images and not clips:
+        detail = "; ".join(f"{f}: {why}" for f, why in problems) or "nothing given"
+        raise UserError(f"no images or clips to run on ({detail})")
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out}: exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+
+    spec = WorkerSpec(model=str(Path(model).resolve()), out_dir=str(out.resolve()),
+                      cwd=os.getcwd(), draw=settings.draw, batch=settings.engine.batch,
+                      detector=settings.detector,
+                      pipeline=settings.pipeline, annotate=settings.annotate)
+    image_elements = list(zip(range(len(images)), images, output_names(
+        [Path(f) for f in images]), strict=True))
+    clip_elements = list(zip(range(len(images), len(images) + len(clips)), clips,
+                             clip_stems(clips), strict=True))
+    total = len(image_elements) + len(clip_elements)
+    results: dict[int, dict] = {}
+
+    def collect(index: int, text: str) -> None:
+        result = json.loads(text)
+        if result.get("fatal"):
+            raise UserError(result["error"])
+        results[index] = result
+        if on_item:
+            on_item(len(results), total)
+
+    report = BatchReport(out, failed=list(problems))
+    with RayEngine(settings.engine) as engine:
+        report.workers = engine.workers()
+        engine.run(spec, image_elements, clip_elements, collect)
+    for index in sorted(results):
+        result = results[index]
+        if "error" in result:
+            report.failed.append((result["file"], result["error"]))
+        elif "record" in result:
+            report.images.append(result["record"])
+        else:
+            report.clips.append(result)
+    if images:
+        atomic_write_text(out / DETECTIONS, "".join(json.dumps(r) + "\n" for r in report.images))
+    report.seconds = time.monotonic() - start
+    return report
