@@ -66,7 +66,12 @@ def evaluate_bundle(bundle: str | Path, data: list[str | Path] | None = None, *,
         results[name] = {"file": BUNDLE_FILES[name][0], "AP": round(coco["AP"], 4),
                          "AP50": round(coco["AP50"], 4),
                          "per_class_AP50": {names[k]: round(v, 4) for k, v in voc.items()}}
-    evaluation = {"data": [str(p) for p in paths], "images": len(images), "formats": results}
+    data = [str(p) for p in paths]
+    before = meta.get("evaluation") or {}
+    if before.get("data") == data:  # same test set: keep the rows not re-evaluated now
+        results = {**before.get("formats", {}), **results}
+    results = {f: results[f] for f in FORMATS if f in results}
+    evaluation = {"data": data, "images": len(images), "formats": results}
     if "tflite" in results and "int8" in results:
         evaluation["int8_ap50_drop"] = round(results["tflite"]["AP50"]
                                              - results["int8"]["AP50"], 4)
