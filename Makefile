@@ -13,7 +13,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,batch]'
+	$(BIN)/pip install --quiet -e '.[full,test,batch]'
 	# tf-models-official pulls in opencv-python-headless, whose cv2 shadows the
 	# GUI build that `lookout live` needs for its window: keep only the GUI one.
 	$(BIN)/pip uninstall --quiet --yes opencv-python-headless

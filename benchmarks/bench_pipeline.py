@@ -44,7 +44,7 @@ from realtime.frames import Frame
 from realtime.sources import Source
 
 BUNDLE_FILES = {"saved_model": "saved_model", "frozen_graph": "frozen_inference_graph.pb",
-                "tflite": "model.tflite"}
+                "tflite": "model.tflite", "int8": "model_int8.tflite"}
 CACHE = ROOT / ".lookout-cache" / "bench"
 DATASET = ROOT.parent / "shared" / "datasets" / "fruit-nuts" / "train"
 

@@ -9,12 +9,19 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import os
 import sys
 
 from core.errors import UserError
 from lookout import __version__, noise
 from lookout.config import load_config
+
+# What only the full install has (pyproject's `full` extra); the runtime install runs
+# .tflite bundles without them. FULL_VERBS always need it; the others (predict on a
+# SavedModel, `dataset build`) find out when they import one of these.
+FULL_INSTALL_ONLY = {"tensorflow", "tf_keras", "official", "pycocotools", "matplotlib"}
+FULL_VERBS = {"train", "eval", "export", "demo"}
 
 # In the order a user meets them.
 VERBS = [
@@ -88,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     try:
+        if args.verb in FULL_VERBS and importlib.util.find_spec("tensorflow") is None:
+            raise ModuleNotFoundError("No module named 'tensorflow'", name="tensorflow")
         config = load_config(args.config)
         return int(args.func(args, config) or 0)
     except UserError as exc:
@@ -98,6 +107,13 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         for line in str(exc).splitlines():  # a config file may have several bad values
             console.print(f"[bold red]error:[/] {escape(line)}", markup=True, soft_wrap=True)
         return exc.exit_code
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in FULL_INSTALL_ONLY:
+            raise
+        print(f"error: lookout {args.verb} needs the full install ({exc.name} is missing): "
+              f"pip install 'lookout[full]'; this install runs .tflite models only",
+              file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from core.config import Problem, Section, doc
 
-BUNDLE_FORMATS = ("auto", "saved_model", "frozen_graph", "tflite")
+BUNDLE_FORMATS = ("auto", "saved_model", "frozen_graph", "tflite", "int8")
 RTSP_TRANSPORTS = ("tcp", "udp")
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
                 "slower", "veryslow", "placebo")
@@ -27,9 +27,13 @@ class DetectorConfig(Section):
     max_det: int = doc(100, "at most this many detections per frame", ge=1)
     classes: list[str] = doc([], "keep only these labels ([] = all)")
     labels: str = doc("", "label_map.pbtxt for models without a bundle")
-    bundle_format: str = doc("auto", "which file of a bundle runs: auto (model.tflite on a CPU "
-                             "when the bundle has one, else saved_model) | saved_model | "
-                             "frozen_graph | tflite", choices=BUNDLE_FORMATS)
+    bundle_format: str = doc("auto", "which file of a bundle runs: auto (on a CPU "
+                             "model_int8.tflite if evaluated within max_ap50_drop, else "
+                             "model.tflite when the bundle has one; else saved_model) | "
+                             "saved_model | frozen_graph | tflite | int8", choices=BUNDLE_FORMATS)
+    max_ap50_drop: float = doc(0.02, "auto runs model_int8.tflite only if `lookout eval` "
+                               "measured it at most this much AP50 below model.tflite",
+                               ge=0.0, le=1.0)
     workers: int = doc(0, "detector calls run side by side (.tflite: one interpreter each; "
                           "0 = one per core for .tflite, 1 for TensorFlow models)", ge=0)
     threads: int = doc(0, "CPU threads per .tflite interpreter (0 = the cores / workers)", ge=0)

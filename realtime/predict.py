@@ -44,6 +44,7 @@ class PredictReport:
     out_dir: Path
     records: list[dict] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    detector: str = ""  # which model file and engine ran (`Detector.describe()`)
 
     @property
     def detections(self) -> int:
@@ -168,7 +169,7 @@ def predict_images(model: str | Path | Detector, inputs: list[str], out_dir: str
         if on_image:
             on_image(stats.frames_written + len(unreadable), len(paths))
 
-    run_job(job, progress)
+    report.detector = run_job(job, progress).detector
     report.failed += unreadable
     _write_json(out_dir / "detections.json", {
         "model": model_name,

@@ -28,14 +28,18 @@ def export_bundle(
     out_dir: str | Path,
     *,
     tflite: bool = True,
+    int8: bool = False,
+    int8_samples: int = 300,
     checkpoint: str | None = None,
     samples: list | None = None,
     on_progress: OnProgress | None = None,
 ) -> Path:
     """Write ``out_dir`` (saved_model/, frozen_inference_graph.pb, label_map.pbtxt,
-    model.json, and model.tflite when ``tflite``); return its path.
+    model.json, model.tflite when ``tflite``, model_int8.tflite when ``int8``); return
+    its path.
 
     Args:
+        int8_samples: training images the int8 quantization is calibrated on.
         samples: uint8 RGB images for the self-check (default: the run's test images
             plus a few synthetic ones of other sizes).
         on_progress: gets a `Progress` report as each step starts (None = silent).
@@ -48,13 +52,19 @@ def export_bundle(
 
     stages = ["exporting SavedModel", "freezing graph",
               *(["converting to TFLite"] if tflite else []),
-              "checking the export against the checkpoint"]
+              "checking the export against the checkpoint",
+              *(["quantizing to int8 (calibrating)",
+                 "comparing model_int8.tflite with model.tflite"] if int8 else [])]
 
     def stage(name: str) -> None:  # reported before each step starts
         report(on_progress, "export", stages.index(name), len(stages), name)
 
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     run = read_run(run_dir)
+    if int8 and not tflite:
+        raise UserError("--int8 is checked against model.tflite: drop --no-tflite")
+    if int8_samples < 1:
+        raise UserError(f"--int8-samples {int8_samples}: must be at least 1")
     if out_dir.exists() and not (out_dir / "model.json").is_file():
         raise UserError(f"{out_dir}: exists and is not a model bundle; choose another --out")
     names = read_label_map(run_dir / "label_map.pbtxt")
@@ -76,6 +86,8 @@ def export_bundle(
         stage("checking the export against the checkpoint")
         images = samples if samples is not None else verify.sample_images(run)
         check = verify.check_bundle(detector, tmp, images)
+        int8_meta = (_write_int8(run_dir, run, detector.checkpoint, tmp, int8_samples, samples,
+                                 stage) if int8 else None)
         metrics_path = run_dir / "metrics.json"
         meta = {
             "name": out_dir.name,
@@ -95,11 +107,61 @@ def export_bundle(
                         "outputs": "detection_boxes, detection_classes, detection_scores, "
                                    "num_detections (same meaning as the SavedModel)"}
                        if tflite else None),
+            "int8": int8_meta,
+            "files": {name: file for name, file in BUNDLE_FILES.items()
+                      if (tmp / file).exists()},
             "export_check": check,
         }
         (tmp / "model.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     report(on_progress, "export", len(stages), len(stages), "done")
     return out_dir
+
+
+BUNDLE_FILES = {"saved_model": "saved_model", "frozen_graph": "frozen_inference_graph.pb",
+                "tflite": "model.tflite", "int8": "model_int8.tflite"}
+
+
+def _write_int8(run_dir: Path, run: dict, checkpoint: str, tmp: Path, limit: int,
+                samples: list | None, stage) -> dict:
+    """model_int8.tflite, and how far it agrees with model.tflite (for model.json)."""
+    from realtime.config import DetectorConfig
+    from realtime.detectors import load_detector as load_runtime
+    from training import verify
+    from training.quantize import representative_images, write_int8_tflite
+
+    size = int(run["input_size"])
+    stage("quantizing to int8 (calibrating)")
+    images = representative_images(run, size, limit)
+    if not images:
+        raise UserError(f"{run_dir}: the run's training records are gone; --int8 calibrates "
+                        f"on them")
+    write_int8_tflite(run_dir, checkpoint, tmp / "model_int8.tflite", images)
+    stage("comparing model_int8.tflite with model.tflite")
+    cfg = DetectorConfig(score=verify.AGREEMENT_SCORE / 2, labels=str(tmp / "label_map.pbtxt"),
+                         workers=1)
+    models = [load_runtime(tmp / f, cfg) for f in ("model.tflite", "model_int8.tflite")]
+    test = samples if samples is not None else verify.sample_images(run, limit=20)
+    agreement = verify.int8_agreement(*models, test)
+    for model in models:
+        model.close()
+    return {"file": "model_int8.tflite",
+            "input": f"uint8 [1, {size}, {size}, 3] RGB, letterboxed (scaled to fit, padded "
+                     f"right and bottom); boxes are on that square",
+            "quantization": "full integer: int8 weights (per channel) and activations; "
+                            "TFLite's NMS op in float",
+            "representative_images": len(images),
+            "agreement": agreement,
+            "summary": describe_agreement(agreement)}
+
+
+def describe_agreement(a: dict) -> str:
+    """One line for the console: how far model_int8.tflite agrees with model.tflite."""
+    if not a["float_detections"]:
+        return (f"the float model found nothing >= {a['min_score']} on {a['images']} images "
+                f"(int8 found {a['int8_only']})")
+    return (f"{a['matched']}/{a['float_detections']} detections matched at IoU >= {a['iou']} "
+            f"(score diff mean {a['score_diff_mean']}, max {a['score_diff_max']}), "
+            f"{a['int8_only']} int8-only, on {a['images']} images")
 
 
 def serving_function(detector, input_name: str = "images", named_outputs: bool = False):

@@ -146,3 +146,68 @@ def _tflite_runner(path: Path):
     from training.tflite import TFLiteRunner
 
     return TFLiteRunner(path)
+
+
+# --------------------------------------------------------------------------- int8
+
+AGREEMENT_SCORE = 0.3  # float detections at least this sure are the ones compared
+AGREEMENT_IOU = 0.5
+
+
+def int8_agreement(float_model, int8_model, images: list[np.ndarray],
+                   min_score: float = AGREEMENT_SCORE) -> dict:
+    """How far ``int8_model`` agrees with ``float_model`` (two `Detector`s) on ``images``.
+
+    Quantization moves boxes and scores a little, so instead of a float tolerance this
+    counts the float model's detections (score >= ``min_score``) that the int8 model
+    also finds (same class, IoU >= 0.5, at a score >= ``min_score`` / 2), and the score
+    difference of those pairs; and the int8 detections >= ``min_score`` the float model
+    lacks.
+    """
+    found = matched = extra = 0
+    diffs: list[float] = []
+    for image in images:
+        ref, got = float_model.detect([image])[0], int8_model.detect([image])[0]
+        pairs = match_detections(ref, got, min_score)
+        found += int((ref.scores >= min_score).sum())
+        matched += len(pairs)
+        diffs += [abs(float(ref.scores[i]) - float(got.scores[j])) for i, j in pairs]
+        taken = {j for _, j in match_detections(got, ref, min_score)}
+        extra += int((got.scores >= min_score).sum()) - len(taken)
+    return {"images": len(images), "min_score": min_score, "iou": AGREEMENT_IOU,
+            "float_detections": found, "matched": matched,
+            "agreement": round(matched / found, 4) if found else None,
+            "int8_only": extra,
+            "score_diff_mean": round(float(np.mean(diffs)), 4) if diffs else None,
+            "score_diff_max": round(float(np.max(diffs)), 4) if diffs else None}
+
+
+def match_detections(ref, got, min_score: float) -> list[tuple[int, int]]:
+    """Greedy pairs ``(i, j)``: each detection ``i`` of ``ref`` with score >= ``min_score``
+    (best first) takes the unused same-class detection ``j`` of ``got`` with score >=
+    ``min_score / 2`` and the highest IoU, if that IoU is >= 0.5."""
+    used: set[int] = set()
+    pairs = []
+    for i in np.argsort(-ref.scores, kind="stable"):
+        if ref.scores[i] < min_score:
+            break
+        best, best_iou = -1, AGREEMENT_IOU
+        for j in range(len(got)):
+            if j in used or got.class_ids[j] != ref.class_ids[i] or got.scores[j] < min_score / 2:
+                continue
+            overlap = iou(ref.xyxy[i], got.xyxy[j])
+            if overlap >= best_iou:
+                best, best_iou = j, overlap
+        if best >= 0:
+            used.add(best)
+            pairs.append((int(i), best))
+    return pairs
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two ``xmin, ymin, xmax, ymax`` boxes."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    inter = max(0.0, float(w)) * max(0.0, float(h))
+    union = float((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1])) - inter
+    return inter / union if union > 0 else 0.0

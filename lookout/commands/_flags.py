@@ -22,7 +22,8 @@ DETECTOR_FLAGS: dict[str, dict] = {
     "--labels": {"help": "label_map.pbtxt for a model without a bundle"},
     "--bundle-format": {"choices": BUNDLE_FORMATS,
                         "help": "which file of a bundle runs (auto = model.tflite on a CPU "
-                                "when there is one; tflite = LiteRT/XNNPACK)"},
+                                "when there is one, model_int8.tflite if `lookout eval` found "
+                                "it within max_ap50_drop; tflite/int8 = LiteRT/XNNPACK)"},
     "--workers": {"type": int, "help": "detector calls run side by side (0 = automatic)"},
 }
 PIPELINE_FLAGS: dict[str, dict] = {

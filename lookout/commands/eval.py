@@ -1,4 +1,5 @@
-"""`lookout eval runs/NAME [--data RECORDS...]`: COCO AP, VOC AP50 per class, PR curves."""
+"""`lookout eval runs/NAME | models/NAME [--data RECORDS...]`: COCO AP, VOC AP50 per class
+(a run: its checkpoint, with PR curves; a bundle: each of its files side by side)."""
 
 from __future__ import annotations
 
@@ -9,24 +10,33 @@ from lookout.config import Config
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "eval", help="evaluate a training run (COCO AP, VOC AP50, PR curves)",
+        "eval", help="evaluate a training run or a bundle (COCO AP, VOC AP50, PR curves)",
         description="Evaluate the latest checkpoint of a run on its test split or on --data "
                     "TFRecords (any TF OD API records, e.g. the tutorials' test.record). "
                     "Writes metrics.json and pr_curves.png in the run folder and TensorBoard "
-                    "summaries under validation/.")
-    p.add_argument("run_dir", help="training run folder (runs/NAME)")
+                    "summaries under validation/. Given a bundle (models/NAME), evaluates each "
+                    "of its files (SavedModel, model.tflite, model_int8.tflite) through the "
+                    "runtime and writes the results side by side into its model.json.")
+    p.add_argument("run_dir", help="training run folder (runs/NAME) or bundle (models/NAME)")
+    p.add_argument("--formats", default=None,
+                   help="bundle: comma-separated files to evaluate (default "
+                        "saved_model,tflite,int8; also frozen_graph)")
     p.add_argument("--data", nargs="+", default=None, help="TFRecord file(s) to evaluate on")
     p.add_argument("--checkpoint", default=None, help="checkpoint prefix (default: the latest)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
+    from pathlib import Path
+
     from rich.console import Console
     from rich.table import Table
 
     from lookout.progress import Bars
     from training.evaluate import evaluate
 
+    if (Path(args.run_dir) / "model.json").is_file():
+        return run_bundle(args)
     with Bars() as bars:
         metrics = evaluate(args.run_dir, args.data, checkpoint=args.checkpoint, on_progress=bars)
     table = Table("metric", "value", title=f"{args.run_dir} @ {metrics['checkpoint']}, "
@@ -39,4 +49,37 @@ def run(args: argparse.Namespace, config: Config) -> int:
     console = Console(highlight=False)
     console.print(table)
     console.print(f"wrote {args.run_dir}/metrics.json and {args.run_dir}/pr_curves.png")
+    return 0
+
+
+def run_bundle(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from core.errors import UserError
+    from lookout.progress import Bars
+    from training.bundle_eval import DEFAULT_FORMATS, FORMATS, evaluate_bundle
+
+    formats = tuple(f.strip() for f in (args.formats or ",".join(DEFAULT_FORMATS)).split(","))
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise UserError(f"--formats {','.join(unknown)}: expected some of {', '.join(FORMATS)}")
+    if args.checkpoint:
+        raise UserError("--checkpoint: a bundle holds one model; give the run folder instead")
+    with Bars(transient=True) as bars:
+        result = evaluate_bundle(args.run_dir, args.data, formats=formats, on_progress=bars)
+    rows = result["formats"]
+    table = Table("metric", *(f"{name}\n{r['file']}" for name, r in rows.items()),
+                  title=f"{args.run_dir}, {result['images']} test images")
+    for key in ("AP", "AP50"):
+        table.add_row(f"COCO {key}", *(f"{r[key]:.3f}" for r in rows.values()))
+    labels = dict.fromkeys(k for r in rows.values() for k in r["per_class_AP50"])
+    for label in labels:
+        table.add_row(f"AP50 {label}", *(f"{r['per_class_AP50'].get(label, 0.0):.3f}"
+                                         for r in rows.values()))
+    console = Console(highlight=False)
+    console.print(table)
+    if "int8_ap50_drop" in result:
+        console.print(f"int8 AP50 drop vs model.tflite: {result['int8_ap50_drop']:+.3f}")
+    console.print(f"wrote the results into {args.run_dir}/model.json (evaluation)")
     return 0

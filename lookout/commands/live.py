@@ -49,6 +49,7 @@ def run(args: argparse.Namespace, config) -> int:
                          track_cfg=track_config(args, config), counts=args.counts)
     stats = result.stats
     console.print(f"live: {stats.summary()}")
+    console.print(f"  detector: {stats.detector}")
     if len(stats.sources) > 1:
         for source in stats.sources:
             console.print(f"  {source.line()}", soft_wrap=True)

@@ -60,6 +60,7 @@ def run(args: argparse.Namespace, config) -> int:
             progress.stop()
     console.print(f"[green]done[/]: {len(report.records)} image(s), {report.detections} "
                   f"detection(s) → {report.out_dir / 'detections.json'}")
+    console.print(f"  model: {report.detector}")
     for file, why in report.failed:
         console.print(f"[red]failed[/] {file}: {why}", soft_wrap=True)
     return 1 if report.failed else 0

@@ -119,6 +119,8 @@ def run(args: argparse.Namespace, config: Config) -> int:
     print(f"{stats.summary() if stats else ''}; detector ran on {result.detector_runs} of "
           f"{result.frames} frames; {result.events} event(s) in {config.watch.events_dir}; "
           f"delivered {result.delivered}, pending {result.pending}")
+    if stats:
+        print(f"detector: {stats.detector}")
     if len(result.cameras) > 1:
         for camera, counts in result.cameras.items():
             print(f"  {camera}: {counts['events']} event(s), detector ran on "

@@ -51,6 +51,7 @@ BUNDLE_FILES = {  # cfg.bundle_format → (file in the bundle, opener)
     "saved_model": ("saved_model", _open_saved_model),
     "frozen_graph": ("frozen_inference_graph.pb", _open_frozen_graph),
     "tflite": ("model.tflite", _open_tflite),
+    "int8": ("model_int8.tflite", _open_tflite),
 }
 
 
@@ -61,14 +62,12 @@ def _open_bundle(path: Path, cfg: DetectorConfig) -> BatchDetector:
     if choice not in ("auto", *BUNDLE_FILES):
         raise UserError(f"bundle_format {choice!r}: expected auto | {' | '.join(BUNDLE_FILES)}")
     if choice == "auto":
-        # On a CPU, LiteRT/XNNPACK runs the same model about twice as fast as TensorFlow
-        # (bench pipeline); on a GPU the SavedModel batches on the device.
-        has_tflite = (path / BUNDLE_FILES["tflite"][0]).is_file()
-        choice = "tflite" if has_tflite and _runs_on_cpu(cfg.device) else "saved_model"
+        choice = _auto_format(path, cfg)
     name, opener = BUNDLE_FILES[choice]
     if not (path / name).exists():
+        how = {"tflite": " with --tflite", "int8": " with --int8"}.get(choice, "")
         raise UserError(f"{path}: bundle has no {name} (bundle_format = {choice}); "
-                        f"re-export it{' with --tflite' if choice == 'tflite' else ''}")
+                        f"re-export it{how}")
     names, where = find_labels(path, cfg, path)
     if not cfg.labels:
         _check_model_json(path, names)
@@ -76,13 +75,40 @@ def _open_bundle(path: Path, cfg: DetectorConfig) -> BatchDetector:
     return opener(target, cfg, kind="bundle", names=(names, where))
 
 
+def _auto_format(path: Path, cfg: DetectorConfig) -> str:
+    """On a GPU the SavedModel (batches on the device). On a CPU LiteRT/XNNPACK runs the
+    same model about twice as fast as TensorFlow (bench pipeline): model.tflite, or
+    model_int8.tflite when model.json says it was evaluated and lost at most
+    ``cfg.max_ap50_drop`` of AP50 against the float model."""
+    if not _runs_on_cpu(cfg.device) or not (path / BUNDLE_FILES["tflite"][0]).is_file():
+        return "saved_model"
+    if (path / BUNDLE_FILES["int8"][0]).is_file():
+        drop = int8_ap50_drop(path)
+        if drop is not None and drop <= cfg.max_ap50_drop:
+            return "int8"
+    return "tflite"
+
+
+def int8_ap50_drop(path: Path) -> float | None:
+    """AP50 of model.tflite minus that of model_int8.tflite, as ``lookout eval`` wrote it
+    into the bundle's model.json (``evaluation.formats``); None when not evaluated."""
+    try:
+        meta = json.loads((path / "model.json").read_text(encoding="utf-8"))
+        formats = meta["evaluation"]["formats"]
+        # AP50 is recorded to 4 decimals; round off float noise (0.80 - 0.78 > 0.02).
+        return round(float(formats["tflite"]["AP50"]) - float(formats["int8"]["AP50"]), 6)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def _runs_on_cpu(device: str) -> bool:
+    """Whether the model will run on the CPU; never imports TensorFlow (realtime.devices)."""
     spec = device.strip().lower()
     if spec != "auto":
         return spec == "cpu"
-    import tensorflow as tf
+    from realtime.devices import gpu_visible
 
-    return not tf.config.list_physical_devices("GPU")
+    return not gpu_visible()
 
 
 def _check_model_json(path: Path, names: dict[int, str]) -> None:

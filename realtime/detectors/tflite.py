@@ -1,13 +1,18 @@
 """LiteRT backend: ``.tflite`` detectors on the CPU with XNNPACK.
 
 Two layouts:
-- ours (``lookout export --tflite``): signature ``serving_default`` with one image input
+- ours (``lookout export``): signature ``serving_default`` with one image input
   (uint8, or float32 pixel values 0..255) and outputs named as the bundle's
   (``num_detections`` optional); one call per batch, or per image when the model fixes
-  batch 1, resized when it fixes the size.
+  batch 1. A model that fixes the size (``model_int8.tflite``) gets each image
+  letterboxed as its training saw them (scaled to fit, padded right and bottom) and
+  returns boxes on that square, which are mapped back here.
 - the TF OD API's SSD post-process models: one fixed-size input (float normalized to
   [-1, 1], or uint8 when quantized), four outputs boxes ``[1, N, 4]``, classes ``[1, N]``
   (0-based), scores ``[1, N]``, count ``[1]``; images are resized and run one by one.
+
+Quantized models: a uint8 image input takes the pixels as they are, an int8 one pixels
+minus 128 (the converters' convention); int8/uint8 outputs are dequantized.
 
 On a CPU, several single-threaded interpreters running side by side get far more frames
 through than one interpreter spread over every core (XNNPACK's threads wait for each
@@ -17,6 +22,7 @@ of ``workers`` interpreters and `detect` may be called from that many threads at
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import queue
 import re
@@ -49,6 +55,11 @@ class TFLiteDetector(BatchDetector):
         self.workers = cfg.workers or cores
         threads = cfg.threads or max(1, cores // self.workers)
         first = _Interpreter(path, threads)
+        if first.quantized and threads > 1:
+            # LiteRT runs our int8 graph wrong on 2 threads (one class's detections vanish;
+            # measured with and without XNNPACK): one thread each, the pool runs side by side.
+            threads, first = 1, _Interpreter(path, 1)
+        self.threads = threads
         self.layout = first.layout
         self._dtype, self._fixed_batch, self._fixed_size = first.dtype, first.fixed_batch, first.size
         self._all = [first] + [_Interpreter(path, threads) for _ in range(self.workers - 1)]
@@ -65,6 +76,23 @@ class TFLiteDetector(BatchDetector):
         grey = np.full((batch, height, width, 3), 114, np.uint8)
         for interpreter in self._all:
             self._invoke_on(interpreter, grey[:1] if self._fixed_batch else grey)
+
+    def _run(self, batch: np.ndarray) -> RawOutputs:
+        raw = super()._run(batch)
+        if self.layout == "lookout" and self._fixed_size is not None:
+            # Letterboxed (see `_fit`): the boxes are on the padded square.
+            raw = dataclasses.replace(raw, boxes=_unletterbox(raw.boxes, batch.shape[1:3],
+                                                              self._fixed_size))
+        return raw
+
+    def _fit(self, batch: np.ndarray) -> np.ndarray:
+        """OD API models are stretched to their fixed size (SSD trains that way); ours
+        (model_int8.tflite) are letterboxed, as RetinaNet's preprocessing does."""
+        if self.layout != "lookout" or self._fixed_size is None:
+            return super()._fit(batch)
+        if batch.shape[1:3] == self._fixed_size:
+            return batch
+        return np.stack([_letterbox(im, self._fixed_size) for im in batch])
 
     def _call(self, batch: np.ndarray) -> RawOutputs:
         interpreter = self._pool.get()  # waits while every interpreter is busy
@@ -84,11 +112,14 @@ class TFLiteDetector(BatchDetector):
 
     def _prepare(self, batch: np.ndarray) -> np.ndarray:
         """Fit a fixed input size (warm-up calls come here directly) and convert: float
-        OD API inputs are normalized to [-1, 1], ours take 0..255."""
+        OD API inputs are normalized to [-1, 1], ours take 0..255; int8 inputs take
+        pixels - 128."""
         batch = self._fit(batch)
         if self._dtype == np.float32:
             batch = batch.astype(np.float32)
             return (batch - 127.5) / 127.5 if self.layout == "od_api" else batch
+        if self._dtype == np.int8:
+            return (batch.astype(np.int16) - 128).astype(np.int8)
         return batch
 
     def _invoke_on(self, interpreter: _Interpreter, batch: np.ndarray) -> list[np.ndarray]:
@@ -121,9 +152,12 @@ class _Interpreter:
             self.layout = "od_api"
         detail = next(d for d in self._it.get_input_details() if d["index"] == self._input)
         self.dtype = detail["dtype"]
-        if self.dtype not in (np.float32, np.uint8):
+        if self.dtype not in (np.float32, np.uint8, np.int8):
             raise UserError(f"{path}: input type {np.dtype(self.dtype).name} is not supported "
-                            f"(float32 or uint8 image expected)")
+                            f"(float32, uint8 or int8 image expected)")
+        self.quantized = any(t["dtype"] == np.int8 for t in self._it.get_tensor_details())
+        self._dequantize = {d["index"]: d["quantization"] for d in self._it.get_output_details()
+                            if d["dtype"] in (np.int8, np.uint8) and d["quantization"][0]}
         dims = [int(v) for v in detail.get("shape_signature", detail["shape"])]
         self.fixed_batch = dims[0] == 1
         self.size = (dims[1], dims[2]) if dims[1] > 0 and dims[2] > 0 else None
@@ -136,7 +170,39 @@ class _Interpreter:
             self._shape = tensor.shape
         self._it.set_tensor(self._input, np.ascontiguousarray(tensor))
         self._it.invoke()  # releases the GIL: the pool's interpreters run in parallel
-        return [self._it.get_tensor(i).copy() for i in self._outputs]
+        return [self._output(i) for i in self._outputs]
+
+    def _output(self, index: int) -> np.ndarray:
+        value = self._it.get_tensor(index)
+        if index in self._dequantize:
+            scale, zero_point = self._dequantize[index]
+            return (value.astype(np.float32) - zero_point) * scale
+        return value.copy()
+
+
+def _letterbox(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Scale to fit ``size`` keeping the aspect ratio; pad right and bottom with 0, as
+    the training's preprocessing (and training.quantize's calibration set) does."""
+    import cv2
+
+    nh, nw = _fitted(image.shape[:2], size)
+    out = np.zeros((*size, 3), np.uint8)
+    out[:nh, :nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
+    return out
+
+
+def _fitted(shape: tuple[int, int], size: tuple[int, int]) -> tuple[int, int]:
+    """The height and width of an image of ``shape`` letterboxed into ``size``."""
+    scale = min(size[0] / shape[0], size[1] / shape[1])
+    return max(1, round(shape[0] * scale)), max(1, round(shape[1] * scale))
+
+
+def _unletterbox(boxes: np.ndarray, shape: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
+    """Boxes normalized to the padded square → normalized to the original image."""
+    nh, nw = _fitted(shape, size)
+    factor = np.array([size[0] / nh, size[1] / nw] * 2, np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):  # rows past num_detections: garbage
+        return np.clip(boxes * factor, 0.0, 1.0)
 
 
 def _od_api_layout(path: Path, it, signature: dict) -> tuple[int, list[int]]:

@@ -46,12 +46,12 @@ def shared_run(base: Path) -> Path:
 
 
 def shared_bundle(base: Path) -> Path:
-    """The shared run exported with --tflite."""
+    """The shared run exported with --tflite and --int8 (calibrated on 8 images)."""
     from training.export import export_bundle
 
     bundle = base / "models" / "fruit"
     if not (bundle / "model.json").is_file():
-        export_bundle(shared_run(base), bundle, tflite=True)
+        export_bundle(shared_run(base), bundle, tflite=True, int8=True, int8_samples=8)
     return bundle
 
 

@@ -42,7 +42,8 @@ def _images(batch: int, h: int, w: int, seed: int = 0) -> np.ndarray:
 
 def test_bundle_files_and_model_json(bundle: Path) -> None:
     assert {p.name for p in bundle.iterdir()} == {
-        "saved_model", "frozen_inference_graph.pb", "label_map.pbtxt", "model.json", "model.tflite"}
+        "saved_model", "frozen_inference_graph.pb", "label_map.pbtxt", "model.json", "model.tflite",
+        "model_int8.tflite"}
     assert read_label_map(bundle / "label_map.pbtxt") == {1: "date", 2: "fig", 3: "hazelnut"}
     meta = json.loads((bundle / "model.json").read_text())
     for key in ("name", "architecture", "input_size", "classes", "training_run", "metrics",

@@ -1,0 +1,120 @@
+"""`evaluate_bundle()`: COCO AP, AP50 and per-class AP50 of each file of a bundle.
+
+Each format (SavedModel, float TFLite, int8 TFLite) runs through the runtime's own
+detector backend (`realtime.detectors.load_detector`, the code `predict` and `annotate`
+use), on the same test records and with the same metrics as `lookout eval` of a run,
+so the rows can be compared and the int8 model's AP50 drop is measured, not assumed.
+The results go into the bundle's ``model.json`` under ``evaluation``, where
+``bundle_format = "auto"`` reads the int8 drop.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import UserError
+from core.fileio import atomic_write_json
+from core.progress import OnProgress, report
+from realtime.labelmap import read_label_map
+
+FORMATS = ("saved_model", "frozen_graph", "tflite", "int8")  # rows, in this order
+DEFAULT_FORMATS = ("saved_model", "tflite", "int8")  # the frozen graph = the SavedModel
+MIN_SCORE = 1e-4  # keep (almost) every candidate, as the export does: AP needs the tail
+
+
+def evaluate_bundle(bundle: str | Path, data: list[str | Path] | None = None, *,
+                    formats: tuple[str, ...] = DEFAULT_FORMATS,
+                    on_progress: OnProgress | None = None) -> dict:
+    """Evaluate every format in ``formats`` the bundle has; write and return
+    ``model.json``'s ``evaluation``: ``{"data", "images", "formats": {name: {"AP",
+    "AP50", "per_class_AP50": {label: AP50}}}, "int8_ap50_drop"}``.
+
+    Args:
+        data: TFRecord files (default: the test split of the bundle's training run).
+        on_progress: gets a report per image (task ``eval FORMAT``).
+    """
+    from realtime.config import DetectorConfig
+    from realtime.detectors import load_detector
+    from realtime.detectors.loader import BUNDLE_FILES
+    from training.evaluate import _coco_metrics, _voc_ap50
+
+    bundle = Path(bundle)
+    meta_path = bundle / "model.json"
+    if not meta_path.is_file():
+        raise UserError(f"{bundle}: not a model bundle (no model.json)")
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    names = read_label_map(bundle / "label_map.pbtxt")
+    paths = _test_records(bundle, meta, data)
+    truth, images = _load_truth(paths)
+    present = [f for f in formats if (bundle / BUNDLE_FILES[f][0]).exists()]
+    results = {}
+    for name in present:
+        cfg = DetectorConfig(score=MIN_SCORE, max_det=100, bundle_format=name, workers=1)
+        detector = load_detector(bundle, cfg)
+        found = []
+        for i, image in enumerate(images):
+            d = detector.detect([image])[0]
+            found.append((d.xyxy[:, [1, 0, 3, 2]], d.scores, d.class_ids.astype(int)))
+            report(on_progress, f"eval {name}", i + 1, len(images))
+        detector.close()
+        coco = _coco_metrics(truth, found, names)
+        voc, _ = _voc_ap50(truth, found, names)
+        results[name] = {"file": BUNDLE_FILES[name][0], "AP": round(coco["AP"], 4),
+                         "AP50": round(coco["AP50"], 4),
+                         "per_class_AP50": {names[k]: round(v, 4) for k, v in voc.items()}}
+    data = [str(p) for p in paths]
+    before = meta.get("evaluation") or {}
+    if before.get("data") == data:  # same test set: keep the rows not re-evaluated now
+        results = {**before.get("formats", {}), **results}
+    results = {f: results[f] for f in FORMATS if f in results}
+    evaluation = {"data": data, "images": len(images), "formats": results}
+    if "tflite" in results and "int8" in results:
+        evaluation["int8_ap50_drop"] = round(results["tflite"]["AP50"]
+                                             - results["int8"]["AP50"], 4)
+    meta["evaluation"] = evaluation
+    atomic_write_json(meta_path, meta, indent=2)
+    return evaluation
+
+
+def _test_records(bundle: Path, meta: dict, data) -> list[Path]:
+    if data:
+        paths = [Path(p) for p in data]
+    else:
+        run_dir = Path(meta.get("training_run") or "")
+        dataset_json = None
+        if (run_dir / "run.json").is_file():
+            run = json.loads((run_dir / "run.json").read_text())
+            dataset_json = Path(run.get("dataset", "")) / "dataset.json"
+        if dataset_json is None or not dataset_json.is_file():
+            raise UserError(f"{bundle}: its training run's dataset is not here "
+                            f"({meta.get('training_run')}); pass --data RECORDS")
+        split = json.loads(dataset_json.read_text())["splits"].get("test")
+        if not split:
+            raise UserError(f"{dataset_json}: no test split; pass --data RECORDS")
+        paths = [dataset_json.parent / r for r in split["records"]]
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        raise UserError(f"{missing[0]}: TFRecord file not found")
+    return paths
+
+
+def _load_truth(paths: list[Path]) -> tuple[list, list[np.ndarray]]:
+    """Ground truth ``(yxyx pixel boxes, class ids)`` and RGB images of the records."""
+    from PIL import Image
+
+    from training.datasets.records import iter_records
+
+    truth, images = [], []
+    for example in iter_records(paths):
+        image = np.asarray(Image.open(io.BytesIO(example.encoded)).convert("RGB"))
+        h, w = image.shape[:2]
+        boxes = example.boxes * np.array([w, h, w, h], np.float32)  # xyxy normalized → px
+        truth.append((boxes[:, [1, 0, 3, 2]], example.class_ids.astype(int)))
+        images.append(image)
+    if not images:
+        raise UserError(f"{', '.join(map(str, paths))}: no images in these records")
+    return truth, images
