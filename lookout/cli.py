@@ -18,7 +18,7 @@ from lookout.config import load_config
 
 # In the order a user meets them.
 VERBS = [
-    "config", "dataset", "train", "eval", "export", "predict",
+    "config", "frames", "label", "dataset", "train", "eval", "export", "predict",
     "annotate", "live", "watch", "bench", "demo",
 ]
 
