@@ -1,4 +1,8 @@
-"""`lookout eval runs/NAME [--data RECORDS...]`: COCO AP, VOC AP50 per class, PR curves."""
+"""`lookout eval runs/NAME | models/NAME [--data RECORDS...]`: COCO AP, VOC AP50 per class.
+
+A run folder is evaluated from its checkpoint (plus PR curves); a bundle folder in each
+of its formats side by side, each run by the runtime that deploys it.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +13,28 @@ from lookout.config import Config
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "eval", help="evaluate a training run (COCO AP, VOC AP50, PR curves)",
+        "eval", help="evaluate a training run or an exported bundle (COCO AP, VOC AP50)",
         description="Evaluate the latest checkpoint of a run on its test split or on --data "
-                    "TFRecords (any TF OD API records, e.g. the tutorials' test.record). "
-                    "Writes metrics.json and pr_curves.png in the run folder and TensorBoard "
-                    "summaries under validation/.")
-    p.add_argument("run_dir", help="training run folder (runs/NAME)")
+                    "TFRecords (any TF OD API records, e.g. the tutorials' test.record); "
+                    "writes metrics.json and pr_curves.png in the run folder and TensorBoard "
+                    "summaries under validation/. Given a bundle (models/NAME), evaluates each "
+                    "of its formats (SavedModel, frozen graph, TFLite) and records the "
+                    "results in its model.json.")
+    p.add_argument("run_dir", metavar="RUN_OR_BUNDLE",
+                   help="training run folder (runs/NAME) or bundle folder (models/NAME)")
     p.add_argument("--data", nargs="+", default=None, help="TFRecord file(s) to evaluate on")
     p.add_argument("--checkpoint", default=None, help="checkpoint prefix (default: the latest)")
+    p.add_argument("--formats", default=None,
+                   help="bundle formats to evaluate, comma-separated: saved_model, "
+                        "frozen_graph, tflite (default: all it holds)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
+    from training.evaluate_bundle import is_bundle
+
+    if is_bundle(args.run_dir):
+        return _run_bundle(args)
     from rich.console import Console
     from rich.table import Table
 
@@ -39,4 +53,41 @@ def run(args: argparse.Namespace, config: Config) -> int:
     console = Console(highlight=False)
     console.print(table)
     console.print(f"wrote {args.run_dir}/metrics.json and {args.run_dir}/pr_curves.png")
+    return 0
+
+
+def _run_bundle(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.table import Table
+
+    from core.errors import UserError
+    from training.evaluate_bundle import evaluate_bundle
+
+    if args.checkpoint:
+        raise UserError("--checkpoint applies to a run folder; a bundle holds one model")
+    formats = [f.strip() for f in args.formats.split(",") if f.strip()] if args.formats else None
+    console = Console(stderr=True, highlight=False)
+    columns = (TextColumn("[bold]eval[/] {task.description}"), BarColumn(),
+               MofNCompleteColumn(), TextColumn("images"))
+    with Progress(*columns, console=console, transient=True) as progress:
+        tasks: dict[str, int] = {}
+
+        def on_image(fmt: str, done: int, total: int) -> None:
+            if fmt not in tasks:
+                tasks[fmt] = progress.add_task(fmt, total=total)
+            progress.update(tasks[fmt], completed=done)
+
+        report = evaluate_bundle(args.run_dir, args.data, formats=formats, on_image=on_image)
+    rows = report["formats"]
+    table = Table("metric", *rows, title=f"{args.run_dir}, {report['images']} images")
+    for key in ("AP", "AP50", "AP75"):
+        table.add_row(f"COCO {key}", *(f"{r['coco'][key]:.3f}" for r in rows.values()))
+    labels = next(iter(rows.values()))["voc_ap50"]
+    for name in labels:
+        table.add_row(f"VOC AP50 {name}", *(f"{r['voc_ap50'][name]:.3f}" for r in rows.values()))
+    table.add_row("VOC mAP50", *(f"{r['voc_map50']:.3f}" for r in rows.values()))
+    out = Console(highlight=False)
+    out.print(table)
+    out.print(f"recorded in {args.run_dir}/model.json (eval.formats)")
     return 0

@@ -85,7 +85,7 @@ def test_url_checkpoint_restores_backbone_bit_for_bit(tmp_path, server, source_r
     train(dataset, run, tiny_cfg(steps=1, lr=0.0, init=f"{url}/ckpt-4"),
           evaluate_at_end=False, cache_dir=tmp_path / "cache")
     info = json.loads((run / "run.json").read_text())
-    assert info["init"]["modules"] == ["backbone", "decoder"]
+    assert info["init"]["modules"] == ["backbone", "decoder", "head"]
     src = tf.train.load_checkpoint(str(source_run / "ckpt-4"))
     dst = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(run)))
     keys = [k for k in src.get_variable_to_shape_map()
@@ -157,5 +157,6 @@ def test_incompatible_architecture_says_what_does_not_match(tmp_path, source_run
     # the heads of our own runs are sized for their classes; the backbone is what counts
     other_classes = build_experiment(tiny_cfg(), 7, ["x"], ["x"])
     info = prepare_init(str(source_run), other_classes)
-    assert info["modules"] == ["backbone", "decoder"]
+    assert info["modules"] == ["backbone", "decoder", "head"]
+    assert info["counts"]["head"]["fresh"] == 2  # the classifier's pointwise kernel and bias
     assert other_classes.task.init_checkpoint == str(source_run / "ckpt-4")

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lookout.errors import UserError
-from lookout.fileio import atomic_write_text
+from core.errors import UserError
+from core.fileio import atomic_write_text
 from realtime.detectors.base import Detector
 from realtime.predict import IMAGE_SUFFIXES, read_rgb
 from training.labeling.voc_writer import VocObject, voc_xml

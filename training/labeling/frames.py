@@ -17,8 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from lookout.errors import UserError
-from lookout.fileio import atomic_write_bytes
+from core.errors import UserError
+from core.fileio import atomic_write_bytes
 
 DEFAULT_SCENE = 0.12  # mean grey-level change (fraction of 255) that counts as a new scene
 _EVERY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$")

@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
+from core.errors import UserError
 from lookout.cli import main as lookout
-from lookout.errors import UserError
 from tests.fixtures.media import make_clip, write_video
 from training.labeling.frames import Every, extract_frames, frame_name
 
