@@ -16,10 +16,15 @@ HEAD_PARTS = ("_cls_convs", "_cls_norms", "_box_convs", "_box_norms", "_box_regr
 
 
 def build(model, input_size: int) -> None:
-    """Create every variable (the head's are made on the first call)."""
+    """Create every variable: the head's are made on its first call. Backbone, decoder and
+    head are called directly, not the model: its detection generator (NMS) would take
+    seconds in eager mode and creates no variable."""
     import tensorflow as tf
 
-    model(tf.zeros([1, input_size, input_size, 3]), training=False)
+    features = model.backbone(tf.zeros([1, input_size, input_size, 3]), training=False)
+    if model.decoder is not None:
+        features = model.decoder(features, training=False)
+    model.head(features, training=False)
 
 
 def class_dependent(model) -> list:

@@ -19,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="2s, 500ms, 1m (video time) or N (every Nth frame); default 1s")
     p.add_argument("--scene", nargs="?", type=float, const=-1.0, default=None, metavar="CHANGE",
                    help="keep a frame only if it differs from the last kept one (mean change "
-                        "0..1, default 0.12 when given without a value)")
+                        "0..1 of a small grey thumbnail; 0.04 when given without a value)")
     p.add_argument("--quality", type=int, default=95, help="JPEG quality (default 95)")
     p.set_defaults(func=run)
 

@@ -84,7 +84,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
 def _print_init(console, init: dict) -> None:
     """What --init restored, module by module."""
     name = f"{init['weights']} ({init['url']})" if init["weights"] else init["checkpoint"]
-    console.print(f"init from {name}")
+    console.print(f"init from {name}", soft_wrap=True)
     for module, n in init["counts"].items():
         why = init["skipped"].get(module)
         if n["restored"] and n["fresh"]:
@@ -94,7 +94,7 @@ def _print_init(console, init: dict) -> None:
             state = f"restored ({n['restored']} variables)"
         else:
             state = f"fresh ({n['fresh']} variables{f': {why}' if why else ''})"
-        console.print(f"  {module:<9} {state}")
+        console.print(f"  {module:<9} {state}", soft_wrap=True)
 
 
 def _list_init(console, mirror: str | None) -> None:

@@ -20,7 +20,9 @@ import numpy as np
 from core.errors import UserError
 from core.fileio import atomic_write_bytes
 
-DEFAULT_SCENE = 0.12  # mean grey-level change (fraction of 255) that counts as a new scene
+# mean grey-level change (fraction of 255) of a 64x36 thumbnail: averaging keeps sensor
+# noise well below it, while an object covering a tenth of the view moves it by ~0.05
+DEFAULT_SCENE = 0.04
 _EVERY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$")
 
 
