@@ -197,8 +197,11 @@ def finetune(args, tmp: Path) -> None:
     with tarfile.open(archive, "w:gz", compresslevel=1) as tar:
         for part in Path(prefix).parent.glob(Path(prefix).name + ".*"):
             tar.add(part, arcname=str(member.parent / (member.name + part.name[len(Path(prefix).name):])))
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(mirror))
-    handler.log_message = lambda *a: None
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+    handler = functools.partial(Quiet, directory=str(mirror))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     os.environ[catalogue.MIRROR_ENV] = f"http://127.0.0.1:{httpd.server_address[1]}"
