@@ -11,13 +11,13 @@ format (e.g. an int8 ``.tflite``) is one more row.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from core.errors import UserError
 from core.fileio import atomic_write_json
+from core.progress import OnProgress, report
 from realtime.labelmap import read_label_map
 from training.data import check_records
 from training.evaluate import _coco_metrics, _record_paths, _voc_ap50
@@ -50,12 +50,12 @@ def _records(bundle: Path, meta: dict, data) -> list[Path]:
 
 def evaluate_bundle(bundle: str | Path, data: list[str | Path] | None = None, *,
                     formats: list[str] | None = None,
-                    on_image: Callable[[str, int, int], None] | None = None) -> dict:
+                    on_progress: OnProgress | None = None) -> dict:
     """Score each format of ``bundle`` on ``data`` (default: its run's test split).
 
     Args:
         formats: which to run (default: every one the bundle holds).
-        on_image: called as ``on_image(format, done, total)`` (progress bars).
+        on_progress: gets ``eval <format>`` reports, one per image.
 
     Returns:
         ``{"data": [...], "images": n, "formats": {fmt: {"coco": {...}, "voc_ap50":
@@ -94,8 +94,7 @@ def evaluate_bundle(bundle: str | Path, data: list[str | Path] | None = None, *,
             for done, rgb in enumerate(images, 1):
                 det = detector.detect([rgb])[0]
                 found.append((det.xyxy[:, [1, 0, 3, 2]], det.scores, det.class_ids.astype(int)))
-                if on_image:
-                    on_image(fmt, done, count)
+                report(on_progress, f"eval {fmt}", done, count)
         finally:
             detector.close()
         voc, _ = _voc_ap50(truth, found, names)
@@ -104,12 +103,12 @@ def evaluate_bundle(bundle: str | Path, data: list[str | Path] | None = None, *,
             "voc_ap50": {names[k]: v for k, v in voc.items()},
             "voc_map50": float(np.mean(list(voc.values()))) if voc else 0.0,
         }
-    report = {"data": [str(p) for p in paths], "images": count, "formats": results}
+    summary = {"data": [str(p) for p in paths], "images": count, "formats": results}
     previous = meta.get("eval", {}).get("formats", {}) if meta.get("eval", {}).get(
-        "data") == report["data"] else {}
-    meta["eval"] = {**report, "formats": {**previous, **results}}
+        "data") == summary["data"] else {}
+    meta["eval"] = {**summary, "formats": {**previous, **results}}
     atomic_write_json(bundle / "model.json", meta, indent=2)
-    return report
+    return summary
 
 
 def _decode(encoded: bytes) -> np.ndarray:

@@ -40,6 +40,7 @@ MODEL_VERB_FLAGS: dict[str, tuple[str, ...]] = {
     "annotate": (*DETECTOR_FLAGS, *VIDEO),
     "live": (*DETECTOR_FLAGS, *VIDEO),
     "watch": (*DETECTOR_FLAGS, *VIDEO),
+    "label": (*DETECTOR_FLAGS,),  # one image at a time: its XML is written before the next
 }
 
 

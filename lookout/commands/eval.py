@@ -58,27 +58,17 @@ def run(args: argparse.Namespace, config: Config) -> int:
 
 def _run_bundle(args: argparse.Namespace) -> int:
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
     from rich.table import Table
 
     from core.errors import UserError
+    from lookout.progress import Bars
     from training.evaluate_bundle import evaluate_bundle
 
     if args.checkpoint:
         raise UserError("--checkpoint applies to a run folder; a bundle holds one model")
     formats = [f.strip() for f in args.formats.split(",") if f.strip()] if args.formats else None
-    console = Console(stderr=True, highlight=False)
-    columns = (TextColumn("[bold]eval[/] {task.description}"), BarColumn(),
-               MofNCompleteColumn(), TextColumn("images"))
-    with Progress(*columns, console=console, transient=True) as progress:
-        tasks: dict[str, int] = {}
-
-        def on_image(fmt: str, done: int, total: int) -> None:
-            if fmt not in tasks:
-                tasks[fmt] = progress.add_task(fmt, total=total)
-            progress.update(tasks[fmt], completed=done)
-
-        report = evaluate_bundle(args.run_dir, args.data, formats=formats, on_image=on_image)
+    with Bars(transient=True) as bars:
+        report = evaluate_bundle(args.run_dir, args.data, formats=formats, on_progress=bars)
     rows = report["formats"]
     table = Table("metric", *rows, title=f"{args.run_dir}, {report['images']} images")
     for key in ("AP", "AP50", "AP75"):

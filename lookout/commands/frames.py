@@ -26,20 +26,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace, config: Config) -> int:
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+    from lookout.progress import Bars
     from training.labeling.frames import DEFAULT_SCENE, Every, extract_frames
 
     every = Every.parse(args.every)
     scene = DEFAULT_SCENE if args.scene == -1.0 else args.scene
-    console = Console(stderr=True, highlight=False)
-    columns = (TextColumn("[bold]frames[/]"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("read"))
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("frames", total=None)
-        report = extract_frames(
-            args.video, args.out, every, scene=scene, quality=args.quality,
-            on_frame=lambda done, total: progress.update(task, completed=done, total=total))
+    with Bars(transient=True) as bars:
+        report = extract_frames(args.video, args.out, every, scene=scene, quality=args.quality,
+                                on_progress=bars)
     similar = f", {report.skipped_similar} skipped as similar" if scene is not None else ""
     Console(highlight=False).print(
         f"wrote {len(report.written)} frame(s) of {report.read} read{similar} to {args.out}")

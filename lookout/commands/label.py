@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lookout.commands._flags import detector_config
+from lookout.commands._flags import add_model_flags, detector_config
 from lookout.config import Config
 
 
@@ -18,20 +18,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "XML files (a person's work) are never replaced unless --overwrite.")
     p.add_argument("model", help="bundle folder, frozen graph .pb, SavedModel folder or .tflite")
     p.add_argument("images_dir", help="folder of images (e.g. from `lookout frames`)")
-    p.add_argument("--score", type=float, default=None, help="minimum score of a box kept")
-    p.add_argument("--classes", default=None,
-                   help="comma-separated labels to keep, e.g. raccoon,person")
     p.add_argument("--overwrite", action="store_true",
                    help="also replace existing XML files (their corrections are lost)")
-    p.add_argument("--device", default=None, help="auto | cpu | gpu | gpu:N")
-    p.add_argument("--labels", default=None, help="label_map.pbtxt for a model without a bundle")
-    p.set_defaults(func=run, max_det=None, bundle_format=None, workers=None)
+    add_model_flags(p, "label")
+    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+    from lookout.progress import Bars
     from realtime.detectors import load_detector
     from training.labeling.autolabel import images_in, label_images
 
@@ -40,14 +36,11 @@ def run(args: argparse.Namespace, config: Config) -> int:
     console = Console(stderr=True, highlight=False)
     with console.status(f"loading {args.model}"):
         detector = load_detector(args.model, cfg)
-    columns = (TextColumn("[bold]label[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("images"))
     try:
-        with Progress(*columns, console=console, transient=True) as progress:
-            task = progress.add_task("label", total=None)
-            report = label_images(
-                detector, args.images_dir, score=cfg.score, classes=cfg.classes,
-                overwrite=args.overwrite,
-                on_image=lambda done, total: progress.update(task, completed=done, total=total))
+        with Bars(console, transient=True) as bars:
+            report = label_images(detector, args.images_dir, score=cfg.score,
+                                  classes=cfg.classes, overwrite=args.overwrite,
+                                  on_progress=bars)
     finally:
         detector.close()
     out = Console(highlight=False)

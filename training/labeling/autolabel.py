@@ -7,12 +7,13 @@ for. Each XML is written atomically, so an interrupted run leaves whole files on
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import UserError
 from core.fileio import atomic_write_text
+from core.progress import OnProgress
+from core.progress import report as report_progress
 from realtime.detectors.base import Detector
 from realtime.predict import IMAGE_SUFFIXES, read_rgb
 from training.labeling.voc_writer import VocObject, voc_xml
@@ -48,7 +49,7 @@ def images_in(folder: Path) -> list[Path]:
 
 def label_images(detector: Detector, folder: str | Path, *, score: float = 0.5,
                  classes: list[str] | None = None, overwrite: bool = False,
-                 on_image: Callable[[int, int], None] | None = None) -> LabelReport:
+                 on_progress: OnProgress | None = None) -> LabelReport:
     """Write ``IMAGE.xml`` (labelImg VOC) beside every image of ``folder`` that has none.
 
     Args:
@@ -56,7 +57,7 @@ def label_images(detector: Detector, folder: str | Path, *, score: float = 0.5,
         score: keep boxes at or above this score.
         classes: keep only these labels (None or [] = all).
         overwrite: replace existing XML files too (a person's corrections are lost).
-        on_image: called as ``on_image(done, total)`` after each image.
+        on_progress: gets ``label`` reports, one per image.
     """
     folder = Path(folder)
     images = images_in(folder)
@@ -81,6 +82,5 @@ def label_images(detector: Detector, folder: str | Path, *, score: float = 0.5,
                 report.boxes[image] = len(objects)
                 for obj in objects:
                     report.per_label[obj.label] = report.per_label.get(obj.label, 0) + 1
-        if on_image:
-            on_image(done, len(images))
+        report_progress(on_progress, "label", done, len(images))
     return report

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +18,8 @@ import numpy as np
 
 from core.errors import UserError
 from core.fileio import atomic_write_bytes
+from core.progress import OnProgress
+from core.progress import report as report_progress
 
 # mean grey-level change (fraction of 255) of a 64x36 thumbnail: averaging keeps sensor
 # noise well below it, while an object covering a tenth of the view moves it by ~0.05
@@ -81,7 +82,7 @@ def _thumbnail(bgr: np.ndarray) -> np.ndarray:
 
 def extract_frames(video: str | Path, out_dir: str | Path, every: Every, *,
                    scene: float | None = None, quality: int = 95,
-                   on_frame: Callable[[int, int | None], None] | None = None) -> FramesReport:
+                   on_progress: OnProgress | None = None) -> FramesReport:
     """Write the sampled frames of ``video`` into ``out_dir`` as JPEGs.
 
     Args:
@@ -90,7 +91,7 @@ def extract_frames(video: str | Path, out_dir: str | Path, every: Every, *,
         scene: when set, keep a candidate only if it differs from the last kept frame
             by at least this much (`scene_change`, 0..1).
         quality: JPEG quality.
-        on_frame: called as ``on_frame(frames_read, total_or_None)`` (progress bars).
+        on_progress: gets ``frames`` reports: frames read of the clip's frame count.
 
     Raises:
         UserError: the video cannot be opened or holds no frame.
@@ -140,8 +141,7 @@ def extract_frames(video: str | Path, out_dir: str | Path, every: Every, *,
                     raise UserError(f"{video}: frame {index}: cannot encode it as JPEG")
                 atomic_write_bytes(path, data.tobytes())
                 report.written.append(path)
-            if on_frame:
-                on_frame(report.read, total)
+            report_progress(on_progress, "frames", report.read, total)
     finally:
         capture.release()
     if report.read == 0:

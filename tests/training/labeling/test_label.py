@@ -85,7 +85,7 @@ def test_classes_score_and_overwrite(folder, color_bundle, capsys) -> None:
     assert "<object>" not in (folder / "d.xml").read_text()  # the disc scores below 0.95
     capsys.readouterr()
     assert lookout(["label", str(color_bundle), str(folder), "--classes", "cat"]) == 1
-    assert "--classes cat: not in the label map" in capsys.readouterr().err
+    assert "classes cat: not in the label map" in capsys.readouterr().err
 
 
 def test_bad_folder_is_one_line(tmp_path, color_bundle, capsys) -> None:
