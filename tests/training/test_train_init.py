@@ -80,9 +80,9 @@ def test_url_checkpoint_restores_backbone_bit_for_bit(tmp_path, server, source_r
         (root / part).write_bytes((source_run / part).read_bytes())
     dataset = fruit_dataset(tmp_path.parent.parent)
     run = tmp_path / "run"
-    # lr 0: the one training step changes no trainable weight, so what the run's
-    # checkpoint holds is exactly what --init restored
-    train(dataset, run, tiny_cfg(steps=1, lr=0.0, init=f"{url}/ckpt-4"),
+    # backbone and decoder frozen (the config no longer takes lr 0): the training step
+    # leaves them as restored, so the run's checkpoint holds exactly what --init restored
+    train(dataset, run, tiny_cfg(steps=1, init=f"{url}/ckpt-4", freeze="backbone,decoder"),
           evaluate_at_end=False, cache_dir=tmp_path / "cache")
     info = json.loads((run / "run.json").read_text())
     assert info["init"]["modules"] == ["backbone", "decoder", "head"]
