@@ -25,7 +25,7 @@ FULL_VERBS = {"train", "eval", "export", "demo"}
 
 # In the order a user meets them.
 VERBS = [
-    "config", "dataset", "train", "eval", "export", "predict",
+    "config", "frames", "label", "dataset", "train", "eval", "export", "predict",
     "annotate", "live", "watch", "batch", "bench", "demo",
 ]
 

@@ -43,13 +43,18 @@ class TrainConfig(Section):
     table = "train"
 
     model: str = doc("retinanet-mobilenetv2-fpn", "preset: retinanet-mobilenetv2-fpn | "
+                     "retinanet-mobilenetv2-fpn-l7 | "
                      "retinanet-spinenet-mobile | retinanet-resnet50-fpn")
     input_size: int = doc(256, "square input size in pixels: a multiple of 64 for "
                           "retinanet-mobilenetv2-fpn, of 128 for the SpineNet and ResNet presets")
     steps: int = doc(2000, "training steps", ge=1)
     batch: int = doc(8, "global batch size", ge=1)
     lr: float = doc(0.01, "base learning rate (cosine decay with warm-up)", gt=0.0)
-    init: str = doc("", "checkpoint path, URL or runs/NAME to start from ('' = from scratch)")
+    init: str = doc("", "coco | imagenet | a name from `lookout train --list-init` | checkpoint "
+                        "path, URL or runs/NAME to start from ('' = from scratch)")
+    weights_url: str = doc("", "mirror of Model Garden's weights (http(s) URL or folder with "
+                               "the same paths); '' = $LOOKOUT_WEIGHTS_URL or the published URLs")
+    freeze: str = doc("", "modules left untrained: backbone | backbone,decoder ('' = none)")
     checkpoint_every: int = doc(200, "write a checkpoint every N steps", ge=1)
     strategy: str = doc("one_device", "one_device | mirrored | multi_worker_mirrored",
                         choices=STRATEGIES)
@@ -66,6 +71,9 @@ class TrainConfig(Section):
         elif self.input_size <= 0 or self.input_size % preset.size_multiple:
             yield "input_size", (f"{self.model} needs a positive multiple of "
                    f"{preset.size_multiple}, got {self.input_size}")
+        frozen = [m.strip() for m in self.freeze.split(",") if m.strip()]
+        if any(m not in ("backbone", "decoder") for m in frozen):
+            yield "freeze", f"can freeze backbone and decoder, got {self.freeze!r}"
         if self.aug_scale_min > self.aug_scale_max:
             yield "aug_scale_min", (f"{self.aug_scale_min} is above aug_scale_max "
                    f"{self.aug_scale_max}")

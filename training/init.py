@@ -1,10 +1,11 @@
-"""``--init``: start training from a checkpoint (path, URL or an earlier run).
+"""``--init``: start training from a checkpoint (catalogue name, path, URL or a run).
 
-The backbone is restored, and the decoder too when its variables match; the heads
-stay new (sized for our classes). Restoring itself is Model Garden's
-(`task.initialize` via ``init_checkpoint`` / ``init_checkpoint_modules``); this module
-finds the checkpoint, downloads it when it is a URL, and checks compatibility first so
-a mismatch is one line saying what does not match, not a traceback mid-training.
+``coco``, ``imagenet`` and the full names of `training.catalogue` pick Model Garden's
+published checkpoint for the preset. The backbone is restored, then the decoder and the
+head when they match, all but the classifier's class-dependent weights (see
+`training.restore`). This module finds the checkpoint, downloads it when it is a URL,
+and checks compatibility first, so a mismatch is one line saying what does not match,
+not a traceback mid-training.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ ARCHIVES = (".tar.gz", ".tgz", ".tar")
 def resolve_checkpoint(spec: str, cache_dir: str | Path | None = None,
                        on_progress: OnProgress | None = None) -> str:
     """A checkpoint prefix (``.../ckpt-N``) for a path, run folder, URL or archive URL."""
+    if spec.endswith(ARCHIVES) and Path(spec).is_file():  # e.g. a weights mirror folder
+        return _find_checkpoint(_extract_local(Path(spec), cache_dir), spec)
     if spec.startswith(("http://", "https://")):
         base = spec.partition("#")[0]
         if base.endswith(ARCHIVES):
@@ -59,6 +62,29 @@ def _extract(archive: Path, spec: str) -> Path:
     return folder
 
 
+def _extract_local(archive: Path, cache_dir: str | Path | None) -> Path:
+    """Unpack a local archive into the download cache (the source folder may be read-only)."""
+    import hashlib
+
+    from training.download import default_cache_dir
+
+    key = hashlib.sha256(str(archive.resolve()).encode()).hexdigest()[:16]
+    folder = Path(cache_dir or default_cache_dir()) / key
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = folder / f"{archive.name}.mtime"
+    mtime = str(archive.stat().st_mtime_ns)
+    target = folder / f"{archive.name}.d"
+    if stamp.is_file() and stamp.read_text() != mtime:  # the mirror's file changed
+        import shutil
+
+        shutil.rmtree(target, ignore_errors=True)
+    stamp.write_text(mtime)
+    link = folder / archive.name
+    if not link.exists():
+        link.symlink_to(archive.resolve())
+    return _extract(link, str(archive))
+
+
 def _find_checkpoint(folder: Path, spec: str) -> str:
     import tensorflow as tf
 
@@ -72,57 +98,50 @@ def _find_checkpoint(folder: Path, spec: str) -> str:
 
 
 def prepare_init(spec: str, params, cache_dir: str | Path | None = None,
-                 on_progress: OnProgress | None = None) -> dict:
-    """Point ``params.task`` at the checkpoint and choose the modules that fit.
+                 on_progress: OnProgress | None = None, model_name: str | None = None,
+                 mirror: str | None = None) -> dict:
+    """Resolve ``spec`` (catalogue name, path, URL, run), check it fits, record it in
+    ``params.task``.
+
+    Args:
+        model_name: the lookout preset (catalogue names are looked up for it).
+        mirror: weights mirror for catalogue names (default $LOOKOUT_WEIGHTS_URL).
 
     Returns:
-        ``{"checkpoint": prefix, "modules": [...], "skipped": {module: reason}}``.
+        ``{"checkpoint": prefix, "weights": catalogue name or None, "url": ...,
+        "modules": [...], "skipped": {module: reason}, "counts": {module:
+        {"restored": n, "fresh": n}}}``; pass it to `training.restore.initializer`.
     """
     import tensorflow as tf
     from official.core import task_factory
 
-    prefix = resolve_checkpoint(spec, cache_dir, on_progress)
+    from training import catalogue, restore
+
+    weights = catalogue.lookup(spec, model_name) if model_name else None
+    url = catalogue.weights_url(weights, mirror) if weights else spec
+    try:
+        prefix = resolve_checkpoint(url, cache_dir, on_progress)
+    except UserError as exc:
+        if weights is None or "cannot download" not in str(exc):
+            raise
+        raise UserError(f"{exc}; offline? point {catalogue.MIRROR_ENV} (or --weights-url) at "
+                        "a mirror holding the same paths") from None
     try:
         tf.train.load_checkpoint(prefix)
     except (tf.errors.OpError, ValueError) as exc:
         raise UserError(f"train.init {spec}: not a readable TF checkpoint "
                         f"({str(exc).splitlines()[0][:160]})") from None
     model = task_factory.get_task(params.task).build_model()
-    skipped = {}
-    reason = _restore_error(prefix, model, "backbone")
-    if reason:
+    modules, skipped, counts = restore.plan(prefix, model, int(params.task.model.input_size[0]))
+    if "backbone" not in modules:
         raise UserError(f"train.init {spec}: backbone does not match "
-                        f"{params.task.model.backbone.type}: {reason}")
-    modules = ["backbone"]
-    if model.decoder is not None:
-        reason = _restore_error(prefix, model, "decoder")
-        if reason:
-            skipped["decoder"] = reason
-        else:
-            modules.append("decoder")
+                        f"{params.task.model.backbone.type}: {skipped['backbone']}")
+    if weights and weights.contents == catalogue.FULL and skipped:
+        module, reason = next(iter(skipped.items()))
+        raise UserError(f"train.init {spec}: {module} does not match {weights.name}: {reason}")
     params.task.init_checkpoint = prefix
-    params.task.init_checkpoint_modules = modules
-    return {"checkpoint": prefix, "modules": modules, "skipped": skipped}
-
-
-def _restore_error(prefix: str, model, module: str) -> str | None:
-    """None when ``module`` restores completely from ``prefix``, else why not."""
-    import tensorflow as tf
-
-    layer = getattr(model, module)
-    try:
-        status = tf.train.Checkpoint(**{module: layer}).read(prefix)
-        status.expect_partial().assert_existing_objects_matched()
-    except AssertionError as exc:
-        text = str(exc)
-        if "Unresolved object" in text or "not matched" in text or "Some objects" in text:
-            missing = text.count("\n") or 1
-            return (f"the checkpoint lacks {module} variables of this architecture "
-                    f"({missing} unmatched; trained with another preset?)")
-        return text.splitlines()[0][:200]
-    except ValueError as exc:
-        line = next((s for s in str(exc).splitlines() if "shape" in s), str(exc).splitlines()[0])
-        return f"shape mismatch: {line.strip()[:200]}"
-    if not layer.weights:
-        return f"{module} has no variables"
-    return None
+    # Model Garden's own names (rerunning params.yaml with official/vision/train.py);
+    # lookout restores with training.restore, which also takes the head.
+    params.task.init_checkpoint_modules = [m for m in modules if m != "head"]
+    return {"checkpoint": prefix, "weights": weights.name if weights else None, "url": url,
+            "modules": modules, "skipped": skipped, "counts": counts}

@@ -20,6 +20,7 @@ import io
 import json
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,8 +31,10 @@ from realtime.labelmap import write_label_map
 from training import cluster
 from training.config import TrainConfig
 from training.data import check_records, load_dataset
+from training.freeze import freeze_on_build, parse_freeze
 from training.presets import build_experiment
 from training.progress import Interrupted, ProgressAction, StopFlag
+from training.restore import initializer
 
 RUN_FILE = "run.json"
 
@@ -96,6 +99,7 @@ def train(
     on_progress: OnProgress | None = None,
     evaluate_at_end: bool = True,
     cache_dir: str | Path | None = None,
+    on_init: Callable[[dict], None] | None = None,
 ) -> RunInfo:
     """Train (or resume) a RetinaNet on ``dataset_dir`` into ``run_dir``.
 
@@ -108,6 +112,8 @@ def train(
             TensorBoard scalars and sample images).
         cache_dir: where ``train.init`` URLs are downloaded (default ``~/.cache/lookout``).
         on_progress: gets `Progress` reports (download, train, evaluate); None = silent.
+        on_init: called with what ``train.init`` restores (`training.init.prepare_init`)
+            before training starts.
     """
     import official.vision.registry_imports  # noqa: F401  (registers tasks and models)
     import tensorflow as tf
@@ -144,11 +150,15 @@ def train(
 
     params = build_experiment(cfg, data.num_classes, [str(p) for p in train_records],
                               [str(p) for p in test_records or train_records])
+    freeze = parse_freeze(cfg.freeze)
     init = None
     if cfg.init and not resume:
         from training.init import prepare_init
 
-        init = prepare_init(cfg.init, params, cache_dir=cache_dir, on_progress=on_progress)
+        init = prepare_init(cfg.init, params, cache_dir=cache_dir, on_progress=on_progress,
+                            model_name=cfg.model, mirror=cfg.weights_url or None)
+        if on_init:
+            on_init(init)
     params.lock()
 
     if chief:  # the other workers of a multi-worker run write nothing in the run folder
@@ -175,6 +185,9 @@ def train(
     with stop, cluster.work_dir(run_dir, chief) as work:
         with strategy.scope():
             task = task_factory.get_task(params.task, logging_dir=str(work.path))
+        if init:  # restores the head too, all but its class-dependent weights
+            task.initialize = initializer(init["checkpoint"], init["modules"], cfg.input_size)
+        freeze_on_build(task, freeze)
         with contextlib.redirect_stdout(io.StringIO()):  # orbit's "restoring..." chatter
             runner = train_lib.OrbitExperimentRunner(
                 distribution_strategy=strategy, task=task, mode="train", params=params,

@@ -42,6 +42,7 @@ MODEL_VERB_FLAGS: dict[str, tuple[str, ...]] = {
     "live": (*DETECTOR_FLAGS, *VIDEO),
     "watch": (*DETECTOR_FLAGS, *VIDEO),
     "batch": (*DETECTOR_FLAGS, *VIDEO),  # --batch: images per worker call and clip frames
+    "label": (*DETECTOR_FLAGS,),  # one image at a time: its XML is written before the next
 }
 
 

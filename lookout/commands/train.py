@@ -17,15 +17,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "--resume continues. Flags override config.toml [train].")
     p.add_argument("dataset", nargs="?", default=None,
                    help="dataset folder (dataset.json + records); optional with --resume")
-    p.add_argument("--out", required=True, help="run folder, e.g. runs/raccoon")
-    p.add_argument("--model", help="preset: retinanet-mobilenetv2-fpn | retinanet-spinenet-mobile"
+    p.add_argument("--out", help="run folder, e.g. runs/raccoon (required to train)")
+    p.add_argument("--model", help="preset: retinanet-mobilenetv2-fpn | "
+                                   "retinanet-mobilenetv2-fpn-l7 | retinanet-spinenet-mobile"
                                    " | retinanet-resnet50-fpn")
     p.add_argument("--input-size", type=int, dest="input_size", help="square input size (px)")
     p.add_argument("--steps", type=int, help="total training steps")
     p.add_argument("--batch", type=int, help="global batch size")
     p.add_argument("--lr", type=float, help="base learning rate")
-    p.add_argument("--init", help="start from a checkpoint: path, URL (.tar.gz or checkpoint "
-                                  "prefix; '#sha256=HEX' to pin it) or runs/OTHER")
+    p.add_argument("--init", help="start from pretrained weights: coco | imagenet | a name from "
+                                  "--list-init (Model Garden's published checkpoints), or a "
+                                  "checkpoint path, URL (.tar.gz or checkpoint prefix; "
+                                  "'#sha256=HEX' pins it) or runs/OTHER")
+    p.add_argument("--list-init", action="store_true", dest="list_init",
+                   help="list the pretrained weights --init takes by name, and exit")
+    p.add_argument("--weights-url", dest="weights_url",
+                   help="mirror of the published weights (URL or folder; also "
+                        "$LOOKOUT_WEIGHTS_URL)")
+    p.add_argument("--freeze", help="leave modules untrained: backbone | backbone,decoder")
     p.add_argument("--checkpoint-every", type=int, dest="checkpoint_every",
                    help="write a checkpoint every N steps")
     p.add_argument("--strategy", help="one_device | mirrored | multi_worker_mirrored (TF_CONFIG)")
@@ -41,15 +50,23 @@ def run(args: argparse.Namespace, config: Config) -> int:
     from lookout.progress import Bars
     from training.train import train
 
-    if args.dataset is None and not args.resume:
-        raise UserError("lookout train: give the dataset folder (or --resume an existing run)")
     cfg = override(config.train, model=args.model, input_size=args.input_size, steps=args.steps,
                    batch=args.batch, lr=args.lr, init=args.init, strategy=args.strategy,
-                   checkpoint_every=args.checkpoint_every)
-    with Bars(Console(file=sys.stdout)) as bars:  # train, and download / evaluate around it
-        info = train(args.dataset, args.out, cfg, resume=args.resume,
-                     evaluate_at_end=not args.no_eval, on_progress=bars)
+                   checkpoint_every=args.checkpoint_every, weights_url=args.weights_url,
+                   freeze=args.freeze)
     console = Console(highlight=False)
+    if args.list_init:
+        _list_init(console, cfg.weights_url or None)
+        return 0
+    if args.dataset is None and not args.resume:
+        raise UserError("lookout train: give the dataset folder (or --resume an existing run)")
+    if not args.out:
+        raise UserError("lookout train: give the run folder with --out, e.g. --out runs/NAME")
+    out = Console(file=sys.stdout, highlight=False)  # the bars and the init lines share it
+    with Bars(out) as bars:  # train, and download / evaluate around it
+        info = train(args.dataset, args.out, cfg, resume=args.resume,
+                     evaluate_at_end=not args.no_eval, on_progress=bars,
+                     on_init=lambda init: _print_init(out, init))
     if info.interrupted:
         console.print(f"interrupted at step {info.step}/{info.steps}; checkpoint saved: "
                       f"{info.checkpoint}\ncontinue with: lookout train --resume --out {args.out}")
@@ -62,3 +79,30 @@ def run(args: argparse.Namespace, config: Config) -> int:
         console.print(f"test AP {coco['AP']:.3f}  AP50 {coco['AP50']:.3f}")
     console.print(f"next: lookout export {args.out} --out models/{info.run_dir.name}")
     return 0
+
+
+def _print_init(console, init: dict) -> None:
+    """What --init restored, module by module."""
+    name = f"{init['weights']} ({init['url']})" if init["weights"] else init["checkpoint"]
+    console.print(f"init from {name}", soft_wrap=True)
+    for module, n in init["counts"].items():
+        why = init["skipped"].get(module)
+        if n["restored"] and n["fresh"]:
+            state = (f"restored {n['restored']} variables; {n['fresh']} fresh "
+                     "(the classifier's class-dependent weights)")
+        elif n["restored"]:
+            state = f"restored ({n['restored']} variables)"
+        else:
+            state = f"fresh ({n['fresh']} variables{f': {why}' if why else ''})"
+        console.print(f"  {module:<9} {state}", soft_wrap=True)
+
+
+def _list_init(console, mirror: str | None) -> None:
+    from training.catalogue import describe
+
+    console.print("pretrained weights for --init (TF Model Garden's published checkpoints):")
+    for row in describe(mirror):
+        console.print(f"\n[bold]{row['name']}[/]  (--init {row['init']} for {row['presets']})\n"
+                      f"  {row['architecture']}\n"
+                      f"  {row['input']} px; holds {row['contents']}; {row['published']}\n"
+                      f"  {row['url']}", soft_wrap=True)

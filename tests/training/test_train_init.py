@@ -80,12 +80,12 @@ def test_url_checkpoint_restores_backbone_bit_for_bit(tmp_path, server, source_r
         (root / part).write_bytes((source_run / part).read_bytes())
     dataset = fruit_dataset(tmp_path.parent.parent)
     run = tmp_path / "run"
-    # lr 0: the one training step changes no trainable weight, so what the run's
-    # checkpoint holds is exactly what --init restored
-    train(dataset, run, tiny_cfg(steps=1, lr=0.0, init=f"{url}/ckpt-4"),
+    # backbone and decoder frozen (the config no longer takes lr 0): the training step
+    # leaves them as restored, so the run's checkpoint holds exactly what --init restored
+    train(dataset, run, tiny_cfg(steps=1, init=f"{url}/ckpt-4", freeze="backbone,decoder"),
           evaluate_at_end=False, cache_dir=tmp_path / "cache")
     info = json.loads((run / "run.json").read_text())
-    assert info["init"]["modules"] == ["backbone", "decoder"]
+    assert info["init"]["modules"] == ["backbone", "decoder", "head"]
     src = tf.train.load_checkpoint(str(source_run / "ckpt-4"))
     dst = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(run)))
     keys = [k for k in src.get_variable_to_shape_map()
@@ -107,11 +107,11 @@ def test_run_folder_and_pinned_archive_resolve(tmp_path, server, source_run) -> 
         for part in ("ckpt-4.index", "ckpt-4.data-00000-of-00001"):
             tar.add(source_run / part, arcname=f"model/{part}")
     digest = hashlib.sha256(archive.read_bytes()).hexdigest()
-    prefix = resolve_checkpoint(f"{url}/retinanet.tar.gz#sha256={digest}", tmp_path, False)
+    prefix = resolve_checkpoint(f"{url}/retinanet.tar.gz#sha256={digest}", tmp_path)
     assert Path(prefix).name == "ckpt-4"
     assert Path(prefix + ".index").read_bytes() == (source_run / "ckpt-4.index").read_bytes()
     with pytest.raises(UserError, match="checksum mismatch"):
-        fetch(f"{url}/retinanet.tar.gz#sha256={'0' * 64}", tmp_path / "other", False)
+        fetch(f"{url}/retinanet.tar.gz#sha256={'0' * 64}", tmp_path / "other")
 
 
 def test_interrupted_download_resumes_with_range(tmp_path, server) -> None:
@@ -133,13 +133,13 @@ def test_bad_urls_are_one_line_errors(tmp_path, server) -> None:
     root, url = server
     (root / "junk.tar.gz").write_bytes(b"definitely not gzip" * 100)
     with pytest.raises(UserError, match="corrupt archive"):
-        resolve_checkpoint(f"{url}/junk.tar.gz", tmp_path, False)
+        resolve_checkpoint(f"{url}/junk.tar.gz", tmp_path)
     with pytest.raises(UserError, match="HTTP 404"):
-        resolve_checkpoint(f"{url}/missing/ckpt-9", tmp_path, False)
+        resolve_checkpoint(f"{url}/missing/ckpt-9", tmp_path)
     with pytest.raises(UserError, match="cannot download"):
-        resolve_checkpoint("http://127.0.0.1:9/ckpt-1", tmp_path, False)  # discard port: closed
+        resolve_checkpoint("http://127.0.0.1:9/ckpt-1", tmp_path)  # discard port: closed
     with pytest.raises(UserError, match="no checkpoint there"):
-        resolve_checkpoint(str(tmp_path / "nowhere"), tmp_path, False)
+        resolve_checkpoint(str(tmp_path / "nowhere"), tmp_path)
 
 
 def test_incompatible_architecture_says_what_does_not_match(tmp_path, source_run) -> None:
@@ -157,5 +157,6 @@ def test_incompatible_architecture_says_what_does_not_match(tmp_path, source_run
     # the heads of our own runs are sized for their classes; the backbone is what counts
     other_classes = build_experiment(tiny_cfg(), 7, ["x"], ["x"])
     info = prepare_init(str(source_run), other_classes)
-    assert info["modules"] == ["backbone", "decoder"]
+    assert info["modules"] == ["backbone", "decoder", "head"]
+    assert info["counts"]["head"]["fresh"] == 2  # the classifier's pointwise kernel and bias
     assert other_classes.task.init_checkpoint == str(source_run / "ckpt-4")

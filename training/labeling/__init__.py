@@ -1,0 +1,1 @@
+"""The labeling loop: frames grabbed from video, and model-assisted labelImg XML."""
