@@ -96,10 +96,23 @@ def export_bundle(
                                    "num_detections (same meaning as the SavedModel)"}
                        if tflite else None),
             "export_check": check,
+            **_data_fit(run, detector.params),
         }
         (tmp / "model.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     report(on_progress, "export", len(stages), len(stages), "done")
     return out_dir
+
+
+def _data_fit(run: dict, params) -> dict:
+    """``anchors`` (as built into the exported graph) and ``training_data`` (box sizes at
+    the input; ``small_objects`` is what `--tile auto` reads)."""
+    model = params.task.model
+    anchors = {**((run.get("data_fit") or {}).get("anchors") or {}),
+               "anchor_size": float(model.anchor.anchor_size),
+               "aspect_ratios": [float(r) for r in model.anchor.aspect_ratios],
+               "num_scales": int(model.anchor.num_scales),
+               "min_level": int(model.min_level), "max_level": int(model.max_level)}
+    return {"anchors": anchors, "training_data": (run.get("data_fit") or {}).get("data")}
 
 
 def serving_function(detector, input_name: str = "images", named_outputs: bool = False):

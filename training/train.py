@@ -29,6 +29,7 @@ from core.progress import OnProgress
 from realtime.labelmap import write_label_map
 from training.config import TrainConfig
 from training.data import check_records, load_dataset
+from training.fit import DataFit, fit_to_data, resolved
 from training.presets import build_experiment
 from training.progress import Interrupted, ProgressAction, StopFlag
 
@@ -93,6 +94,7 @@ def train(
     on_progress: OnProgress | None = None,
     evaluate_at_end: bool = True,
     cache_dir: str | Path | None = None,
+    notify=None,
 ) -> RunInfo:
     """Train (or resume) a RetinaNet on ``dataset_dir`` into ``run_dir``.
 
@@ -105,6 +107,8 @@ def train(
             TensorBoard scalars and sample images).
         cache_dir: where ``train.init`` URLs are downloaded (default ``~/.cache/lookout``).
         on_progress: gets `Progress` reports (download, train, evaluate); None = silent.
+        notify: ``notify(text, warning)`` receives what was chosen from the data (input
+            size, anchors, augmentation) and why, before training starts.
     """
     import official.vision.registry_imports  # noqa: F401  (registers tasks and models)
     import tensorflow as tf
@@ -120,6 +124,7 @@ def train(
         saved = read_run(run_dir)
         _remove_partial_checkpoints(run_dir)  # a kill mid-save leaves ckpt-N_temp behind
         cfg = dataclasses.replace(TrainConfig(**saved["train"]), steps=cfg.steps)
+        fit = DataFit.from_dict(saved["data_fit"]) if saved.get("data_fit") else None
         dataset_dir = saved["dataset"] if dataset_dir is None else dataset_dir
     elif existing is not None:
         raise UserError(f"{run_dir}: already holds checkpoints ({Path(existing).name}); "
@@ -134,8 +139,16 @@ def train(
     if test_records:
         check_records(test_records, data.names, data.label_map)
 
+    if not resume:
+        fit = fit_to_data(cfg, train_records)
+        if notify is not None:
+            for line in fit.lines:
+                notify(line, False)
+            for line in fit.warnings:
+                notify(line, True)
+        cfg = resolved(cfg, fit)
     params = build_experiment(cfg, data.num_classes, [str(p) for p in train_records],
-                              [str(p) for p in test_records or train_records])
+                              [str(p) for p in test_records or train_records], fit=fit)
     init = None
     if cfg.init and not resume:
         from training.init import prepare_init
@@ -156,6 +169,7 @@ def train(
         "train_images": num_train,
         "train": dataclasses.asdict(cfg),
         "init": init if not resume else read_run(run_dir).get("init"),
+        "data_fit": fit.as_dict() if fit else None,
         "status": "training",
     }
     atomic_write_json(run_dir / RUN_FILE, run, indent=2, default=str)
