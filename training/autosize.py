@@ -144,14 +144,15 @@ def choose_input_size(stats: BoxStats, multiple: int, cap: int, *,
         size = min(round_up(floor, multiple), ceiling)
         return SizeChoice(size, f"input {size}: no boxes to measure (the default)", 0.0, 0.0, 0.0)
     rel = stats.side / np.maximum(stats.box_long, 1.0)
-    p_rel = float(np.percentile(rel, quantile))
-    p_px = float(np.percentile(stats.side, quantile))
+    # "lower": the quantile is a real box, so "10% are under" holds exactly
+    p_rel = float(np.percentile(rel, quantile, method="lower"))
+    p_px = float(np.percentile(stats.side, quantile, method="lower"))
     wanted = round_up(target_px / max(p_rel, 1e-6), multiple)
     size = min(max(wanted, round_up(min(floor, need_images), multiple)), ceiling)
     at = stats.at_input(size)
     under = float(np.mean(at < target_px))
     choice = SizeChoice(size, "", under, float(np.mean(at < SMALL_PX)),
-                        float(np.percentile(at, quantile)))
+                        float(np.percentile(at, quantile, method="lower")))
     pct = f"{quantile:g}% of boxes are under {p_px:.0f} px in {image_px:.0f} px images"
     if size == wanted:
         choice.reason = f"input {size}: {pct} (→ {choice.p10_px:.0f} px at the input)"

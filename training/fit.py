@@ -82,6 +82,38 @@ def fit_to_data(cfg: TrainConfig, train_records: list[Path],
     return DataFit(size, anchors, zoom, size_choice, lines, warnings)
 
 
+def input_outlook(report, cfg: TrainConfig, cap: int | None = None) -> str:
+    """For `lookout dataset check`: the input size `lookout train` would choose for this
+    data (``[train]`` as configured) and how many objects stay under 16 px there."""
+    import numpy as np
+
+    from training.autosize import TARGET_PX
+
+    if not len(report.box_w):
+        return ""
+    preset = PRESETS.get(cfg.model)
+    if preset is None:
+        return ""
+    w, h = np.frombuffer(report.box_w, np.float32), np.frombuffer(report.box_h, np.float32)
+    longs = np.frombuffer(report.box_image, np.float32)
+    zeros = np.zeros_like(w)
+    stats = BoxStats(w, h, zeros, zeros, longs, longs, longs)
+    if cfg.input_size == "auto":
+        choice = choose_input_size(stats, preset.size_multiple, cap or cfg.max_input_size
+                                   or default_cap(False))
+        how = f"input {choice.size} (auto)"
+    else:
+        choice = choose_input_size(stats, preset.size_multiple, int(cfg.input_size),
+                                   floor=int(cfg.input_size))
+        how = f"input {cfg.input_size} ([train] input_size)"
+    under = round(choice.under_target * len(stats))
+    text = (f"training at {how}: {under} of {len(stats)} object(s) "
+            f"({choice.under_target:.0%}) under {TARGET_PX:.0f} px at the model's input")
+    if choice.under_target > 0.15:
+        text += "; consider tiled detection (--tile auto) when running the model"
+    return text
+
+
 def resolved(cfg: TrainConfig, fit: DataFit) -> TrainConfig:
     """``cfg`` with the chosen numbers in place of ``auto``."""
     return dataclasses.replace(cfg, input_size=fit.input_size)

@@ -38,5 +38,13 @@ def run(args: argparse.Namespace, config: Config) -> int:
     table.add_row("VOC mAP50", f"{metrics['voc_map50']:.3f}")
     console = Console(highlight=False)
     console.print(table)
+    sizes = Table("size (COCO)", "objects", "AP", "AP50", title="AP per object size")
+    for name, bucket in metrics.get("sizes", {}).items():
+        sizes.add_row(name, str(bucket["objects"]), _fmt(bucket["AP"]), _fmt(bucket["AP50"]))
+    console.print(sizes)
     console.print(f"wrote {args.run_dir}/metrics.json and {args.run_dir}/pr_curves.png")
     return 0
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"

@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from realtime.config import DetectorConfig
 from core.errors import UserError
+from realtime.config import DetectorConfig
 from realtime.detectors import load_detector
 from realtime.detectors.tiling import (
     Tile,
