@@ -7,7 +7,7 @@ throughput: images/s of `lookout train` and of the same Model Garden experiment 
 sizes: lookout's seconds per step at several input sizes (to pick defaults).
 raccoon: from-scratch training on the raccoon tutorial's own split (160 train / 40 test)
     for a fixed wall-clock budget, then COCO AP / AP50 on the 40 test images.
-small: small objects (see `small_objects`: --grid 6 raccoon mosaics, tutorial split): the old
+small: small objects (see `small_objects`: 8x8 raccoon mosaics, tutorial split): the old
     defaults (256 px, Model Garden anchors, no tiling) against --input-size auto + fitted
     anchors, and against auto + tiled inference, each trained for the same wall-clock
     budget; COCO AP, AP50, AP_small and the fps cost of tiling; then old vs auto on
@@ -192,13 +192,13 @@ def small(args, tmp: Path) -> None:
     from training.config import DatasetConfig, TrainConfig
     from training.datasets.build import build_dataset
 
-    mosaics = build_mosaic_dataset(RACCOON, tmp, grid=args.grid)
+    mosaics = build_mosaic_dataset(RACCOON, tmp, grid=args.grid, canvas=args.canvas)
     racc = tmp / "raccoon"
     build_dataset(RACCOON / "data", racc, DatasetConfig(format="csv", max_size="640x640",
                                                         skip_bad=True), images=RACCOON / "images")
     meta = json.loads((mosaics / "dataset.json").read_text())
     print(f"mosaics {args.grid}x{args.grid}: {meta['splits']['train']['images']} train / "
-          f"{meta['splits']['test']['images']} test images of 999x999, "
+          f"{meta['splits']['test']['images']} test images of {args.canvas}x{args.canvas}, "
           f"{sum(meta['splits']['test']['objects'].values())} test objects; "
           f"budget {args.minutes} min of training per model, batch {args.batch}")
     old = TrainConfig(model=args.model, input_size=256, anchors="default", aug_zoom="off",
@@ -246,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="128,192,256,320")
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--lr", type=float, default=0.02)
-    parser.add_argument("--grid", type=int, default=6, help="small mode: GxG mosaics")
+    parser.add_argument("--grid", type=int, default=8, help="small mode: GxG mosaics")
+    parser.add_argument("--canvas", type=int, default=800, help="small mode: mosaic side, px")
     parser.add_argument("--run-dir", default=None, help="raccoon mode: keep the run here")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:

@@ -1,10 +1,12 @@
 """A small-object set made from the raccoon tutorial's data, at bench time, into a temp dir.
 
-GxG mosaics on a 999 px canvas: G*G raccoon images, each fitted into a 1/G cell, so
-every raccoon becomes about 1/G of its size; boxes are moved and scaled with it.
-Raccoons are large (the 10th-percentile box is a third of its image), so at 3x3 they
-are still 29 px at a 256 px input and `--input-size auto` rightly keeps 256; 6x6
-(the default) brings them to the issue's regime (10% under 56 px in 999 px frames). The
+GxG mosaics: G*G raccoon images, each fitted into a 1/G cell of the canvas, so every
+raccoon becomes about 1/G of its size; boxes are moved and scaled with it. Raccoons
+are large (the 10th-percentile box is a third of its image), so in 3x3 mosaics they
+are still 29 px at a 256 px input and `--input-size auto` rightly keeps 256. The
+default, 8x8 on an 800 px canvas (100 px cells), brings them to the issue's regime:
+10% of boxes under 34 px in 800 px frames (11 px at 256), some COCO-small (< 32²)
+objects to measure AP_small on, and frames twice the auto input, where tiling starts. The
 tutorial's own train/test lists (``data/train_labels.csv``, ``test_labels.csv``) decide
 which mosaics an image may go into, so test raccoons are never seen in training.
 Written as labelImg VOC XML + JPEG, then built with the ordinary `build_dataset`.
@@ -23,8 +25,6 @@ import numpy as np
 from realtime.config import DetectorConfig
 from realtime.detectors.common import BatchDetector, RawOutputs
 from realtime.labelmap import read_label_map
-
-CANVAS = 999
 
 
 def read_split(csv_path: Path, images: Path) -> list[tuple[Path, list[tuple]]]:
@@ -48,15 +48,15 @@ def read_split(csv_path: Path, images: Path) -> list[tuple[Path, list[tuple]]]:
 
 
 def write_mosaics(items: list[tuple[Path, list[tuple]]], out_dir: Path, copies: int,
-                  seed: int, prefix: str, grid: int = 6) -> int:
+                  seed: int, prefix: str, grid: int = 8, canvas: int = 800) -> int:
     """``copies`` shuffled passes over ``items``, grid*grid per mosaic; returns the count."""
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     order = np.concatenate([rng.permutation(len(items)) for _ in range(copies)])
     count = 0
-    per, cell_px = grid * grid, CANVAS // grid
+    per, cell_px, side = grid * grid, canvas // grid, canvas
     for start in range(0, len(order) - per + 1, per):
-        canvas = np.full((CANVAS, CANVAS, 3), 114, np.uint8)
+        mosaic = np.full((side, side, 3), 114, np.uint8)
         objects = []
         for cell, index in enumerate(order[start:start + per]):
             path, boxes = items[index]
@@ -66,15 +66,15 @@ def write_mosaics(items: list[tuple[Path, list[tuple]]], out_dir: Path, copies: 
             nw, nh = max(1, round(w * k)), max(1, round(h * k))
             ox = (cell % grid) * cell_px + (cell_px - nw) // 2
             oy = (cell // grid) * cell_px + (cell_px - nh) // 2
-            canvas[oy:oy + nh, ox:ox + nw] = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_AREA)
+            mosaic[oy:oy + nh, ox:ox + nw] = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_AREA)
             for label, x0, y0, x1, y1 in boxes:
                 box = np.clip([x0 * k + ox, y0 * k + oy, x1 * k + ox, y1 * k + oy],
                               [ox, oy, ox, oy], [ox + nw, oy + nh, ox + nw, oy + nh])
                 if box[2] - box[0] >= 2 and box[3] - box[1] >= 2:
                     objects.append((label, *np.round(box).astype(int)))
         name = f"{prefix}-{count:04d}"
-        cv2.imwrite(str(out_dir / f"{name}.jpg"), canvas, [cv2.IMWRITE_JPEG_QUALITY, 92])
-        (out_dir / f"{name}.xml").write_text(_voc(name, canvas.shape, objects), encoding="utf-8")
+        cv2.imwrite(str(out_dir / f"{name}.jpg"), mosaic, [cv2.IMWRITE_JPEG_QUALITY, 92])
+        (out_dir / f"{name}.xml").write_text(_voc(name, mosaic.shape, objects), encoding="utf-8")
         count += 1
     return count
 
@@ -89,8 +89,8 @@ def _voc(name: str, shape, objects) -> str:
     return "".join(parts) + "</annotation>\n"
 
 
-def build_mosaic_dataset(raccoon: Path, work: Path, grid: int = 6, train_copies: int = 8,
-                         test_copies: int = 8) -> Path:
+def build_mosaic_dataset(raccoon: Path, work: Path, grid: int = 8, canvas: int = 800,
+                         train_copies: int = 12, test_copies: int = 16) -> Path:
     """The mosaic set built as a lookout dataset folder (train/ and test/ splits)."""
     from training.config import DatasetConfig
     from training.datasets.build import build_dataset
@@ -99,7 +99,7 @@ def build_mosaic_dataset(raccoon: Path, work: Path, grid: int = 6, train_copies:
     for split, copies in (("train", train_copies), ("test", test_copies)):
         items = read_split(raccoon / "data" / f"{split}_labels.csv", raccoon / "images")
         write_mosaics(items, src / split, copies, seed=7 if split == "train" else 11,
-                      prefix=split, grid=grid)
+                      prefix=split, grid=grid, canvas=canvas)
     out = work / "mosaics"
     build_dataset(src, out, DatasetConfig(format="voc", skip_bad=True))
     return out
