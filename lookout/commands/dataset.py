@@ -67,7 +67,7 @@ def _outlook(report, config) -> None:
 
     text = input_outlook(report, config.train)
     if text:
-        Console(highlight=False).print(text)
+        Console(highlight=False).print(text, soft_wrap=True)
 
 
 def run_build(args: argparse.Namespace, config) -> int:
