@@ -124,20 +124,18 @@ class RunAsDetector(BatchDetector):
     """A training run's checkpoint behind the realtime `Detector` interface (what the
     exported bundle would run, without the cost of exporting it)."""
 
-    kind = "run"
-
     def __init__(self, run: Path, score: float = 0.05) -> None:
         from training.export import EXPORT_SCORE_THRESHOLD, serving_function
-        from training.model import load_detector
+        from training.model import load_checkpoint_model
 
         overrides = {"task": {"model": {"detection_generator": {
             "pre_nms_score_threshold": EXPORT_SCORE_THRESHOLD}}}}
-        self.serve = serving_function(load_detector(run, None, overrides))
-        self.names = read_label_map(run / "label_map.pbtxt")
-        self.source = self.labels_source = str(run)
-        self.setup_filters(DetectorConfig(score=score))
+        self.serve = serving_function(load_checkpoint_model(run, None, overrides))
+        names = read_label_map(run / "label_map.pbtxt")
+        super().__init__(run, names, str(run / "label_map.pbtxt"), DetectorConfig(score=score),
+                         kind="run")
 
-    def _run(self, batch: np.ndarray) -> RawOutputs:
+    def _call(self, batch: np.ndarray) -> RawOutputs:
         out = {k: v.numpy() for k, v in self.serve(batch).items()}
         return RawOutputs(out["detection_boxes"], out["detection_scores"],
                           out["detection_classes"], out["num_detections"])
