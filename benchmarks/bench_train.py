@@ -9,6 +9,11 @@ raccoon: from-scratch training on the raccoon tutorial's own split (160 train / 
     for a fixed wall-clock budget, then COCO AP / AP50 on the 40 test images.
 finetune: fruit-nuts fine-tuned through `--init coco` from a catalogue-layout checkpoint
     served on 127.0.0.1 (a raccoon run), against the same steps from scratch: AP50 of both.
+small: small objects (see `small_objects`: 8x8 raccoon mosaics, tutorial split): the old
+    defaults (256 px, Model Garden anchors, no tiling) against --input-size auto + fitted
+    anchors, and against auto + tiled inference, each trained for the same wall-clock
+    budget; COCO AP, AP50, AP_small and the fps cost of tiling; then old vs auto on
+    raccoon itself (goal: AP50 >= 2x old on the mosaics, no loss > 0.01 on raccoon).
 """
 
 from __future__ import annotations
@@ -22,8 +27,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+for _path in (REPO, REPO / "benchmarks"):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
 FRUIT = REPO.parent / "shared" / "datasets" / "fruit-nuts"
 RACCOON = REPO.parent / "shared" / "datasets" / "raccoon"
@@ -223,10 +229,119 @@ def finetune(args, tmp: Path) -> None:
         print(f"  {name:<24}: AP {coco['AP']:.3f}  AP50 {coco['AP50']:.3f}")
 
 
+def _budget_run(data_dir: Path, run: Path, cfg, minutes: float):
+    """Train ``cfg`` for about ``minutes``: a short probe measures s/step first."""
+    import dataclasses
+
+    from training.train import train
+
+    probe = dataclasses.replace(cfg, steps=6, checkpoint_every=6)
+    info = train(data_dir, run.with_name(run.name + "-probe"), probe, evaluate_at_end=False)
+    per_step = cfg.batch / info.images_per_sec
+    steps = max(20, int(minutes * 60 / per_step))
+    lines = []
+    start = time.time()
+    full = dataclasses.replace(cfg, steps=steps, checkpoint_every=max(50, steps // 4))
+    train(data_dir, run, full, evaluate_at_end=False,
+          notify=lambda text, warn: lines.append(("warning: " if warn else "") + text))
+    return steps, per_step, time.time() - start, lines
+
+
+def _score(run: Path, data_dir: Path, tile: int | None = None) -> tuple[dict, dict, float]:
+    """COCO figures (and per size bucket) of the run's checkpoint on the test split, as a
+    realtime detector (``tile``: through `TiledDetector`), and its images/s."""
+    from small_objects import RunAsDetector, test_images
+
+    from realtime.detectors.tiling import TiledDetector
+    from training.evaluate import coco_eval
+
+    detector = RunAsDetector(run)
+    if tile:
+        detector = TiledDetector(detector, tile, min_frame=2 * tile)
+    images = test_images(data_dir)
+    truth, found = [], []
+    detector.detect([images[0][0]])  # trace outside the timing
+    start = time.perf_counter()
+    for image, boxes, ids in images:
+        (dets,) = detector.detect([image])
+        truth.append((boxes, ids))
+        found.append((dets.xyxy[:, [1, 0, 3, 2]], dets.scores, dets.class_ids))
+    fps = len(images) / (time.perf_counter() - start)
+    coco, sizes = coco_eval(truth, found, detector.names)
+    return coco, sizes, fps
+
+
+def _same_experiment(data_dir: Path, old, auto) -> bool:
+    """Does ``auto`` resolve, on this data, to exactly the ``old`` settings?"""
+    from training.data import load_dataset
+    from training.fit import fit_to_data
+
+    records = load_dataset(data_dir).splits["train"]
+    a, o = fit_to_data(auto, records), fit_to_data(old, records)
+    return (a.input_size, a.anchors.as_dict(), a.zoom) == (o.input_size, o.anchors.as_dict(),
+                                                           o.zoom)
+
+
+def small(args, tmp: Path) -> None:
+    import json
+
+    from small_objects import build_mosaic_dataset
+
+    from training.config import DatasetConfig, TrainConfig
+    from training.datasets.build import build_dataset
+
+    mosaics = build_mosaic_dataset(RACCOON, tmp, grid=args.grid, canvas=args.canvas)
+    racc = tmp / "raccoon"
+    build_dataset(RACCOON / "data", racc, DatasetConfig(format="csv", max_size="640x640",
+                                                        skip_bad=True), images=RACCOON / "images")
+    meta = json.loads((mosaics / "dataset.json").read_text())
+    print(f"mosaics {args.grid}x{args.grid}: {meta['splits']['train']['images']} train / "
+          f"{meta['splits']['test']['images']} test images of {args.canvas}x{args.canvas}, "
+          f"{sum(meta['splits']['test']['objects'].values())} test objects; "
+          f"budget {args.minutes} min of training per model, batch {args.batch}")
+    old = TrainConfig(model=args.model, input_size=256, anchors="default", aug_zoom="off",
+                      batch=args.batch, lr=args.lr)
+    auto = TrainConfig(model=args.model, batch=args.batch, lr=args.lr)
+    rows = []
+    for set_name, data_dir in (("mosaics", mosaics), ("raccoon", racc)):
+        if _same_experiment(data_dir, old, auto):
+            print(f"[{set_name}] auto resolves to the old defaults (256 px, Model Garden's "
+                  "anchors, no zoom): the same experiment, so no change is possible; not trained")
+            continue
+        for name, cfg in (("old defaults", old), ("auto + anchors", auto)):
+            run = tmp / f"{set_name}-{name.split()[0]}"
+            steps, per_step, seconds, lines = _budget_run(data_dir, run, cfg, args.minutes)
+            size = json.loads((run / "run.json").read_text())["input_size"]
+            print(f"[{set_name} / {name}] {steps} steps x {per_step:.2f} s in {seconds:.0f} s")
+            for line in lines:
+                print("   " + line)
+            coco, sizes, fps = _score(run, data_dir)
+            rows.append((set_name, name, size, coco, sizes, fps))
+            if set_name == "mosaics" and name.startswith("auto"):
+                coco, sizes, fps = _score(run, data_dir, tile=size)
+                rows.append((set_name, name + " + tiles", size, coco, sizes, fps))
+    print(f"\n{'set':9s} {'setting':24s} {'input':>5s} {'AP':>6s} {'AP50':>6s} {'AP_s':>6s} "
+          f"{'small n':>7s} {'fps':>6s}")
+    for set_name, name, size, coco, sizes, fps in rows:
+        print(f"{set_name:9s} {name:24s} {size:5d} {coco['AP']:6.3f} {coco['AP50']:6.3f} "
+              f"{coco['AP_small']:6.3f} {sizes['small']['objects']:7d} {fps:6.2f}")
+    m = {r[1]: r[3] for r in rows if r[0] == "mosaics"}
+    fps = {r_[1]: r_[5] for r_ in rows if r_[0] == "mosaics"}
+    base = max(m["old defaults"]["AP50"], 1e-9)
+    print(f"mosaics AP50 auto/old: {m['auto + anchors']['AP50'] / base:.2f}x, "
+          f"auto+tiles/old: {m['auto + anchors + tiles']['AP50'] / base:.2f}x (goal >= 2x)")
+    r = {r[1]: r[3] for r in rows if r[0] == "raccoon"}
+    if r:
+        print(f"raccoon AP50 auto - old: "
+              f"{r['auto + anchors']['AP50'] - r['old defaults']['AP50']:+.3f} (goal >= -0.01)")
+    print(f"tiling fps cost: {fps['auto + anchors']:.2f} -> {fps['auto + anchors + tiles']:.2f} "
+          f"images/s ({fps['auto + anchors'] / max(fps['auto + anchors + tiles'], 1e-9):.1f}x slower)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lookout bench train", description=__doc__.split("\n")[0])
     parser.add_argument("--mode", default="throughput",
-                        choices=["throughput", "sizes", "raccoon", "finetune"])
+                        choices=["throughput", "sizes", "raccoon", "finetune", "small"])
     parser.add_argument("--model", default="retinanet-mobilenetv2-fpn")
     parser.add_argument("--input-size", type=int, default=256)
     parser.add_argument("--batch", type=int, default=4)
@@ -235,6 +350,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="128,192,256,320")
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--lr", type=float, default=0.02)
+    parser.add_argument("--grid", type=int, default=8, help="small mode: GxG mosaics")
+    parser.add_argument("--canvas", type=int, default=800, help="small mode: mosaic side, px")
     parser.add_argument("--run-dir", default=None, help="raccoon mode: keep the run here")
     parser.add_argument("--pretrained", default=None,
                         help="finetune mode: the run used as pretrained weights (default: a "
@@ -242,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
         modes = {"throughput": throughput, "sizes": sizes, "raccoon": raccoon,
-                 "finetune": finetune}
+                 "finetune": finetune, "small": small}
         modes[args.mode](args, Path(tmp))
     return 0
 

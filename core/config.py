@@ -210,7 +210,14 @@ def _coerce(hint: Any, value: Any, dotted: str, found: list[Problem]) -> Any:
         return _build(hint, value, dotted, found)
     if origin in (typing.Union, types.UnionType):
         options = [a for a in typing.get_args(hint) if a is not type(None)]
-        return None if value is None else _coerce(options[0], value, dotted, found)
+        if value is None:
+            return None
+        for option in options[:-1]:  # the first type that fits, e.g. int | str
+            try:
+                return _coerce(option, value, dotted, found)
+            except _Bad:
+                pass
+        return _coerce(options[-1], value, dotted, found)
     if origin is list:
         (item,) = typing.get_args(hint) or (Any,)
         if not isinstance(value, list):

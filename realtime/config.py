@@ -37,10 +37,16 @@ class DetectorConfig(Section):
     workers: int = doc(0, "detector calls run side by side (.tflite: one interpreter each; "
                           "0 = one per core for .tflite, 1 for TensorFlow models)", ge=0)
     threads: int = doc(0, "CPU threads per .tflite interpreter (0 = the cores / workers)", ge=0)
+    tile: str | int = doc("auto", "tiled detection for small objects in big frames: auto (at "
+                          "the bundle's input size, when the frame is 2x larger and model.json "
+                          "says the training data had small objects) | off | tile size in px")
 
     def problems(self) -> Iterable[Problem]:
         if not re.fullmatch(r"auto|cpu|gpu(:\d+)?", self.device):
             yield "device", f"expected auto, cpu, gpu or gpu:N, got {self.device!r}"
+        tile = str(self.tile).strip().lower()
+        if tile not in ("auto", "off") and not (tile.isdigit() and int(tile) >= 32):
+            yield "tile", f"expected auto, off or a tile size in pixels (>= 32), got {self.tile!r}"
 
 
 @dataclass

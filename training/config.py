@@ -45,8 +45,14 @@ class TrainConfig(Section):
     model: str = doc("retinanet-mobilenetv2-fpn", "preset: retinanet-mobilenetv2-fpn | "
                      "retinanet-mobilenetv2-fpn-l7 | "
                      "retinanet-spinenet-mobile | retinanet-resnet50-fpn")
-    input_size: int = doc(256, "square input size in pixels: a multiple of 64 for "
-                          "retinanet-mobilenetv2-fpn, of 128 for the SpineNet and ResNet presets")
+    input_size: int | str = doc("auto", "square input size in pixels (a multiple of 64 for "
+                                "retinanet-mobilenetv2-fpn, of 128 for the SpineNet and ResNet "
+                                "presets), or auto: read off the training boxes so 90% of them "
+                                "are at least 16 px at the input")
+    max_input_size: int = doc(0, "the largest size auto may choose (0 = 640 on a CPU, 1024 "
+                              "where a GPU trains)", ge=0)
+    anchors: str = doc("auto", "auto (anchor size, ratios and scales fitted to the training "
+                       "boxes) | default (Model Garden's)", choices=("auto", "default"))
     steps: int = doc(2000, "training steps", ge=1)
     batch: int = doc(8, "global batch size", ge=1)
     lr: float = doc(0.01, "base learning rate (cosine decay with warm-up)", gt=0.0)
@@ -61,6 +67,11 @@ class TrainConfig(Section):
     aug_flip: bool = doc(True, "random horizontal flip")
     aug_scale_min: float = doc(0.8, "scale jitter lower bound", gt=0.0)
     aug_scale_max: float = doc(1.2, "scale jitter upper bound", gt=0.0)
+    aug_zoom: str = doc("auto", "random zoom-in crop up to aug_zoom_max, so small objects are "
+                        "also seen larger: auto (on when 10% of boxes are under 32 px at the "
+                        "input) | on | off", choices=("auto", "on", "off"))
+    aug_zoom_max: float = doc(2.0, "the zoom-in's largest scale (Model Garden's aug_scale_max)",
+                              ge=1.0)
 
     def problems(self) -> Iterable[Problem]:
         from training.presets import PRESETS  # presets.py uses this table: import late
@@ -68,6 +79,9 @@ class TrainConfig(Section):
         preset = PRESETS.get(self.model)
         if preset is None:
             yield "model", f"must be one of {' | '.join(PRESETS)}, got {self.model!r}"
+        elif isinstance(self.input_size, str):
+            if self.input_size != "auto":
+                yield "input_size", f"expected auto or a number of pixels, got {self.input_size!r}"
         elif self.input_size <= 0 or self.input_size % preset.size_multiple:
             yield "input_size", (f"{self.model} needs a positive multiple of "
                    f"{preset.size_multiple}, got {self.input_size}")

@@ -68,7 +68,7 @@ def evaluate(run_dir: str | Path, data: list[str | Path] | str | Path | None = N
             samples.append((image, out))
         report(on_progress, "evaluate", index + 1, count)
 
-    coco = _coco_metrics(truth, found, names)
+    coco, sizes = coco_eval(truth, found, names)
     voc, curves = _voc_ap50(truth, found, names)
     metrics = {
         "checkpoint": Path(detector.checkpoint).name,
@@ -76,6 +76,7 @@ def evaluate(run_dir: str | Path, data: list[str | Path] | str | Path | None = N
         "data": [str(p) for p in paths],
         "images": count,
         "coco": coco,
+        "sizes": sizes,
         "voc_ap50": {names[k]: v for k, v in voc.items()},
         "voc_map50": float(np.mean(list(voc.values()))) if voc else 0.0,
     }
@@ -104,8 +105,25 @@ def _step_of(checkpoint: str) -> int | None:
     return int(tail) if tail.isdigit() else None
 
 
+SIZE_BUCKETS = {"small": (0.0, 32.0**2), "medium": (32.0**2, 96.0**2), "large": (96.0**2, 1e10)}
+
+
 def _coco_metrics(truth, found, names: dict[int, str]) -> dict:
-    """COCO AP/AR via pycocotools on in-memory ground truth and detections."""
+    return coco_eval(truth, found, names)[0]
+
+
+def coco_eval(truth, found, names: dict[int, str]) -> tuple[dict, dict]:
+    """COCO AP/AR via pycocotools on in-memory ground truth and detections.
+
+    Args:
+        truth: per image ``(boxes [N, 4] ymin, xmin, ymax, xmax px, class ids [N])``.
+        found: per image ``(boxes, scores, class ids)`` likewise.
+
+    Returns:
+        ``(coco, sizes)``: the 12 COCO figures, and per size bucket (COCO's small <
+        32², medium < 96², large, in image pixels) ``{"objects": ground-truth count,
+        "AP": ..., "AP50": ...}`` (None where the bucket has no object).
+    """
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
@@ -121,18 +139,31 @@ def _coco_metrics(truth, found, names: dict[int, str]) -> dict:
                             "bbox": [float(x0), float(y0), float(x1 - x0), float(y1 - y0)]})
     if not annotations:
         raise UserError("evaluation records hold no boxes")
+    sizes = {name: {"objects": sum(1 for a in annotations if lo <= a["area"] < hi),
+                    "AP": None, "AP50": None} for name, (lo, hi) in SIZE_BUCKETS.items()}
     gt = COCO()
     gt.dataset = {"images": images, "annotations": annotations,
                   "categories": [{"id": k, "name": v} for k, v in names.items()]}
     with contextlib.redirect_stdout(io.StringIO()):
         gt.createIndex()
         if not results:
-            return {k: 0.0 for k in COCO_NAMES}
+            for bucket in sizes.values():
+                if bucket["objects"]:
+                    bucket.update(AP=0.0, AP50=0.0)
+            return {k: 0.0 for k in COCO_NAMES}, sizes
         evaluator = COCOeval(gt, gt.loadRes(results), "bbox")
         evaluator.evaluate()
         evaluator.accumulate()
         evaluator.summarize()
-    return {k: max(0.0, float(v)) for k, v in zip(COCO_NAMES, evaluator.stats)}
+    # precision [IoU thresholds, recall points, classes, area ranges, max dets]; area
+    # ranges all/small/medium/large, max dets 1/10/100
+    precision = evaluator.eval["precision"]
+    for a, bucket in enumerate(sizes.values(), 1):
+        if bucket["objects"]:
+            every, at50 = precision[:, :, :, a, -1], precision[0, :, :, a, -1]
+            bucket["AP"] = float(every[every > -1].mean()) if (every > -1).any() else 0.0
+            bucket["AP50"] = float(at50[at50 > -1].mean()) if (at50 > -1).any() else 0.0
+    return {k: max(0.0, float(v)) for k, v in zip(COCO_NAMES, evaluator.stats)}, sizes
 
 
 def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:

@@ -111,6 +111,7 @@ def export_bundle(
             "files": {name: file for name, file in BUNDLE_FILES.items()
                       if (tmp / file).exists()},
             "export_check": check,
+            **_data_fit(run, detector.params),
         }
         (tmp / "model.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     report(on_progress, "export", len(stages), len(stages), "done")
@@ -162,6 +163,18 @@ def describe_agreement(a: dict) -> str:
     return (f"{a['matched']}/{a['float_detections']} detections matched at IoU >= {a['iou']} "
             f"(score diff mean {a['score_diff_mean']}, max {a['score_diff_max']}), "
             f"{a['int8_only']} int8-only, on {a['images']} images")
+
+
+def _data_fit(run: dict, params) -> dict:
+    """``anchors`` (as built into the exported graph) and ``training_data`` (box sizes at
+    the input; ``small_objects`` is what `--tile auto` reads)."""
+    model = params.task.model
+    anchors = {**((run.get("data_fit") or {}).get("anchors") or {}),
+               "anchor_size": float(model.anchor.anchor_size),
+               "aspect_ratios": [float(r) for r in model.anchor.aspect_ratios],
+               "num_scales": int(model.anchor.num_scales),
+               "min_level": int(model.min_level), "max_level": int(model.max_level)}
+    return {"anchors": anchors, "training_data": (run.get("data_fit") or {}).get("data")}
 
 
 def serving_function(detector, input_name: str = "images", named_outputs: bool = False):

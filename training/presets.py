@@ -24,6 +24,7 @@ class Preset:
     size_multiple: int  # input sizes must be a multiple of this: 2 ** max_level, since
     # Model Garden pads inputs to it (train parser and serving module alike)
     adapt: Callable  # (ExperimentConfig) -> None: backbone/decoder/head changes
+    levels: tuple[int, int] = (3, 7)  # FPN min and max level after `adapt`
 
 
 def _mobilenetv2_fpn(params, max_level: int = 6) -> None:
@@ -63,8 +64,10 @@ def _resnet50_fpn(params) -> None:
 
 
 PRESETS: dict[str, Preset] = {
-    "retinanet-mobilenetv2-fpn": Preset("retinanet_resnetfpn_coco", 64, _mobilenetv2_fpn),
-    "retinanet-mobilenetv2-fpn-l7": Preset("retinanet_resnetfpn_coco", 128, _mobilenetv2_fpn_l7),
+    "retinanet-mobilenetv2-fpn": Preset("retinanet_resnetfpn_coco", 64, _mobilenetv2_fpn,
+                                         (3, 6)),
+    "retinanet-mobilenetv2-fpn-l7": Preset("retinanet_resnetfpn_coco", 128, _mobilenetv2_fpn_l7,
+                                            (3, 7)),
     "retinanet-spinenet-mobile": Preset("retinanet_mobile_coco", 128, _spinenet_mobile),
     "retinanet-resnet50-fpn": Preset("retinanet_resnetfpn_coco", 32, _resnet50_fpn),
 }
@@ -76,13 +79,20 @@ def build_experiment(
     train_records: list[str],
     eval_records: list[str],
     eval_batch: int = 1,
+    fit=None,
 ):
-    """Resolve the Model Garden experiment for ``cfg`` (validated, locked)."""
+    """Resolve the Model Garden experiment for ``cfg`` (validated, locked).
+
+    ``fit`` (a `training.fit.DataFit`) sets the anchors and the zoom-in augmentation
+    chosen from the data; without it, Model Garden's anchors are kept.
+    """
     import official.vision.configs.retinanet  # noqa: F401  (registers the experiments)
     from official.core import exp_factory
     from official.modeling import optimization
 
     preset = PRESETS[cfg.model]  # the preset, input size and ranges: checked by TrainConfig
+    if not isinstance(cfg.input_size, int):  # "auto" is resolved by training.fit first
+        raise TypeError(f"build_experiment: input_size {cfg.input_size!r} is not resolved")
 
     params = exp_factory.get_exp_config(preset.experiment)
     preset.adapt(params)
@@ -112,6 +122,8 @@ def build_experiment(
     parser.aug_rand_hflip = cfg.aug_flip
     parser.aug_scale_min = cfg.aug_scale_min
     parser.aug_scale_max = cfg.aug_scale_max
+    if fit is not None:
+        _apply_fit(params, fit, cfg)
 
     warmup = max(1, min(cfg.steps // 10, 500))
     trainer = params.trainer
@@ -132,6 +144,20 @@ def build_experiment(
     params.validate()
     params.lock()
     return params
+
+
+def _apply_fit(params, fit, cfg: TrainConfig) -> None:
+    """Anchors (Model Garden's `Anchor` knobs and FPN levels) and the zoom-in crop: Model
+    Garden's scale jitter above 1 zooms in and crops, clipping the boxes the crop cuts
+    and dropping those left empty (`retinanet_input.Parser`)."""
+    model, a = params.task.model, fit.anchors
+    model.anchor.anchor_size = float(a.anchor_size)
+    model.anchor.aspect_ratios = [float(r) for r in a.aspect_ratios]
+    model.anchor.num_scales = int(a.num_scales)
+    model.min_level, model.max_level = int(a.min_level), int(a.max_level)
+    if fit.zoom:
+        parser = params.task.train_data.parser
+        parser.aug_scale_max = max(float(cfg.aug_scale_max), float(cfg.aug_zoom_max))
 
 
 def _steps_per_loop(cfg: TrainConfig) -> int:

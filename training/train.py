@@ -31,6 +31,7 @@ from realtime.labelmap import write_label_map
 from training import cluster
 from training.config import TrainConfig
 from training.data import check_records, load_dataset
+from training.fit import DataFit, fit_to_data, resolved
 from training.freeze import freeze_on_build, parse_freeze
 from training.presets import build_experiment
 from training.progress import Interrupted, ProgressAction, StopFlag
@@ -100,6 +101,7 @@ def train(
     evaluate_at_end: bool = True,
     cache_dir: str | Path | None = None,
     on_init: Callable[[dict], None] | None = None,
+    notify=None,
 ) -> RunInfo:
     """Train (or resume) a RetinaNet on ``dataset_dir`` into ``run_dir``.
 
@@ -114,6 +116,8 @@ def train(
         on_progress: gets `Progress` reports (download, train, evaluate); None = silent.
         on_init: called with what ``train.init`` restores (`training.init.prepare_init`)
             before training starts.
+        notify: ``notify(text, warning)`` receives what was chosen from the data (input
+            size, anchors, augmentation) and why, before training starts.
     """
     import official.vision.registry_imports  # noqa: F401  (registers tasks and models)
     import tensorflow as tf
@@ -130,6 +134,7 @@ def train(
         cfg = dataclasses.replace(TrainConfig(**saved["train"]), steps=cfg.steps)
         if cluster.is_chief(cfg.strategy):
             _remove_partial_checkpoints(run_dir)  # a kill mid-save leaves ckpt-N_temp behind
+        fit = DataFit.from_dict(saved["data_fit"]) if saved.get("data_fit") else None
         dataset_dir = saved["dataset"] if dataset_dir is None else dataset_dir
     elif existing is not None:
         raise UserError(f"{run_dir}: already holds checkpoints ({Path(existing).name}); "
@@ -148,8 +153,16 @@ def train(
     if test_records:
         check_records(test_records, data.names, data.label_map)
 
+    if not resume:
+        fit = fit_to_data(cfg, train_records)
+        if notify is not None:
+            for line in fit.lines:
+                notify(line, False)
+            for line in fit.warnings:
+                notify(line, True)
+        cfg = resolved(cfg, fit)
     params = build_experiment(cfg, data.num_classes, [str(p) for p in train_records],
-                              [str(p) for p in test_records or train_records])
+                              [str(p) for p in test_records or train_records], fit=fit)
     freeze = parse_freeze(cfg.freeze)
     init = None
     if cfg.init and not resume:
@@ -175,6 +188,7 @@ def train(
         "train_images": num_train,
         "train": dataclasses.asdict(cfg),
         "init": init if not resume else read_run(run_dir).get("init"),
+        "data_fit": fit.as_dict() if fit else None,
         "status": "training",
     }
     if chief:

@@ -25,6 +25,10 @@ DETECTOR_FLAGS: dict[str, dict] = {
                                 "when there is one, model_int8.tflite if `lookout eval` found "
                                 "it within max_ap50_drop; tflite/int8 = LiteRT/XNNPACK)"},
     "--workers": {"type": int, "help": "detector calls run side by side (0 = automatic)"},
+    "--tile": {"metavar": "auto|N|off",
+               "help": "tiled detection for small objects: overlapping N px tiles plus the "
+                       "whole frame (auto: at the bundle's input size, when it was trained "
+                       "on small objects and the frame is 2x larger)"},
 }
 PIPELINE_FLAGS: dict[str, dict] = {
     "--batch": {"type": int, "help": "frames (images) per detector call"},
@@ -62,7 +66,7 @@ def detector_config(args: argparse.Namespace, config: Config) -> DetectorConfig:
         classes = [c.strip() for c in args.classes.split(",") if c.strip()]
     return override(config.detector, score=args.score, classes=classes, max_det=args.max_det,
                     device=args.device, labels=args.labels, bundle_format=args.bundle_format,
-                    workers=args.workers)
+                    workers=args.workers, tile=args.tile)
 
 
 def pipeline_config(args: argparse.Namespace, config: Config,

@@ -58,7 +58,18 @@ def run_check(args: argparse.Namespace, config) -> int:
         report = check_dataset(args.src, cfg, label_map=args.label_map, images=args.images,
                                on_progress=bars)
     print_report(report, title="check")
+    _outlook(report, config)
     return 0 if report.ok(cfg.strict) else 1
+
+
+def _outlook(report, config) -> None:
+    from rich.console import Console
+
+    from training.fit import input_outlook
+
+    text = input_outlook(report, config.train)
+    if text:
+        Console(highlight=False).print(text, soft_wrap=True)
 
 
 def run_build(args: argparse.Namespace, config) -> int:
@@ -88,6 +99,7 @@ def run_build(args: argparse.Namespace, config) -> int:
         print_report(exc.report, title="build refused")
         raise
     print_report(result.report, title="built", built=True)
+    _outlook(result.report, config)
     console = Console(highlight=False)
     for split, paths in result.records.items():
         console.print(f"{split}: {', '.join(str(p) for p in paths)}")

@@ -48,6 +48,10 @@ def run(args: argparse.Namespace, config: Config) -> int:
     table.add_row("VOC mAP50", f"{metrics['voc_map50']:.3f}")
     console = Console(highlight=False)
     console.print(table)
+    sizes = Table("size (COCO)", "objects", "AP", "AP50", title="AP per object size")
+    for name, bucket in metrics.get("sizes", {}).items():
+        sizes.add_row(name, str(bucket["objects"]), _fmt(bucket["AP"]), _fmt(bucket["AP50"]))
+    console.print(sizes)
     console.print(f"wrote {args.run_dir}/metrics.json and {args.run_dir}/pr_curves.png")
     return 0
 
@@ -83,3 +87,7 @@ def run_bundle(args: argparse.Namespace) -> int:
         console.print(f"int8 AP50 drop vs model.tflite: {result['int8_ap50_drop']:+.3f}")
     console.print(f"wrote the results into {args.run_dir}/model.json (evaluation)")
     return 0
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"

@@ -21,7 +21,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", help="preset: retinanet-mobilenetv2-fpn | "
                                    "retinanet-mobilenetv2-fpn-l7 | retinanet-spinenet-mobile"
                                    " | retinanet-resnet50-fpn")
-    p.add_argument("--input-size", type=int, dest="input_size", help="square input size (px)")
+    p.add_argument("--input-size", type=_size, dest="input_size",
+                   help="square input size in px, or auto (default: read off the training "
+                        "boxes so 90%% of them are at least 16 px at the input)")
+    p.add_argument("--anchors", choices=["auto", "default"],
+                   help="auto: fit anchor size, ratios and scales to the training boxes "
+                        "(default); default: Model Garden's")
     p.add_argument("--steps", type=int, help="total training steps")
     p.add_argument("--batch", type=int, help="global batch size")
     p.add_argument("--lr", type=float, help="base learning rate")
@@ -43,14 +48,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _size(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected auto or a number of pixels, got {text!r}")
+
+
 def run(args: argparse.Namespace, config: Config) -> int:
     from rich.console import Console
+    from rich.markup import escape
 
     from core.errors import UserError
     from lookout.progress import Bars
     from training.train import train
 
-    cfg = override(config.train, model=args.model, input_size=args.input_size, steps=args.steps,
+    cfg = override(config.train, model=args.model, input_size=args.input_size,
+                   anchors=args.anchors, steps=args.steps,
                    batch=args.batch, lr=args.lr, init=args.init, strategy=args.strategy,
                    checkpoint_every=args.checkpoint_every, weights_url=args.weights_url,
                    freeze=args.freeze)
@@ -64,8 +80,14 @@ def run(args: argparse.Namespace, config: Config) -> int:
         raise UserError("lookout train: give the run folder with --out, e.g. --out runs/NAME")
     out = Console(file=sys.stdout, highlight=False)  # the bars and the init lines share it
     with Bars(out) as bars:  # train, and download / evaluate around it
+        def notify(text: str, warning: bool) -> None:
+            # above the bars, one line each however narrow the terminal
+            bars.progress.console.print(
+                f"[yellow]warning:[/] {escape(text)}" if warning else escape(text),
+                soft_wrap=True, highlight=False)
+
         info = train(args.dataset, args.out, cfg, resume=args.resume,
-                     evaluate_at_end=not args.no_eval, on_progress=bars,
+                     evaluate_at_end=not args.no_eval, on_progress=bars, notify=notify,
                      on_init=lambda init: _print_init(out, init))
     if info.interrupted:
         console.print(f"interrupted at step {info.step}/{info.steps}; checkpoint saved: "

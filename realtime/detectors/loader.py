@@ -15,6 +15,7 @@ from core.errors import UserError
 from realtime.config import DetectorConfig
 from realtime.detectors.base import Detector
 from realtime.detectors.common import BatchDetector, find_labels
+from realtime.detectors.tiling import with_tiling
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,7 @@ def load_detector(model: str | Path, cfg: DetectorConfig | None = None,
         path = path.parent
     for backend in BACKENDS.values():
         if backend.probe(path):
-            detector = backend.open(path, cfg)
+            detector = with_tiling(backend.open(path, cfg), path, cfg.tile, cfg.max_det)
             if warmup:
                 detector.warmup()
             return detector

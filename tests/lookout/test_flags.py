@@ -51,8 +51,10 @@ def test_watch_flags_reach_the_detector_and_pipeline_config():
     parser = build_parser()
     args = parser.parse_args(["watch", "m", "--source", "s", "--labels", "lm.pbtxt",
                               "--score", "0.3", "--classes", "person, cat", "--batch", "2",
-                              "--stride", "3", "--resize", "320", "--max-wait", "5"])
+                              "--stride", "3", "--resize", "320", "--max-wait", "5",
+                              "--tile", "512"])
     config = apply_flags(args, Config())
+    assert config.detector.tile == "512"
     assert config.detector.labels == "lm.pbtxt" and config.detector.score == 0.3
     assert config.detector.classes == ["person", "cat"]
     assert (config.pipeline.batch, config.pipeline.stride, config.pipeline.resize,

@@ -77,3 +77,18 @@ def test_tutorial_record_with_string_source_ids(tmp_path: Path, run_dir: Path) -
 def test_missing_records(tmp_path: Path, run_dir: Path) -> None:
     with pytest.raises(UserError, match="nothing.record: record file not found"):
         evaluate(run_dir, tmp_path / "nothing.record")
+
+
+def test_ap_per_size_bucket_counts_ground_truth() -> None:
+    from training.evaluate import coco_eval
+
+    small = np.array([[0, 0, 10, 10], [50, 50, 70, 70]], np.float32)  # 100 and 400 px²
+    large = np.array([[100, 100, 300, 300]], np.float32)  # 40000 px²
+    truth = [(np.concatenate([small, large]), np.array([1, 1, 2]))]
+    # the small ones found exactly, the large one missed
+    found = [(small, np.array([0.9, 0.8], np.float32), np.array([1, 1]))]
+    coco, sizes = coco_eval(truth, found, NAMES)
+    assert sizes["small"] == {"objects": 2, "AP": pytest.approx(1.0), "AP50": pytest.approx(1.0)}
+    assert sizes["medium"] == {"objects": 0, "AP": None, "AP50": None}
+    assert sizes["large"]["objects"] == 1 and sizes["large"]["AP"] == 0.0
+    assert coco["AP_small"] == pytest.approx(sizes["small"]["AP"])

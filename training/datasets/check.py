@@ -174,6 +174,7 @@ class DatasetReport:
     splits: dict[str, SplitCounts] = field(default_factory=dict)
     box_w: array = field(default_factory=lambda: array("f"))  # px, one per box
     box_h: array = field(default_factory=lambda: array("f"))
+    box_image: array = field(default_factory=lambda: array("f"))  # longer side of its image
     problems: list[Problem] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
 
@@ -194,6 +195,7 @@ class DatasetReport:
             self.objects[b.label] += 1
             self.box_w.append(b.xmax - b.xmin)
             self.box_h.append(b.ymax - b.ymin)
+            self.box_image.append(max(loaded.width, loaded.height))
         if split is not None:
             counts = self.splits.setdefault(split, SplitCounts())
             counts.images += 1

@@ -1,0 +1,119 @@
+"""Training settings read off the data: input size, anchors, zoom-in augmentation.
+
+`fit_to_data` turns the ``auto`` values of ``[train]`` into numbers from the training
+boxes (see `training.autosize` and `training.anchors`) and says what it chose and why,
+as lines the command line prints. The result is saved in ``run.json`` (``data_fit``),
+so a resumed run rebuilds exactly the same model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from training.anchors import AnchorChoice, anchor_recall, fit_anchors
+from training.autosize import BoxStats, SizeChoice, choose_input_size, default_cap
+from training.config import TrainConfig
+from training.presets import PRESETS
+
+
+@dataclass
+class DataFit:
+    """What training chose from the data."""
+
+    input_size: int
+    anchors: AnchorChoice
+    zoom: bool  # random zoom-in crop on (aug_scale_max raised to aug_zoom_max)
+    size: SizeChoice | None = None  # None when --input-size was given
+    lines: list[str] = field(default_factory=list)  # what to tell the user
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"input_size": self.input_size, "anchors": self.anchors.as_dict(),
+                "zoom": self.zoom, "data": self.size.as_dict() if self.size else None}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> DataFit:
+        size = None
+        if d.get("data"):
+            data = d["data"]
+            size = SizeChoice(data["input_size"], "", data["under_16px"], data["small_share"],
+                              data["box_p10_px"])
+        return cls(int(d["input_size"]), AnchorChoice(**d["anchors"]), bool(d["zoom"]), size)
+
+
+def fit_to_data(cfg: TrainConfig, train_records: list[Path],
+                stats: BoxStats | None = None) -> DataFit:
+    """Resolve ``input_size``, ``anchors`` and ``aug_zoom`` of ``cfg`` from the boxes."""
+    preset = PRESETS[cfg.model]  # model, input_size and the choices: checked by TrainConfig
+    stats = stats if stats is not None else BoxStats.from_records(train_records)
+    lines, warnings = [], []
+    size_choice = None
+    if cfg.input_size == "auto":
+        cap = cfg.max_input_size or default_cap()
+        size_choice = choose_input_size(stats, preset.size_multiple, cap)
+        size = size_choice.size
+        lines.append(size_choice.reason)
+        if size_choice.warning:
+            warnings.append(size_choice.warning)
+    else:
+        size = int(cfg.input_size)
+        size_choice = choose_input_size(stats, preset.size_multiple, size, floor=size)
+        size_choice.size = size  # the figures at the user's size (the tiling hint)
+        lines.append(f"input {size} (given): 10% of boxes are under "
+                     f"{size_choice.p10_px:.0f} px at the input")
+    min_level, max_level = preset.levels
+    if cfg.anchors == "auto":
+        anchors = fit_anchors(stats, size, min_level, max_level,
+                              finer="spinenet" not in cfg.model)  # SpineNet fixes its levels
+    else:
+        anchors = AnchorChoice(min_level=min_level, max_level=max_level)
+        anchors.recall = anchors.default_recall = anchor_recall(stats, size, anchors)[0]
+    lines.append(anchors.describe())
+    if anchors.recall is not None and anchors.recall < 0.9:
+        warnings.append(f"only {anchors.recall:.0%} of the boxes match an anchor at IoU "
+                        f"{anchors.iou:g}; small objects will be missed: consider tiled "
+                        "detection (--tile auto) or a larger --input-size")
+    zoom = cfg.aug_zoom == "on" or (cfg.aug_zoom == "auto" and size_choice.small_objects)
+    if zoom:
+        lines.append(f"zoom-in augmentation up to {cfg.aug_zoom_max:g}x"
+                     + (" (the data has small objects)" if cfg.aug_zoom == "auto" else ""))
+    return DataFit(size, anchors, zoom, size_choice, lines, warnings)
+
+
+def input_outlook(report, cfg: TrainConfig, cap: int | None = None) -> str:
+    """For `lookout dataset check`: the input size `lookout train` would choose for this
+    data (``[train]`` as configured) and how many objects stay under 16 px there."""
+    import numpy as np
+
+    from training.autosize import TARGET_PX
+
+    if not len(report.box_w):
+        return ""
+    preset = PRESETS.get(cfg.model)
+    if preset is None:
+        return ""
+    w, h = np.frombuffer(report.box_w, np.float32), np.frombuffer(report.box_h, np.float32)
+    longs = np.frombuffer(report.box_image, np.float32)
+    zeros = np.zeros_like(w)
+    stats = BoxStats(w, h, zeros, zeros, longs, longs, longs)
+    if cfg.input_size == "auto":
+        choice = choose_input_size(stats, preset.size_multiple, cap or cfg.max_input_size
+                                   or default_cap(False))
+        how = f"input {choice.size} (auto)"
+    else:
+        choice = choose_input_size(stats, preset.size_multiple, int(cfg.input_size),
+                                   floor=int(cfg.input_size))
+        how = f"input {cfg.input_size} ([train] input_size)"
+    under = round(choice.under_target * len(stats))
+    text = (f"training at {how}: {under} of {len(stats)} object(s) "
+            f"({choice.under_target:.0%}) under {TARGET_PX:.0f} px at the model's input")
+    if choice.under_target > 0.15:
+        text += "; consider tiled detection (--tile auto) when running the model"
+    return text
+
+
+def resolved(cfg: TrainConfig, fit: DataFit) -> TrainConfig:
+    """``cfg`` with the chosen numbers in place of ``auto``."""
+    return dataclasses.replace(cfg, input_size=fit.input_size)
