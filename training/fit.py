@@ -64,13 +64,17 @@ def fit_to_data(cfg: TrainConfig, train_records: list[Path],
         lines.append(f"input {size} (given): 10% of boxes are under "
                      f"{size_choice.p10_px:.0f} px at the input")
     min_level, max_level = preset.levels
-    if cfg.anchors == "auto":
+    # --init restores the decoder and head of a published (or earlier) model, built for
+    # Model Garden's anchors and levels: fitting them would change the head's shapes
+    if cfg.anchors == "auto" and not cfg.init:
         anchors = fit_anchors(stats, size, min_level, max_level,
                               finer="spinenet" not in cfg.model)  # SpineNet fixes its levels
     else:
         anchors = AnchorChoice(min_level=min_level, max_level=max_level)
         anchors.recall = anchors.default_recall = anchor_recall(stats, size, anchors)[0]
     lines.append(anchors.describe())
+    if cfg.anchors == "auto" and cfg.init:
+        lines.append("anchors kept as Model Garden's: --init restores a head built for them")
     if anchors.recall is not None and anchors.recall < 0.9:
         warnings.append(f"only {anchors.recall:.0%} of the boxes match an anchor at IoU "
                         f"{anchors.iou:g}; small objects will be missed: consider tiled "
