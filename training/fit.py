@@ -72,9 +72,14 @@ def fit_to_data(cfg: TrainConfig, train_records: list[Path],
     else:
         anchors = AnchorChoice(min_level=min_level, max_level=max_level)
         anchors.recall = anchors.default_recall = anchor_recall(stats, size, anchors)[0]
+    if cfg.anchors == "auto" and cfg.init:
+        earlier = _run_anchors(cfg.init)
+        if earlier is not None:  # --init runs/X: X's head was built for X's anchors
+            anchors = earlier
+            anchors.recall = anchor_recall(stats, size, anchors)[0]
     lines.append(anchors.describe())
     if cfg.anchors == "auto" and cfg.init:
-        lines.append("anchors kept as Model Garden's: --init restores a head built for them")
+        lines.append("anchors kept as the --init model's: the restored head is built for them")
     if anchors.recall is not None and anchors.recall < 0.9:
         warnings.append(f"only {anchors.recall:.0%} of the boxes match an anchor at IoU "
                         f"{anchors.iou:g}; small objects will be missed: consider tiled "
@@ -84,6 +89,18 @@ def fit_to_data(cfg: TrainConfig, train_records: list[Path],
         lines.append(f"zoom-in augmentation up to {cfg.aug_zoom_max:g}x"
                      + (" (the data has small objects)" if cfg.aug_zoom == "auto" else ""))
     return DataFit(size, anchors, zoom, size_choice, lines, warnings)
+
+
+def _run_anchors(init: str) -> AnchorChoice | None:
+    """The anchors an earlier lookout run (``--init runs/X``) was built with, if any."""
+    import json
+
+    path = Path(init) / "run.json"
+    try:
+        fit = json.loads(path.read_text(encoding="utf-8")).get("data_fit") if path.is_file() else None
+    except (OSError, ValueError):
+        return None
+    return AnchorChoice(**fit["anchors"]) if fit and fit.get("anchors") else None
 
 
 def input_outlook(report, cfg: TrainConfig, cap: int | None = None) -> str:

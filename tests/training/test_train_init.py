@@ -154,8 +154,13 @@ def test_incompatible_architecture_says_what_does_not_match(tmp_path, source_run
     mobilenet = build_experiment(tiny_cfg(), 4, ["x"], ["x"])
     with pytest.raises(UserError, match=r"train.init .*ckpt-1: backbone does not match mobilenet"):
         prepare_init(prefix, mobilenet)
-    # the heads of our own runs are sized for their classes; the backbone is what counts
-    other_classes = build_experiment(tiny_cfg(), 7, ["x"], ["x"])
+    # the heads of our own runs are sized for their classes; the backbone is what counts.
+    # The run's anchors were fitted to its boxes: a model built for it uses them too
+    # (as `lookout train --init runs/X` does)
+    from training.fit import DataFit
+
+    run_fit = DataFit.from_dict(json.loads((source_run / "run.json").read_text())["data_fit"])
+    other_classes = build_experiment(tiny_cfg(), 7, ["x"], ["x"], fit=run_fit)
     info = prepare_init(str(source_run), other_classes)
     assert info["modules"] == ["backbone", "decoder", "head"]
     assert info["counts"]["head"]["fresh"] == 2  # the classifier's pointwise kernel and bias
