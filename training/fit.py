@@ -64,21 +64,21 @@ def fit_to_data(cfg: TrainConfig, train_records: list[Path],
         lines.append(f"input {size} (given): 10% of boxes are under "
                      f"{size_choice.p10_px:.0f} px at the input")
     min_level, max_level = preset.levels
-    # --init restores the decoder and head of a published (or earlier) model, built for
-    # Model Garden's anchors and levels: fitting them would change the head's shapes
-    if cfg.anchors == "auto" and not cfg.init:
+    # --init restores the decoder and head of a model built for its own anchors and levels
+    # (Model Garden's for a published checkpoint, run.json's for an earlier run): fitting
+    # new ones would change the head's shapes. A plain path or URL: the user's call.
+    inherited = _init_anchors(cfg) if cfg.anchors == "auto" and cfg.init else None
+    if inherited is not None:
+        anchors = inherited
+        anchors.recall = anchor_recall(stats, size, anchors)[0]
+    elif cfg.anchors == "auto":
         anchors = fit_anchors(stats, size, min_level, max_level,
                               finer="spinenet" not in cfg.model)  # SpineNet fixes its levels
     else:
         anchors = AnchorChoice(min_level=min_level, max_level=max_level)
         anchors.recall = anchors.default_recall = anchor_recall(stats, size, anchors)[0]
-    if cfg.anchors == "auto" and cfg.init:
-        earlier = _run_anchors(cfg.init)
-        if earlier is not None:  # --init runs/X: X's head was built for X's anchors
-            anchors = earlier
-            anchors.recall = anchor_recall(stats, size, anchors)[0]
     lines.append(anchors.describe())
-    if cfg.anchors == "auto" and cfg.init:
+    if inherited is not None:
         lines.append("anchors kept as the --init model's: the restored head is built for them")
     if anchors.recall is not None and anchors.recall < 0.9:
         warnings.append(f"only {anchors.recall:.0%} of the boxes match an anchor at IoU "
@@ -91,11 +91,18 @@ def fit_to_data(cfg: TrainConfig, train_records: list[Path],
     return DataFit(size, anchors, zoom, size_choice, lines, warnings)
 
 
-def _run_anchors(init: str) -> AnchorChoice | None:
-    """The anchors an earlier lookout run (``--init runs/X``) was built with, if any."""
+def _init_anchors(cfg: TrainConfig) -> AnchorChoice | None:
+    """The anchors the ``--init`` model was built with: Model Garden's for a catalogue name
+    (``coco``, ``imagenet``, a full name), run.json's for an earlier lookout run; None for a
+    checkpoint path or URL (nothing says which)."""
     import json
 
-    path = Path(init) / "run.json"
+    from training.catalogue import lookup
+
+    if lookup(cfg.init, cfg.model) is not None:
+        min_level, max_level = PRESETS[cfg.model].levels
+        return AnchorChoice(min_level=min_level, max_level=max_level)
+    path = Path(cfg.init) / "run.json"
     try:
         fit = json.loads(path.read_text(encoding="utf-8")).get("data_fit") if path.is_file() else None
     except (OSError, ValueError):
