@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Self
 
@@ -116,11 +116,15 @@ class RayEngine:
             worker, fn_constructor_args=(spec,), batch_size=batch, batch_format="numpy",
             compute=ray.data.ActorPoolStrategy(size=pool), num_cpus=1,
             num_gpus=self.options.gpus_per_worker or None)
-        for index, text in _rows(results):
-            on_result(index, text)
-
-
-def _rows(dataset) -> Iterator[tuple[int, str]]:
-    for batch in dataset.iter_batches(batch_format="numpy", batch_size=None):
-        for index, text in zip(batch["index"], batch["result"], strict=True):
-            yield int(index), str(text)
+        batches = iter(results.iter_batches(batch_format="numpy", batch_size=None))
+        try:
+            for batch in batches:
+                for index, text in zip(batch["index"], batch["result"], strict=True):
+                    on_result(int(index), str(text))
+        finally:
+            # When on_result stops the run (a model no worker can load), shut Ray Data's
+            # executor down now: left to the garbage collector it outlives ray.shutdown()
+            # and cancels the actors of the next run in this process.
+            close = getattr(batches, "close", None)
+            if close:
+                close()
