@@ -31,17 +31,8 @@ class LiveResult:
 
 
 def stats_line(stats: PipelineStats) -> str:
-    """The compact status ``lookout live`` keeps refreshing: one line, or one per source."""
-    if len(stats.sources) > 1:
-        return "\n".join(source.line() for source in stats.sources)
-    parts = [f"{stats.source}", f"{stats.fps:5.1f} fps",
-             f"latency {stats.latency() * 1000:4.0f} ms (p95 {stats.latency(0.95) * 1000:.0f})",
-             f"frames {stats.frames_written}", f"dropped {stats.frames_dropped}"]
-    if stats.reconnects:
-        parts.append(f"reconnects {stats.reconnects}")
-    if stats.decode_failures:
-        parts.append(f"undecodable {stats.decode_failures}")
-    return " | ".join(parts)
+    """The compact status ``lookout live`` keeps refreshing: one line per source."""
+    return "\n".join(source.line() for source in stats.sources)
 
 
 def run_live(model: str | Path | Detector, source_spec: str | list[str], *, window: bool = True,

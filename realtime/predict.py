@@ -13,7 +13,6 @@ and every output is written atomically.
 
 from __future__ import annotations
 
-import glob
 import json
 import re
 import threading
@@ -31,10 +30,9 @@ from realtime.detectors.base import Detector
 from realtime.drawing import draw_detections
 from realtime.engine.job import Job, JobSource, run_job
 from realtime.frames import Frame, FrameResult
+from realtime.inputs import IMAGE_SUFFIXES, expand_inputs, unique_names
 from realtime.sinks.base import Sink
 from realtime.sources import Source
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 
 @dataclass
@@ -52,33 +50,10 @@ class PredictReport:
 
 
 def collect_images(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Expand files, folders (their images, sorted) and globs into image paths.
-
-    Returns ``(paths, problems)``: an input that names nothing becomes a problem, not an
-    error, so the rest still runs.
-    """
-    paths: list[Path] = []
-    problems: list[tuple[str, str]] = []
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            found = sorted(p for p in path.iterdir()
-                           if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-            if not found:
-                problems.append((item, "folder has no images (" + ", ".join(
-                    sorted(IMAGE_SUFFIXES)) + ")"))
-        elif path.is_file():
-            found = [path]
-        elif glob.has_magic(item):
-            found = sorted(Path(p) for p in glob.glob(item, recursive=True)
-                           if Path(p).suffix.lower() in IMAGE_SUFFIXES)
-            if not found:
-                problems.append((item, "pattern matches no image"))
-        else:
-            found = []
-            problems.append((item, "no such file or folder"))
-        paths.extend(p for p in found if p not in paths)
-    return paths, problems
+    """Files, folders (their images, sorted) and globs → ``(paths, problems)``; a file
+    named outright is read whatever its suffix."""
+    files, problems = expand_inputs(inputs, IMAGE_SUFFIXES, "image", any_file=True)
+    return [Path(f) for f in files], problems
 
 
 def read_rgb(path: Path) -> np.ndarray:
@@ -181,16 +156,7 @@ def predict_images(model: str | Path | Detector, inputs: list[str], out_dir: str
 
 def output_names(paths: list[Path]) -> list[str]:
     """The input's file name, made unique with ``_2``, ``_3``… when names collide."""
-    used: set[str] = {"detections.json"}
-    names = []
-    for path in paths:
-        name, n = path.name, 1
-        while name.lower() in used:
-            n += 1
-            name = f"{path.stem}_{n}{path.suffix}"
-        used.add(name.lower())
-        names.append(name)
-    return names
+    return unique_names((p.name for p in paths), taken=["detections.json"])
 
 
 def write_image(path: Path, rgb: np.ndarray) -> None:

@@ -23,13 +23,13 @@ import numpy as np
 from core.errors import UserError
 from realtime.config import PipelineConfig
 from realtime.frames import Frame
+from realtime.inputs import IMAGE_SUFFIXES
 
 # FFmpeg's per-packet complaints about a corrupt file would flood the terminal; we count
 # the frames instead and report them once.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # no retry chatter
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 _USERINFO = re.compile(r"^([a-z][a-z0-9+.-]*://)[^/]*@", re.IGNORECASE)
 _OPEN_ENV = threading.Lock()  # OpenCV reads its FFmpeg options from the environment
 

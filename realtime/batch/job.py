@@ -9,7 +9,6 @@ annotated images under their own names; per clip ``<stem>.jsonl`` and with ``dra
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 import time
@@ -20,9 +19,10 @@ from pathlib import Path
 from core.errors import UserError
 from core.fileio import atomic_write_text
 from realtime.batch.ray_engine import EngineOptions, RayEngine
-from realtime.batch.work import VIDEO_SUFFIXES, WorkerSpec
+from realtime.batch.work import WorkerSpec
 from realtime.config import AnnotateConfig, DetectorConfig, PipelineConfig
-from realtime.predict import IMAGE_SUFFIXES, output_names
+from realtime.inputs import IMAGE_SUFFIXES, VIDEO_SUFFIXES, expand_inputs, unique_names
+from realtime.predict import output_names
 
 DETECTIONS = "detections.jsonl"
 
@@ -57,46 +57,16 @@ class BatchReport:
 def plan_inputs(inputs: list[str]) -> tuple[list[str], list[str], list[tuple[str, str]]]:
     """Files, folders (their images and clips, sorted) and globs → ``(images, clips,
     problems)``; an input that names nothing usable is a problem, the rest still runs."""
-    media = IMAGE_SUFFIXES | VIDEO_SUFFIXES
-    images: list[str] = []
-    clips: list[str] = []
-    problems: list[tuple[str, str]] = []
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            found = [str(p) for p in sorted(path.iterdir())
-                     if p.is_file() and p.suffix.lower() in media]
-            why = "folder has no images or clips"
-        elif path.is_file():
-            found = [item] if path.suffix.lower() in media else []
-            why = "not an image or clip (unknown file type)"
-        elif glob.has_magic(item):
-            found = sorted(p for p in glob.glob(item, recursive=True)
-                           if Path(p).suffix.lower() in media)
-            why = "pattern matches no image or clip"
-        else:
-            found, why = [], "no such file or folder"
-        if not found:
-            problems.append((item, why))
-        for file in found:
-            target = clips if Path(file).suffix.lower() in VIDEO_SUFFIXES else images
-            if file not in target:
-                target.append(file)
+    files, problems = expand_inputs(inputs, IMAGE_SUFFIXES | VIDEO_SUFFIXES, "image or clip")
+    is_clip = [Path(f).suffix.lower() in VIDEO_SUFFIXES for f in files]
+    images = [f for f, clip in zip(files, is_clip, strict=True) if not clip]
+    clips = [f for f, clip in zip(files, is_clip, strict=True) if clip]
     return images, clips, problems
 
 
 def clip_stems(clips: list[str]) -> list[str]:
     """Each clip's file stem, made unique with ``_2``, ``_3``… (``detections`` is taken)."""
-    used = {Path(DETECTIONS).stem}
-    stems = []
-    for clip in clips:
-        stem, n = Path(clip).stem, 1
-        while stem.lower() in used:
-            n += 1
-            stem = f"{Path(clip).stem}_{n}"
-        used.add(stem.lower())
-        stems.append(stem)
-    return stems
+    return unique_names((Path(c).stem for c in clips), taken=[Path(DETECTIONS).stem])
 
 
 def run_batch(model: str | Path, inputs: list[str], out_dir: str | Path,

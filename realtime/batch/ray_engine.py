@@ -118,8 +118,8 @@ class RayEngine:
             num_gpus=self.options.gpus_per_worker or None)
         batches = iter(results.iter_batches(batch_format="numpy", batch_size=None))
         try:
-            for batch in batches:
-                for index, text in zip(batch["index"], batch["result"], strict=True):
+            for block in batches:
+                for index, text in zip(block["index"], block["result"], strict=True):
                     on_result(int(index), str(text))
         finally:
             # When on_result stops the run (a model no worker can load), shut Ray Data's

@@ -21,9 +21,6 @@ import numpy as np
 
 from realtime.config import AnnotateConfig, DetectorConfig, PipelineConfig
 
-VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".ts",
-                  ".flv", ".wmv"}
-
 
 @dataclass(frozen=True)
 class WorkerSpec:

@@ -15,7 +15,8 @@ from core.fileio import atomic_write_text
 from core.progress import OnProgress
 from core.progress import report as report_progress
 from realtime.detectors.base import Detector
-from realtime.predict import IMAGE_SUFFIXES, read_rgb
+from realtime.inputs import IMAGE_SUFFIXES
+from realtime.predict import read_rgb
 from training.labeling.voc_writer import VocObject, voc_xml
 
 
