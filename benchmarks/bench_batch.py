@@ -135,6 +135,14 @@ def main(argv: list[str] | None = None) -> int:
             per_batch = (image_batch - batch_one) / (args.images - 1)
             print(f"  marginal per image: predict {per_seq * 1000:.1f} ms, batch "
                   f"{per_batch * 1000:.1f} ms, ratio {per_batch / max(per_seq, 1e-9):.2f}")
+            # batch(N) = batch_one + (N-1) per_batch; within 10% of predict(N) from this N on.
+            fixed = batch_one - 1.10 * seq_one
+            if per_batch < 1.10 * per_seq:
+                n = 1 + max(0.0, fixed) / (1.10 * per_seq - per_batch)
+                print(f"  fixed cost (Ray start + stop): {batch_one - seq_one:+.1f} s; batch is "
+                      f"within 10% of predict from about {n:.0f} images on")
+            else:
+                print("  batch's marginal cost per image is above predict's: no break-even")
             ok = ok and image_batch <= 1.10 * image_seq
     print(f"goal batch <= 1.10 x the one-by-one runs: {'met' if ok else 'NOT met'}")
     return 0

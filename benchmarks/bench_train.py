@@ -299,9 +299,13 @@ def small(args, tmp: Path) -> None:
           f"{meta['splits']['test']['images']} test images of {args.canvas}x{args.canvas}, "
           f"{sum(meta['splits']['test']['objects'].values())} test objects; "
           f"budget {args.minutes} min of training per model, batch {args.batch}")
+    # --init: both start from the same weights (a checkpoint path keeps the fitted anchors;
+    # only the parts whose shapes match are restored), as a user fine-tunes.
     old = TrainConfig(model=args.model, input_size=256, anchors="default", aug_zoom="off",
-                      batch=args.batch, lr=args.lr)
-    auto = TrainConfig(model=args.model, batch=args.batch, lr=args.lr)
+                      batch=args.batch, lr=args.lr, init=args.init or "")
+    auto = TrainConfig(model=args.model, batch=args.batch, lr=args.lr, init=args.init or "")
+    if args.init:
+        print(f"both models start from {args.init}")
     rows = []
     for set_name, data_dir in (("mosaics", mosaics), ("raccoon", racc)):
         if _same_experiment(data_dir, old, auto):
@@ -353,6 +357,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grid", type=int, default=8, help="small mode: GxG mosaics")
     parser.add_argument("--canvas", type=int, default=800, help="small mode: mosaic side, px")
     parser.add_argument("--run-dir", default=None, help="raccoon mode: keep the run here")
+    parser.add_argument("--init", default=None,
+                        help="small mode: weights both models start from (train --init)")
     parser.add_argument("--pretrained", default=None,
                         help="finetune mode: the run used as pretrained weights (default: a "
                              "raccoon run of --minutes trained first)")
