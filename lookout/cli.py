@@ -79,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    if argv is None:
+        _stacks_on_sigusr1()
     noise.set_environment(args.verbose)  # before any verb imports TensorFlow or cv2
     noise.quiet_python(args.verbose)
     setup_logging(args.verbose)
@@ -117,6 +119,21 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _stacks_on_sigusr1() -> None:
+    """``kill -USR1 PID`` prints every thread's stack to the terminal: how to see where a
+    run that does not end is waiting. Written to a copy of fd 2, so it bypasses the
+    native-noise filter and works while the interpreter is stuck."""
+    import faulthandler
+    import signal
+
+    if hasattr(signal, "SIGUSR1"):
+        try:
+            out = os.fdopen(os.dup(2), "w")
+        except OSError:  # no stderr at all (a service without one)
+            return
+        faulthandler.register(signal.SIGUSR1, file=out, all_threads=True)
 
 
 def _exit_now(code: int) -> None:

@@ -44,7 +44,7 @@ from realtime.sinks.base import Sink, StopPipeline
 from realtime.sources import Source
 
 log = logging.getLogger("lookout.engine")
-JOIN_TIMEOUT_S = 10.0  # per thread at shutdown; a stage stuck longer is left (daemon)
+JOIN_TIMEOUT_S = 10.0  # for all stages at shutdown; a stage stuck longer is left (daemon)
 
 
 class PipelineError(RuntimeError):
@@ -213,8 +213,14 @@ class Engine(BatchStage):
         self.stop_event.set()
         with self.in_cond:
             self.in_cond.notify_all()
+        # One deadline for all stages: a stuck one must not hold the exit for N x 10 s.
+        deadline = time.monotonic() + JOIN_TIMEOUT_S
         for thread in reversed(self.threads):
-            thread.join(JOIN_TIMEOUT_S)
+            thread.join(max(0.0, deadline - time.monotonic()))
+        stuck = [t.name for t in self.threads if t.is_alive()]
+        if stuck:
+            log.warning("stopping: %s did not stop within %.0f s; left behind",
+                        ", ".join(stuck), JOIN_TIMEOUT_S)
         for slot in self.slots:
             self._finish(slot)
         self._update_counters()

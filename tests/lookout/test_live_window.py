@@ -21,6 +21,7 @@ import pytest
 
 from realtime.drawing import class_color
 from tests.fixtures.media import make_clip
+from tests.fixtures.procs import finish
 from tests.fixtures.xdisplay import XDisplay, require_tools
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,7 +65,7 @@ def wait_for_frames(proc, jsonl: Path, n: int = 5, timeout: float = 90) -> None:
 
 def ended_within(proc, t0: float, timeout: float = 30) -> tuple[float, str]:
     """Seconds from ``t0`` until ``proc`` ended, and its stderr."""
-    _, err = proc.communicate(timeout=timeout)
+    _, err = finish(proc, timeout)
     return time.monotonic() - t0, err
 
 

@@ -23,6 +23,7 @@ from core.errors import UserError
 from realtime.config import PipelineConfig
 from realtime.sources import open_source, redact_url
 from tests.fixtures.media import make_clip
+from tests.fixtures.procs import finish
 from tests.fixtures.rtsp import RtspServer, require_rtsp_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -119,7 +120,7 @@ def test_live_without_window_reconnects(color_bundle, camera, tmp_path):
         after = len(lines(jsonl))
         wait_until(lambda: len(lines(jsonl)) >= after + 10, 30, proc, "frames after the cut")
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
+        _, err = finish(proc, 30)
     finally:
         proc.kill()
     print(f"\nlive: RTSP client back {reconnect_s:.2f} s after the server returned")
