@@ -67,6 +67,10 @@ def run(args: argparse.Namespace, config) -> int:
     console.print(f"[green]done[/]: {len(report.images)} image(s), {report.detections} "
                   f"detection(s), {len(report.clips)} clip(s) on {report.workers} worker(s) "
                   f"in {report.seconds:.1f} s → {report.out_dir}")
+    if not args.ray_address and report.engine_seconds > report.seconds / 4:
+        console.print(f"[dim]starting and stopping Ray took {report.engine_seconds:.1f} of "
+                      f"{report.seconds:.1f} s: for a job this small, lookout predict and "
+                      "lookout annotate are faster (no engine to start)[/]", soft_wrap=True)
     for clip in report.clips:
         if clip.get("warning"):
             console.print(f"[yellow]warning[/] {escape(clip['file'])}: {escape(clip['warning'])}", soft_wrap=True)

@@ -48,6 +48,7 @@ class BatchReport:
     failed: list[tuple[str, str]] = field(default_factory=list)
     workers: int = 0
     seconds: float = 0.0
+    engine_seconds: float = 0.0  # of ``seconds``: starting (or joining) and stopping Ray
 
     @property
     def detections(self) -> int:
@@ -119,6 +120,7 @@ def run_batch(model: str | Path, inputs: list[str], out_dir: str | Path,
     with RayEngine(settings.engine) as engine:
         report.workers = engine.workers()
         engine.run(spec, image_elements, clip_elements, collect)
+    report.engine_seconds = engine.fixed_seconds
     for index in sorted(results):
         result = results[index]
         if "error" in result:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Self
@@ -44,6 +45,7 @@ class RayEngine:
     def __init__(self, options: EngineOptions) -> None:
         self.options = options
         self._started = False
+        self.fixed_seconds = 0.0  # starting (or joining) and stopping Ray: paid once a run
 
     def __enter__(self) -> Self:
         try:
@@ -53,6 +55,7 @@ class RayEngine:
             raise UserError("lookout batch needs Ray Data: pip install 'lookout[batch]' "
                             "(or pip install 'ray[data]')") from None
 
+        start = time.monotonic()
         level = logging.INFO if self.options.verbose else logging.ERROR
         kwargs: dict = {"logging_level": level, "log_to_driver": self.options.verbose,
                         "include_dashboard": False}
@@ -67,6 +70,7 @@ class RayEngine:
             where = self.options.address or "a local Ray instance"
             raise UserError(f"cannot start Ray on {where}: {exc}") from None
         self._started = True
+        self.fixed_seconds = time.monotonic() - start
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = self.options.verbose  # lookout draws its own
         context.execution_options.verbose_progress = False
@@ -79,7 +83,9 @@ class RayEngine:
         import ray
 
         if self._started:
+            start = time.monotonic()
             ray.shutdown()
+            self.fixed_seconds += time.monotonic() - start
 
     def workers(self) -> int:
         """The actor pool size: the option, else one per alive node of the cluster."""

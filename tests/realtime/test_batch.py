@@ -99,6 +99,15 @@ def test_missing_model_and_no_inputs_are_one_line(color_bundle, tmp_path: Path, 
     assert "no images or clips to run on" in capsys.readouterr().err
 
 
+def test_a_small_local_job_says_what_ray_cost(color_bundle, inputs: Path, tmp_path: Path,
+                                              capsys) -> None:
+    """One image: starting Ray is most of the run, and the command says so (measured)."""
+    assert main(["batch", str(color_bundle), str(inputs / "img0.png"), "--out",
+                 str(tmp_path / "o")]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "starting and stopping Ray took" in err and "lookout predict and lookout annotate are faster" in err
+
+
 def test_a_model_no_worker_can_load_is_one_line(inputs: Path, tmp_path: Path, capsys) -> None:
     bad = tmp_path / "broken.tflite"
     bad.write_bytes(b"TFL3 this is no flatbuffer")
