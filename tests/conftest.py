@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import os
+import signal
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# A shell starts a background job (`make test &`) with SIGINT ignored, and every lookout
+# the tests start would inherit that and shrug off the Ctrl+C they send it. A handled
+# signal is reset to its default in a child, so handle it here.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 import pytest
 
