@@ -77,12 +77,7 @@ def run(args: argparse.Namespace, config) -> int:
     if counts and Path(counts).is_file():
         for line in counts_lines(json.loads(Path(counts).read_text())):
             console.print(f"  {line}")
-    if stats.failure_report:
-        console.print(f"[yellow]warning:[/] {stats.failure_report}")
-    if stats.stopped_by == "interrupt":
-        console.print("[yellow]interrupted[/]: outputs hold the frames done so far")
-        return 130
-    return 0
+    return _ending(stats, console, failed=0)
 
 
 def run_many(args: argparse.Namespace, config, console) -> int:
@@ -114,12 +109,17 @@ def run_many(args: argparse.Namespace, config, console) -> int:
         elif source.frames_written:
             console.print(f"  {source.name}: {source.frames_written} frames")
     console.print(f"  wrote {args.out_dir}")
+    return _ending(stats, console, failed=1 if stats.errors else 0)
+
+
+def _ending(stats, console, failed: int) -> int:
+    """The lines every annotate run ends with, and its exit code (130 when interrupted)."""
     if stats.failure_report:
         console.print(f"[yellow]warning:[/] {stats.failure_report}")
     if stats.stopped_by == "interrupt":
         console.print("[yellow]interrupted[/]: outputs hold the frames done so far")
         return 130
-    return 1 if stats.errors else 0
+    return failed
 
 
 def _annotate_cfg(args: argparse.Namespace, config):

@@ -19,6 +19,12 @@ def _quantile(values, q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
+def _rate(frames: int, elapsed: float, started: float) -> float:
+    """Per second of ``elapsed`` once the run ended, of the time since ``started`` until then."""
+    seconds = elapsed or (time.monotonic() - started)
+    return frames / seconds if seconds > 0 else 0.0
+
+
 @dataclass
 class SourceStats:
     """One source's counters; each is written by one stage, read by anyone.
@@ -47,8 +53,7 @@ class SourceStats:
     @property
     def fps(self) -> float:
         """Frames written per second of wall time so far."""
-        seconds = self.elapsed or (time.monotonic() - self.started)
-        return self.frames_written / seconds if seconds > 0 else 0.0
+        return _rate(self.frames_written, self.elapsed, self.started)
 
     def latency(self, q: float = 0.5) -> float:
         """A quantile of capture→result latency in seconds over the recent results."""
@@ -118,8 +123,7 @@ class JobStats:
     @property
     def fps(self) -> float:
         """Aggregate frames written per second of wall time so far."""
-        seconds = self.elapsed or (time.monotonic() - self.started)
-        return self.frames_written / seconds if seconds > 0 else 0.0
+        return _rate(self.frames_written, self.elapsed, self.started)
 
     def latency(self, q: float = 0.5) -> float:
         return _quantile(self.latencies, q)
