@@ -209,8 +209,8 @@ def test_live_stream_that_drops_reconnects_and_stays_one_visit(color_bundle, tmp
         time.sleep(1.0)
         server.restore()
         sent = server.frames_sent
-        while server.frames_sent < sent + 30 and time.monotonic() < deadline:
-            time.sleep(0.05)  # ~2 s of frames after the camera came back
+        while server.frames_sent < sent + 45 and time.monotonic() < deadline:
+            time.sleep(0.05)  # ~3 s of frames after the camera came back
         os.kill(os.getpid(), signal.SIGTERM)
 
     thread = threading.Thread(target=drop_then_stop, daemon=True)
@@ -224,4 +224,7 @@ def test_live_stream_that_drops_reconnects_and_stays_one_visit(color_bundle, tmp
     assert result.stats.reconnects >= 1
     (phases,) = by_id(read_events(log)).values()
     assert phases["end"]["end_reason"] == "stopped"
-    assert phases["end"]["end"] - phases["new"]["start"] > 2.0  # spans the drop
+    # Stream time leaves out the time spent reconnecting, and less than 0.5 s of it passed
+    # before the cut: an end past 1.5 s was seen after the camera came back, with room for
+    # the detector to lag the last frames on a loaded machine.
+    assert phases["end"]["end"] - phases["new"]["start"] > 1.5  # spans the drop
