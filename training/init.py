@@ -136,12 +136,14 @@ def prepare_init(spec: str, params, cache_dir: str | Path | None = None,
     if "backbone" not in modules:
         raise UserError(f"train.init {spec}: backbone does not match "
                         f"{params.task.model.backbone.type}: {skipped['backbone']}")
-    if weights and weights.contents == catalogue.FULL and skipped:
-        module, reason = next(iter(skipped.items()))
+    mismatched = {m: why for m, why in skipped.items()
+                  if not (m == "head" and restore.TOWERS in modules)}
+    if weights and weights.contents == catalogue.FULL and mismatched:
+        module, reason = next(iter(mismatched.items()))
         raise UserError(f"train.init {spec}: {module} does not match {weights.name}: {reason}")
     params.task.init_checkpoint = prefix
     # Model Garden's own names (rerunning params.yaml with official/vision/train.py);
     # lookout restores with training.restore, which also takes the head.
-    params.task.init_checkpoint_modules = [m for m in modules if m != "head"]
+    params.task.init_checkpoint_modules = [m for m in modules if m in ("backbone", "decoder")]
     return {"checkpoint": prefix, "weights": weights.name if weights else None, "url": url,
             "modules": modules, "skipped": skipped, "counts": counts}

@@ -6,13 +6,16 @@ root: ``backbone/``, ``decoder/``, ``head/`` (Model Garden's trainer saves
 ``model.checkpoint_items`` beside ``model``). Backbone and decoder come back whole; of
 the head, everything but the classifier's pointwise kernel and bias (their size is
 anchors x classes) — the classifier's depthwise kernel, when separable, does not depend
-on the classes and is restored too.
+on the classes and is restored too. When the anchors differ from the checkpoint's (anchors
+fitted to the data), the box regressor's outputs do not fit either: the head's conv towers
+still come back ("head-towers"), so only the two output layers start fresh.
 """
 
 from __future__ import annotations
 
 MODULES = ("backbone", "decoder", "head")
-HEAD_PARTS = ("_cls_convs", "_cls_norms", "_box_convs", "_box_norms", "_box_regressor")
+TOWERS = "head-towers"  # the head without its anchor-dependent output layers
+HEAD_PARTS = ("_cls_convs", "_cls_norms", "_box_convs", "_box_norms")
 
 
 def build(model, input_size: int) -> None:
@@ -29,22 +32,41 @@ def build(model, input_size: int) -> None:
 
 def class_dependent(model) -> list:
     """The head's variables whose shape depends on the number of classes."""
-    return [v for v in model.head._classifier.weights if "depthwise_kernel" not in v.name]
+    return _pointwise(model.head._classifier)
 
 
-def _head(model):
+def anchor_dependent(model) -> list:
+    """The head's output variables whose shape depends on the anchors per location."""
+    return _pointwise(model.head._classifier) + _pointwise(model.head._box_regressor)
+
+
+def _pointwise(layer) -> list:
+    return [v for v in layer.weights if "depthwise_kernel" not in v.name]
+
+
+def _head(model, with_regressor: bool):
     import tensorflow as tf
 
     head = model.head
     items = {name: getattr(head, name) for name in HEAD_PARTS}
-    classifier = head._classifier
-    if hasattr(classifier, "depthwise_kernel"):
-        items["_classifier"] = tf.train.Checkpoint(depthwise_kernel=classifier.depthwise_kernel)
+    outputs = {"_classifier": False, "_box_regressor": with_regressor}
+    for name, whole in outputs.items():
+        layer = getattr(head, name)
+        if whole:
+            items[name] = layer
+        elif hasattr(layer, "depthwise_kernel"):  # separable: the depthwise part fits
+            items[name] = tf.train.Checkpoint(depthwise_kernel=layer.depthwise_kernel)
     return tf.train.Checkpoint(**items)
 
 
 def _items(model, modules) -> dict:
-    return {m: _head(model) if m == "head" else getattr(model, m) for m in modules}
+    items = {}
+    for m in modules:
+        if m in ("head", TOWERS):
+            items["head"] = _head(model, with_regressor=m == "head")
+        else:
+            items[m] = getattr(model, m)
+    return items
 
 
 def read(prefix: str, model, modules) -> None:
@@ -57,8 +79,9 @@ def read(prefix: str, model, modules) -> None:
 
 
 def restore_error(prefix: str, model, module: str) -> str | None:
-    """None when ``module`` restores completely from ``prefix``, else why not."""
-    if getattr(model, module, None) is None:
+    """None when ``module`` (or `TOWERS`) restores completely from ``prefix``, else why not."""
+    layer = model.head if module == TOWERS else getattr(model, module, None)
+    if layer is None:
         return "this architecture has none"
     try:
         read(prefix, model, [module])
@@ -72,7 +95,7 @@ def restore_error(prefix: str, model, module: str) -> str | None:
     except ValueError as exc:
         line = next((s for s in str(exc).splitlines() if "shape" in s), str(exc).splitlines()[0])
         return f"shape mismatch: {line.strip()[:200]}"
-    if not getattr(model, module).weights:
+    if not layer.weights:
         return f"{module} has no variables"
     return None
 
@@ -81,8 +104,9 @@ def plan(prefix: str, model, input_size: int) -> tuple[list[str], dict[str, str]
     """Which modules of ``model`` (built here) restore from ``prefix``.
 
     Returns:
-        ``(modules, skipped, counts)``: the modules to restore, why others are not, and
-        per module ``{"restored": n, "fresh": n}`` variable counts.
+        ``(modules, skipped, counts)``: the modules to restore (``head``, or `TOWERS` when
+        only the anchors differ), why others are not (or not whole), and per module
+        ``{"restored": n, "fresh": n}`` variable counts.
 
     Without the backbone in ``modules`` nothing useful restores (the caller says so).
     """
@@ -90,18 +114,23 @@ def plan(prefix: str, model, input_size: int) -> tuple[list[str], dict[str, str]
     modules, skipped = [], {}
     for module in MODULES:
         reason = restore_error(prefix, model, module)
-        if reason is None:
+        if reason is not None and module == "head" and restore_error(prefix, model, TOWERS) is None:
+            modules.append(TOWERS)
+            skipped[module] = f"anchors differ from the checkpoint's ({reason})"
+        elif reason is None:
             modules.append(module)
         elif getattr(model, module, None) is not None:
             skipped[module] = reason
-    fresh_ids = {id(v) for v in class_dependent(model)} if "head" in modules else set()
+    fresh = {"head": class_dependent, TOWERS: anchor_dependent}
+    fresh_ids = {id(v) for m in modules if m in fresh for v in fresh[m](model)}
     counts = {}
     for module in MODULES:
         layer = getattr(model, module, None)
         if layer is None:
             continue
         weights = layer.weights
-        restored = 0 if module not in modules else sum(id(v) not in fresh_ids for v in weights)
+        taken = module in modules or (module == "head" and TOWERS in modules)
+        restored = sum(id(v) not in fresh_ids for v in weights) if taken else 0
         counts[module] = {"restored": restored, "fresh": len(weights) - restored}
     return modules, skipped, counts
 

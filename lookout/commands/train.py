@@ -110,8 +110,9 @@ def _print_init(console, init: dict) -> None:
     for module, n in init["counts"].items():
         why = init["skipped"].get(module)
         if n["restored"] and n["fresh"]:
-            state = (f"restored {n['restored']} variables; {n['fresh']} fresh "
-                     "(the classifier's class-dependent weights)")
+            which = ("the output layers: the anchors differ" if why else
+                     "the classifier's class-dependent weights")
+            state = f"restored {n['restored']} variables; {n['fresh']} fresh ({which})"
         elif n["restored"]:
             state = f"restored ({n['restored']} variables)"
         else:
