@@ -362,10 +362,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pretrained", default=None,
                         help="finetune mode: the run used as pretrained weights (default: a "
                              "raccoon run of --minutes trained first)")
+    parser.add_argument("--work-dir", default=None,
+                        help="keep data and runs here (default: a temporary folder)")
     args = parser.parse_args(argv)
+    modes = {"throughput": throughput, "sizes": sizes, "raccoon": raccoon,
+             "finetune": finetune, "small": small}
+    if args.work_dir:
+        Path(args.work_dir).mkdir(parents=True, exist_ok=True)
+        modes[args.mode](args, Path(args.work_dir))
+        return 0
     with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
-        modes = {"throughput": throughput, "sizes": sizes, "raccoon": raccoon,
-                 "finetune": finetune, "small": small}
         modes[args.mode](args, Path(tmp))
     return 0
 
