@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if argv is None:
         _stacks_on_sigusr1()
+        _sigterm_like_ctrl_c()
     noise.set_environment(args.verbose)  # before any verb imports TensorFlow or cv2
     noise.quiet_python(args.verbose)
     setup_logging(args.verbose)
@@ -134,6 +135,18 @@ def _stacks_on_sigusr1() -> None:
         except OSError:  # no stderr at all (a service without one)
             return
         faulthandler.register(signal.SIGUSR1, file=out, all_threads=True)
+
+
+def _sigterm_like_ctrl_c() -> None:
+    """SIGTERM (``kill``, ``docker stop``, systemd) stops a run the way Ctrl+C does, so
+    videos are finalized, training saves a checkpoint and temporary files are removed,
+    instead of the process dying mid-write. ``watch`` installs its own, gentler handler."""
+    import signal
+
+    def interrupt(signum, frame) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def _exit_now(code: int) -> None:
