@@ -81,7 +81,7 @@ class TFLiteDetector(BatchDetector):
         raw = super()._run(batch)
         if self.layout == "lookout" and self._fixed_size is not None:
             # Letterboxed (see `_fit`): the boxes are on the padded square.
-            raw = dataclasses.replace(raw, boxes=_unletterbox(raw.boxes, batch.shape[1:3],
+            raw = dataclasses.replace(raw, boxes=unletterbox(raw.boxes, batch.shape[1:3],
                                                               self._fixed_size))
         return raw
 
@@ -92,7 +92,7 @@ class TFLiteDetector(BatchDetector):
             return super()._fit(batch)
         if batch.shape[1:3] == self._fixed_size:
             return batch
-        return np.stack([_letterbox(im, self._fixed_size) for im in batch])
+        return np.stack([letterbox(im, self._fixed_size) for im in batch])
 
     def _call(self, batch: np.ndarray) -> RawOutputs:
         interpreter = self._pool.get()  # waits while every interpreter is busy
@@ -180,7 +180,7 @@ class _Interpreter:
         return value.copy()
 
 
-def _letterbox(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def letterbox(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Scale to fit ``size`` keeping the aspect ratio; pad right and bottom with 0, as
     the training's preprocessing (and training.quantize's calibration set) does."""
     import cv2
@@ -197,7 +197,7 @@ def _fitted(shape: tuple[int, int], size: tuple[int, int]) -> tuple[int, int]:
     return max(1, round(shape[0] * scale)), max(1, round(shape[1] * scale))
 
 
-def _unletterbox(boxes: np.ndarray, shape: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
+def unletterbox(boxes: np.ndarray, shape: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
     """Boxes normalized to the padded square → normalized to the original image."""
     nh, nw = _fitted(shape, size)
     factor = np.array([size[0] / nh, size[1] / nw] * 2, np.float32)

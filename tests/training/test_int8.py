@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.errors import UserError
 from lookout.cli import main
 from realtime.config import DetectorConfig
 from realtime.detections import Detections
@@ -54,6 +55,22 @@ def test_int8_agreement_counts_matches_misses_and_extras():
     a = verify.int8_agreement(Fixed(ref), Fixed(got), [np.zeros((8, 8, 3), np.uint8)] * 2)
     assert (a["float_detections"], a["matched"], a["int8_only"]) == (4, 2, 2)
     assert a["agreement"] == 0.5 and a["score_diff_max"] == pytest.approx(0.1, abs=1e-6)
+
+
+@pytest.mark.parametrize(("found", "matched", "fails"), [
+    (0, 0, False),  # nothing sure to compare
+    (1, 0, False),  # one miss is tolerated
+    (10, 9, False),  # 90% found
+    (20, 17, True),  # 3 of 20 missed: beyond 10%
+    (3, 1, True),  # 2 of 3 missed
+])
+def test_tflite_agreement_tolerance(found, matched, fails):
+    a = {"reference_detections": found, "matched": matched, "min_score": 0.3, "images": 5}
+    if fails:
+        with pytest.raises(UserError, match="export check failed: model.tflite finds"):
+            verify.check_tflite_agreement(a)
+    else:
+        verify.check_tflite_agreement(a)
 
 
 @pytest.fixture(scope="module")
@@ -121,6 +138,7 @@ def test_eval_of_a_bundle_per_format_and_auto_choice(bundle, capsys):
     assert main(["eval", str(bundle)]) == 0
     out = capsys.readouterr().out
     assert "model_int8.tflite" in out and "AP50 date" in out and "int8 AP50 drop" in out
+    assert "auto runs: model" in out and "tiles (128 px on 2 of 2 images): AP50" in out
     ev = json.loads((bundle / "model.json").read_text())["evaluation"]
     assert set(ev["formats"]) == {"saved_model", "tflite", "int8"}
     assert ev["images"] == 2
