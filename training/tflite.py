@@ -39,6 +39,9 @@ def detection_graph(run_dir: str | Path, checkpoint: str):
         "tflite_post_processing": {
             "max_detections": int(generator.max_num_detections), "use_regular_nms": True,
             "detections_per_class": int(generator.max_num_detections),
+            # Outputs are max_detections x this rows: 1 keeps them at the SavedModel's N
+            # (regular NMS fills max_detections rows; the rest were uninitialized memory).
+            "max_classes_per_detection": 1,
             "nms_iou_threshold": float(generator.nms_iou_threshold),
             "normalize_anchor_coordinates": True,
             "nms_score_threshold": EXPORT_SCORE_THRESHOLD}}}}}

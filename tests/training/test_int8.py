@@ -151,3 +151,30 @@ def test_eval_of_a_bundle_per_format_and_auto_choice(bundle, capsys):
     chosen = load_detector(bundle, DetectorConfig(device="cpu"), warmup=False)
     want = "model_int8.tflite" if drop <= 0.02 else "model.tflite"
     assert chosen.describe().startswith(want)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["model.tflite", "model_int8.tflite"])
+def test_same_detections_on_1_2_and_4_threads(bundle, run_dir, name):
+    """Issue 22 point 3: LiteRT was seen to compute an int8 graph differently on 2 threads.
+    Both files of this export must give the same detections whatever the thread count
+    (rows past num_detections are not outputs)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from realtime.detectors.tflite import letterbox
+
+    runners = {t: Interpreter(str(bundle / name), num_threads=t)
+               .get_signature_runner("serving_default") for t in (1, 2, 4)}
+    rng = np.random.default_rng(1)
+    images = verify.sample_images(read_run(run_dir), limit=10)
+    images += [rng.integers(0, 256, (128, 128, 3), dtype=np.uint8) for _ in range(3)]
+    for image in images:
+        square = letterbox(image, (128, 128))[None]
+        outs = {t: r(images=square) for t, r in runners.items()}
+        n = int(outs[1]["num_detections"][0])
+        assert n > 0
+        for t in (2, 4):
+            assert int(outs[t]["num_detections"][0]) == n
+            for key in ("detection_boxes", "detection_scores", "detection_classes"):
+                np.testing.assert_allclose(outs[t][key][0][:n], outs[1][key][0][:n], atol=1e-6,
+                                           err_msg=f"{name} {key} on {t} threads")
