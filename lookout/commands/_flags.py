@@ -70,6 +70,17 @@ def detector_config(args: argparse.Namespace, config: Config) -> DetectorConfig:
                     workers=args.workers, tile=args.tile)
 
 
+def model_choice(model: str, cfg: DetectorConfig) -> str:
+    """Which file of MODEL runs with ``cfg`` and why, before anything loads (for verbs
+    whose workers load the model elsewhere, like batch)."""
+    from pathlib import Path
+
+    from realtime.detectors.loader import BACKENDS, auto_choice
+
+    path = Path(model)
+    return auto_choice(path, cfg) if BACKENDS["bundle"].probe(path) else str(path)
+
+
 def pipeline_config(args: argparse.Namespace, config: Config,
                     batch_default: int | None = None) -> PipelineConfig:
     batch = args.batch if args.batch is not None else batch_default

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from lookout.commands._flags import add_model_flags, detector_config, pipeline_config
+from lookout.commands._flags import (
+    add_model_flags,
+    detector_config,
+    model_choice,
+    pipeline_config,
+)
 
 BATCH = 8  # images per worker call unless --batch says otherwise
 
@@ -58,6 +63,7 @@ def run(args: argparse.Namespace, config) -> int:
                              pipeline=pipeline, annotate=config.annotate,
                              engine=engine)
     console = Console(stderr=True, highlight=False)
+    console.print(f"model: {model_choice(args.model, settings.detector)}", soft_wrap=True)
     columns = (TextColumn("[bold]batch[/]"), BarColumn(), MofNCompleteColumn(),
                TextColumn("files"), TimeRemainingColumn())
     with Progress(*columns, console=console) as progress:
