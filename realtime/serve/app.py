@@ -47,6 +47,7 @@ class Page:
     live: LiveSource | None = None
     index: EventIndex = field(init=False)
     tiles: Tiles | None = field(init=False)
+    _choices: tuple[int, dict] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.index = EventIndex(self.root / "events.jsonl")
@@ -55,6 +56,13 @@ class Page:
     def events(self) -> list[dict]:
         self.index.refresh()
         return self.index.events()
+
+    def choices(self) -> dict[str, list[str]]:
+        """The filter menus' cameras and labels, recomputed only when the log grew."""
+        cached = self._choices
+        if cached is None or cached[0] != self.index.revision:
+            cached = self._choices = (self.index.revision, choices(self.index.events()))
+        return cached[1]
 
 
 def create_app(page: Page) -> Starlette:
@@ -71,14 +79,13 @@ def create_app(page: Page) -> Starlette:
     def list_context(request: Request) -> dict:
         flt = EventFilter.from_query(request.query_params)
         offset, limit = paging(request.query_params)
-        events = page.events()
-        rows, total = select(events, flt, offset, limit)
+        rows, total = select(page.events(), flt, offset, limit)
         return {"events": [event_json(r, page.root) for r in rows], "total": total,
-                "offset": offset, "limit": limit, "filter": flt, "choices": choices(events),
+                "offset": offset, "limit": limit, "filter": flt,
                 "revision": page.index.revision}
 
     def events_page(request: Request) -> Response:
-        return render(request, "events.html", **list_context(request))
+        return render(request, "events.html", **list_context(request), choices=page.choices())
 
     def events_rows(request: Request) -> Response:
         ctx = list_context(request)
@@ -188,5 +195,6 @@ def _cameras(page: Page) -> list[dict]:
     """The live cameras with their health; without a watch, the cameras seen in events."""
     if page.live is not None:
         return page.live.cameras()
-    names = choices(page.events())["cameras"]
+    page.events()
+    names = page.choices()["cameras"]
     return [{"name": n, "state": "not watched", "up": None} for n in names]

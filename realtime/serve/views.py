@@ -7,6 +7,7 @@ adds URLs, so the page, the fragments and the API cannot drift apart.
 
 from __future__ import annotations
 
+import functools
 import re
 import urllib.parse
 from dataclasses import dataclass
@@ -30,6 +31,13 @@ def local_time(iso: str | None) -> datetime | None:
         return None
 
 
+@functools.lru_cache(maxsize=65536)
+def local_day(iso: str) -> str:
+    """``YYYY-MM-DD`` of a ``started_at`` in local time (cached: filters test every event)."""
+    when = local_time(iso)
+    return when.strftime("%Y-%m-%d") if when else ""
+
+
 @dataclass(frozen=True)
 class EventFilter:
     """``camera``, ``label`` and ``day`` (YYYY-MM-DD, local time); '' matches all."""
@@ -50,9 +58,11 @@ class EventFilter:
         if self.label and record.get("label", "") != self.label:
             return False
         if self.day:
-            when = local_time(record.get("started_at"))
-            return when is not None and when.strftime("%Y-%m-%d") == self.day
+            return local_day(record.get("started_at") or "") == self.day
         return True
+
+    def __bool__(self) -> bool:
+        return bool(self.camera or self.label or self.day)
 
     def query(self, **more) -> str:
         """The URL query of this filter (plus ``more``), for links that keep it."""
@@ -72,7 +82,7 @@ def paging(params) -> tuple[int, int]:
 
 def select(events: list[dict], flt: EventFilter, offset: int, limit: int) -> tuple[list[dict], int]:
     """One page of the events matching ``flt`` (newest first) and how many match."""
-    matching = [e for e in events if flt.match(e)]
+    matching = [e for e in events if flt.match(e)] if flt else events
     return matching[offset: offset + limit], len(matching)
 
 
