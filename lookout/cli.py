@@ -26,7 +26,7 @@ FULL_VERBS = {"train", "eval", "export", "demo"}
 # In the order a user meets them.
 VERBS = [
     "config", "frames", "label", "dataset", "train", "eval", "export", "predict",
-    "annotate", "live", "watch", "batch", "bench", "demo",
+    "annotate", "live", "watch", "serve", "batch", "bench", "demo",
 ]
 
 
