@@ -17,20 +17,19 @@ webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(not (CHROMIUM and DRIVER),
-                                reason="needs chromium and chromium-driver (apt)")
 SHOTS = "serve-shots"
 
 
 @pytest.fixture(scope="module")
-def browser():
+def browser(chromium):
+    """Chromium through chromedriver (the ``chromium`` fixture skips without them, and
+    fails under CI)."""
     options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
+    options.binary_location = chromium
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--mute-audio",
                 "--window-size=1200,900", "--autoplay-policy=no-user-gesture-required"):
         options.add_argument(arg)
-    service = webdriver.ChromeService(executable_path=DRIVER)
+    service = webdriver.ChromeService(executable_path=shutil.which("chromedriver"))
     driver = webdriver.Chrome(options=options, service=service)
     try:
         yield driver
