@@ -17,6 +17,7 @@ from core.config import ConfigError, Problem, Section, doc, join
 from core.errors import UserError
 from realtime.config import AnnotateConfig, DetectorConfig, LiveConfig, PipelineConfig
 from realtime.review.config import ReviewConfig
+from realtime.serve.config import ServeConfig
 from realtime.tracking.config import TrackConfig
 from realtime.watch.config import CameraConfig, WatchConfig
 from training.config import DatasetConfig, RetrainConfig, TrainConfig
@@ -69,6 +70,7 @@ class Config(Section):
     review: ReviewConfig = doc(ReviewConfig(), "[review]: the review folder (serve, retrain)")
     retrain: RetrainConfig = doc(RetrainConfig(), "[retrain]: lookout retrain (reviews → "
                                                   "candidate → compared → promoted or kept)")
+    serve: ServeConfig = doc(ServeConfig(), "[serve]: the page (lookout serve, watch --serve)")
 
     def problems(self) -> Iterable[Problem]:
         """Watch rules may only name lines and zones that [track] has."""
