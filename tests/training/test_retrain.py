@@ -13,8 +13,9 @@ import pytest
 
 from realtime.detections import Detections
 from realtime.review.store import ReviewBox, ReviewStore
+from tests.fixtures import datasets
 from tests.fixtures.reviews import make_events
-from tests.training.runs import FRUIT, lookout, shared_run
+from tests.training.runs import lookout, shared_run
 from training.config import RetrainConfig
 from training.retrain import promote_bundle, retrain, review_split
 from training.retrain_eval import ModelScore, ReviewScore, decide, score_reviews
@@ -92,8 +93,9 @@ def test_promote_keeps_the_previous_bundle(tmp_path: Path) -> None:
 def _fruit_frame(stem: str) -> tuple[np.ndarray, list[tuple[str, tuple]]]:
     from realtime.review.voc import read_objects
 
-    rgb = cv2.cvtColor(cv2.imread(str(FRUIT / "test" / f"{stem}.jpg")), cv2.COLOR_BGR2RGB)
-    objects = read_objects((FRUIT / "test" / f"{stem}.xml").read_bytes())
+    fruit = datasets.require("fruit-nuts")
+    rgb = cv2.cvtColor(cv2.imread(str(fruit / "test" / f"{stem}.jpg")), cv2.COLOR_BGR2RGB)
+    objects = read_objects((fruit / "test" / f"{stem}.xml").read_bytes())
     return rgb, [(o.label, (o.xmin, o.ymin, o.xmax, o.ymax)) for o in objects]
 
 
@@ -113,7 +115,7 @@ def bundle(tmp_path_factory) -> Path:
 
 
 def test_retrain_trains_from_the_run_compares_and_records(bundle: Path, tmp_path: Path) -> None:
-    stems = sorted(p.stem for p in (FRUIT / "test").glob("*.xml"))
+    stems = sorted(p.stem for p in (datasets.require("fruit-nuts") / "test").glob("*.xml"))
     frame, boxes = _fruit_frame(stems[0])
     right, wrong = _id_in("test", 0.5, 0), _id_in("train", 0.5, 0)
     events = make_events(tmp_path / "events", [
