@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from realtime.config import AnnotateConfig, DetectorConfig, LiveConfig, PipelineConfig
+from realtime.serve.config import ServeConfig
 from realtime.tracking.config import TrackConfig
 from realtime.tracking.setup import Tracking
 from realtime.watch.config import WatchConfig
@@ -26,6 +27,7 @@ class RunSettings:
         annotate: how annotated videos are written (``[annotate]``: crf, preset, audio).
         live: the live window (``[live]``).
         watch: doorbell mode's rules, events folder and notifiers (``[watch]``).
+        serve: the events page (``[serve]``; alerts link to ``public_url``).
         counts: where the counts summary goes (``--counts``; None = each verb's default).
     """
 
@@ -35,6 +37,7 @@ class RunSettings:
     annotate: AnnotateConfig = field(default_factory=AnnotateConfig)
     live: LiveConfig = field(default_factory=LiveConfig)
     watch: WatchConfig = field(default_factory=WatchConfig)
+    serve: ServeConfig = field(default_factory=ServeConfig)
     counts: str | Path | None = None
 
     @classmethod
@@ -42,7 +45,7 @@ class RunSettings:
         """The settings a config with these tables gives (lookout's root `Config`),
         flags left out."""
         return cls(config.detector, config.pipeline, config.track, config.annotate,
-                   config.live, config.watch, counts)
+                   config.live, config.watch, config.serve, counts)
 
     @property
     def tracking(self) -> Tracking:

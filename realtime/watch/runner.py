@@ -85,7 +85,7 @@ def deliver_pending(config: WatchSettings, drain_s: float = 30.0) -> WatchResult
     """Only deliver what the spool holds (after recovery), then stop: no model, no source."""
     cfg = config.watch
     root = Path(cfg.events_dir)
-    notifiers = build_notifiers(cfg)
+    notifiers = build_notifiers(cfg, page_url=_public_url(config))
     spool = Spool(root / "spool.sqlite")
     started: list[Notifier] = []
     try:
@@ -156,7 +156,7 @@ class WatchRun:
             config_name, settings.track, self.tracking.counts_path(
                 default_counts, tag=slug(cam.name) if len(cameras) > 1 else None))
             for cam in cameras]
-        self.notifiers = build_notifiers(self.cfg)
+        self.notifiers = build_notifiers(self.cfg, page_url=_public_url(settings))
         self.stop_event = threading.Event()  # set: the run ends cleanly (SIGTERM)
         self.terminated = threading.Event()  # SIGTERM: drain deliveries only briefly
         # opened by start(), closed by stop()
@@ -300,10 +300,15 @@ class WatchRun:
 
     # ------------------------------------------------------------------ reading
 
+    def camera_counters(self) -> dict[str, dict]:
+        """Each camera's counters (frames, detector runs, events, reconnects, state...),
+        in the run's camera order; safe to call from any thread while it runs."""
+        sources = self.stats.sources if self.stats is not None else [None] * len(self.cameras)
+        return {c.camera.name: c.counters(s) for c, s in zip(self.cameras, sources, strict=True)}
+
     def counters(self) -> dict:
         """The health line's counters: the run's, and each camera's."""
-        sources = self.stats.sources if self.stats is not None else [None] * len(self.cameras)
-        cams = {c.camera.name: c.counters(s) for c, s in zip(self.cameras, sources, strict=True)}
+        cams = self.camera_counters()
         out = {"events": sum(c["events"] for c in cams.values()),
                "open": sum(c["open"] for c in cams.values()),
                "pending": self.spool.counts()["pending"] if self.spool is not None else 0}
@@ -333,6 +338,12 @@ def _each(*steps: Callable[[], None]) -> None:
                 log.exception("while stopping")
     if first is not None:
         raise first
+
+
+def _public_url(config: WatchSettings) -> str:
+    """``serve.public_url`` when the settings have a ``[serve]`` table (alerts link there)."""
+    serve = getattr(config, "serve", None)
+    return serve.public_url if serve is not None else ""
 
 
 def _start(notifiers: list[Notifier], started: list[Notifier]) -> None:
