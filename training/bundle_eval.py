@@ -55,7 +55,7 @@ def evaluate_bundle(bundle: str | Path, data: list[str | Path] | None = None, *,
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     names = read_label_map(bundle / "label_map.pbtxt")
     paths = _test_records(bundle, meta, data)
-    truth, images = _load_truth(paths)
+    truth, images = load_truth(paths)
     present = [f for f in formats if (bundle / BUNDLE_FILES[f][0]).exists()]
     data = [str(p) for p in paths]
     before = meta.get("evaluation") or {}
@@ -87,16 +87,17 @@ def _evaluate_format(bundle: Path, name: str, tile: str | int, truth: list,
     """One row: ``name``'s file through the runtime with ``tile``, and its metrics."""
     from realtime.config import DetectorConfig
     from realtime.detectors import load_detector
+    from realtime.detectors.loader import BUNDLE_FILES
     from realtime.detectors.tiling import TiledDetector
 
     cfg = DetectorConfig(score=MIN_SCORE, max_det=100, bundle_format=name, workers=1, tile=tile)
     detector = load_detector(bundle, cfg)
     try:
-        row = _metrics(detector, truth, images, names, f"eval {name}", on_progress)
+        row = score_detector(detector, truth, images, names, on_progress, f"eval {name}")
     finally:
         detector.close()
     tiled = detector.tile if isinstance(detector, TiledDetector) else "off"
-    return {**row, "tile": tiled}
+    return {"file": BUNDLE_FILES[name][0], **row, "tile": tiled}
 
 
 def _evaluate_tiles(bundle: Path, meta: dict, truth: list, images: list[np.ndarray],
@@ -122,28 +123,12 @@ def _evaluate_tiles(bundle: Path, meta: dict, truth: list, images: list[np.ndarr
     cfg = DetectorConfig(score=MIN_SCORE, max_det=100, bundle_format=fmt, workers=1, tile="off")
     detector = load_detector(bundle, cfg)
     try:
-        whole = _metrics(detector, truth, images, names, "eval whole frames", on_progress)
+        whole = score_detector(detector, truth, images, names, on_progress, "eval whole frames")
         tiled = TiledDetector(detector, size, min_frame=min_frame, max_det=cfg.max_det)
-        tiles = _metrics(tiled, truth, images, names, "eval tiles", on_progress)
+        tiles = score_detector(tiled, truth, images, names, on_progress, "eval tiles")
     finally:
         detector.close()
     return {**record, "whole": whole, "tiled": tiles}
-
-
-def _metrics(detector, truth: list, images: list[np.ndarray], names: dict[int, str],
-             task: str, on_progress: OnProgress | None) -> dict:
-    """COCO AP, AP50 and VOC AP50 per class of ``detector`` on ``images``."""
-    from training.evaluate import _coco_metrics, _voc_ap50
-
-    found = []
-    for i, image in enumerate(images):
-        d = detector.detect([image])[0]
-        found.append((d.xyxy[:, [1, 0, 3, 2]], d.scores, d.class_ids.astype(int)))
-        report(on_progress, task, i + 1, len(images))
-    coco = _coco_metrics(truth, found, names)
-    voc, _ = _voc_ap50(truth, found, names)
-    return {"AP": round(coco["AP"], 4), "AP50": round(coco["AP50"], 4),
-            "per_class_AP50": {names[k]: round(v, 4) for k, v in voc.items()}}
 
 
 def _test_records(bundle: Path, meta: dict, data) -> list[Path]:
@@ -168,7 +153,25 @@ def _test_records(bundle: Path, meta: dict, data) -> list[Path]:
     return paths
 
 
-def _load_truth(paths: list[Path]) -> tuple[list, list[np.ndarray]]:
+def score_detector(detector, truth: list, images: list[np.ndarray], names: dict[int, str],
+                   on_progress: OnProgress | None = None, task: str = "eval") -> dict:
+    """``{"AP", "AP50", "per_class_AP50": {label: AP50}}`` of ``detector`` (opened with a
+    score threshold near 0: AP needs the tail) on ``images`` against ``truth``
+    (`load_truth`); a report per image goes to ``on_progress`` as ``task``."""
+    from training.evaluate import _coco_metrics, _voc_ap50
+
+    found = []
+    for i, image in enumerate(images):
+        d = detector.detect([image])[0]
+        found.append((d.xyxy[:, [1, 0, 3, 2]], d.scores, d.class_ids.astype(int)))
+        report(on_progress, task, i + 1, len(images))
+    coco = _coco_metrics(truth, found, names)
+    voc, _ = _voc_ap50(truth, found, names)
+    return {"AP": round(coco["AP"], 4), "AP50": round(coco["AP50"], 4),
+            "per_class_AP50": {names[k]: round(v, 4) for k, v in voc.items()}}
+
+
+def load_truth(paths: list[Path]) -> tuple[list, list[np.ndarray]]:
     """Ground truth ``(yxyx pixel boxes, class ids)`` and RGB images of the records."""
     from PIL import Image
 
