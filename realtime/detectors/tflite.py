@@ -4,9 +4,10 @@ Two layouts:
 - ours (``lookout export``): signature ``serving_default`` with one image input
   (uint8, or float32 pixel values 0..255) and outputs named as the bundle's
   (``num_detections`` optional); one call per batch, or per image when the model fixes
-  batch 1. A model that fixes the size (``model_int8.tflite``) gets each image
-  letterboxed as its training saw them (scaled to fit, padded right and bottom) and
-  returns boxes on that square, which are mapped back here.
+  batch 1. A model that fixes the size (a bundle's ``model.tflite`` and
+  ``model_int8.tflite``) gets each image letterboxed as its training saw them (scaled
+  to fit, padded right and bottom) and returns boxes on that square, which are mapped
+  back here.
 - the TF OD API's SSD post-process models: one fixed-size input (float normalized to
   [-1, 1], or uint8 when quantized), four outputs boxes ``[1, N, 4]``, classes ``[1, N]``
   (0-based), scores ``[1, N]``, count ``[1]``; images are resized and run one by one.
@@ -87,7 +88,7 @@ class TFLiteDetector(BatchDetector):
 
     def _fit(self, batch: np.ndarray) -> np.ndarray:
         """OD API models are stretched to their fixed size (SSD trains that way); ours
-        (model_int8.tflite) are letterboxed, as RetinaNet's preprocessing does."""
+        (a bundle's .tflite files) are letterboxed, as RetinaNet's preprocessing does."""
         if self.layout != "lookout" or self._fixed_size is None:
             return super()._fit(batch)
         if batch.shape[1:3] == self._fixed_size:
