@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -106,11 +107,20 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def timed(cmd: list[str]) -> float:
-    start = time.perf_counter()
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(cmd: list[str], cpu: list[float] | None = None) -> float:
+    """Wall seconds of ``cmd``; its CPU seconds go to ``cpu`` (the machine is shared:
+    CPU per run moves less with the load than wall time)."""
+    start, cpu0 = time.perf_counter(), children_cpu()
     done = subprocess.run(cmd, check=False, capture_output=True, text=True)
     if done.returncode:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stderr[-2000:]}")
+    if cpu is not None:
+        cpu.append(children_cpu() - cpu0)
     return time.perf_counter() - start
 
 
@@ -131,18 +141,25 @@ def clip_case(model: Path, clip: Path, work: Path, rounds: int) -> dict:
             "lookout_tflite": lookout("annotate", str(model), str(clip), "--out",
                                       str(work / "b.mp4"), "--bundle-format", "tflite")}
     seconds: dict[str, list[float]] = {k: [] for k in runs}
+    cpu: dict[str, list[float]] = {k: [] for k in runs}
     for n in range(rounds):
         for name, cmd in runs.items():
-            seconds[name].append(timed(cmd))
-        print(f"clip round {n + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in
-                                                   seconds.items()), flush=True)
+            seconds[name].append(timed(cmd, cpu[name]))
+        print(f"clip round {n + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s (CPU {cpu[k][-1]:.1f} s)"
+                                                   for k, v in seconds.items()), flush=True)
     med = {k: statistics.median(v) for k, v in seconds.items()}
+    med_cpu = {k: statistics.median(v) for k, v in cpu.items()}
     ratio = {k: med["peer"] / med[k] for k in ("lookout", "lookout_tflite")}
+    cpu_ratio = {k: med_cpu["peer"] / med_cpu[k] for k in ("lookout", "lookout_tflite")}
     print(f"clip (median of {rounds}, start-up included): peer {med['peer']:.2f} s, lookout "
           f"{med['lookout']:.2f} s ({ratio['lookout']:.2f}x the peer's speed, goal >= 1.3), "
           f"--bundle-format tflite {med['lookout_tflite']:.2f} s "
-          f"({ratio['lookout_tflite']:.2f}x, goal >= 1.1)")
-    return {"seconds": seconds, "median_s": med, "speed_vs_peer": ratio}
+          f"({ratio['lookout_tflite']:.2f}x, goal >= 1.1); CPU seconds: peer "
+          f"{med_cpu['peer']:.1f}, lookout {med_cpu['lookout']:.1f} "
+          f"({cpu_ratio['lookout']:.2f}x less), tflite {med_cpu['lookout_tflite']:.1f} "
+          f"({cpu_ratio['lookout_tflite']:.2f}x less)")
+    return {"seconds": seconds, "median_s": med, "speed_vs_peer": ratio, "cpu_s": cpu,
+            "cpu_vs_peer": cpu_ratio}
 
 
 def cameras_case(model: Path, clip: Path, work: Path, n: int, rounds: int) -> dict:
@@ -152,33 +169,40 @@ def cameras_case(model: Path, clip: Path, work: Path, n: int, rounds: int) -> di
         if not clips[-1].exists():
             os.link(clip, clips[-1])
     seconds: dict[str, list[float]] = {"peer": [], "lookout": []}
+    cpu: dict[str, list[float]] = {"peer": [], "lookout": []}
     for k in range(rounds):
-        start = time.perf_counter()
+        start, cpu0 = time.perf_counter(), children_cpu()
         procs = [subprocess.Popen(peer(work, model, c, work / f"peer{i}.mp4"),
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                  for i, c in enumerate(clips)]
         if any(p.wait() for p in procs):
             raise SystemExit("a peer process failed")
         seconds["peer"].append(time.perf_counter() - start)
+        cpu["peer"].append(children_cpu() - cpu0)
         seconds["lookout"].append(timed(lookout("annotate", str(model), *map(str, clips),
-                                                "--out-dir", str(work / "many"))))
-        print(f"{n} clips round {k + 1}: peer x{n} {seconds['peer'][-1]:.2f} s, lookout "
-              f"{seconds['lookout'][-1]:.2f} s", flush=True)
+                                                "--out-dir", str(work / "many")), cpu["lookout"]))
+        print(f"{n} clips round {k + 1}: peer x{n} {seconds['peer'][-1]:.2f} s (CPU "
+              f"{cpu['peer'][-1]:.1f} s), lookout {seconds['lookout'][-1]:.2f} s (CPU "
+              f"{cpu['lookout'][-1]:.1f} s)", flush=True)
     med = {k: statistics.median(v) for k, v in seconds.items()}
+    med_cpu = {k: statistics.median(v) for k, v in cpu.items()}
     print(f"{n} clips at once (median of {rounds}): {n} peers {med['peer']:.2f} s, one lookout "
-          f"{med['lookout']:.2f} s ({med['peer'] / med['lookout']:.2f}x the peers' speed)")
-    return {"clips": n, "seconds": seconds, "median_s": med,
+          f"{med['lookout']:.2f} s ({med['peer'] / med['lookout']:.2f}x the peers' speed); CPU "
+          f"{med_cpu['peer']:.1f} s vs {med_cpu['lookout']:.1f} s")
+    return {"clips": n, "seconds": seconds, "median_s": med, "cpu_s": cpu,
             "speed_vs_peer": med["peer"] / med["lookout"]}
 
 
 def detector_only(files: list[str], frames: list, rounds: int) -> dict:
     """ms per 720p frame of each file through `load_detector` (letterbox or in-graph
-    resize included), one interpreter of 1 and of 2 threads, interleaved."""
+    resize included), one interpreter of 1 and of 2 threads, interleaved: wall time and
+    this process's CPU time (all its threads; less sensitive to the machine's load)."""
     from realtime.config import DetectorConfig
     from realtime.detectors import load_detector
 
     frames = frames[:60]
     ms: dict[str, list[float]] = {}
+    cpu_ms: dict[str, list[float]] = {}
     detectors = {}
     for f in files:
         for threads in (1, 2):
@@ -187,18 +211,21 @@ def detector_only(files: list[str], frames: list, rounds: int) -> dict:
     for n in range(rounds):
         for name, d in detectors.items():
             d.detect(frames[:1])
-            start = time.perf_counter()
+            start, cpu0 = time.perf_counter(), time.process_time()
             for frame in frames:
                 d.detect([frame])
             ms.setdefault(name, []).append(1000 * (time.perf_counter() - start) / len(frames))
-        print(f"detector round {n + 1}: " + ", ".join(f"{k} {v[-1]:.1f} ms" for k, v in ms.items()),
-              flush=True)
+            cpu_ms.setdefault(name, []).append(1000 * (time.process_time() - cpu0) / len(frames))
+        print(f"detector round {n + 1}: " + ", ".join(
+            f"{k} {v[-1]:.1f} ms (CPU {cpu_ms[k][-1]:.1f})" for k, v in ms.items()), flush=True)
     med = {k: round(statistics.median(v), 2) for k, v in ms.items()}
+    med_cpu = {k: round(statistics.median(v), 2) for k, v in cpu_ms.items()}
     for name, value in med.items():
-        print(f"detector-only {name}: {value:.1f} ms per 720p frame (median of {rounds})")
+        print(f"detector-only {name}: {value:.1f} ms per 720p frame, CPU {med_cpu[name]:.1f} ms "
+              f"(median of {rounds})")
     for d in detectors.values():
         d.close()
-    return {"rounds": ms, "median_ms": med}
+    return {"rounds": ms, "median_ms": med, "cpu_rounds": cpu_ms, "median_cpu_ms": med_cpu}
 
 
 if __name__ == "__main__":
