@@ -98,7 +98,8 @@ def test_tflite_uses_the_nms_op_on_a_fixed_input(bundle: Path) -> None:
     assert not {"WHILE", "TOPK_V2", "RESIZE_BILINEAR", "NON_MAX_SUPPRESSION_V5"} & set(ops)
     (image,) = it.get_input_details()
     assert image["dtype"] == np.uint8 and list(image["shape_signature"]) == [1, 128, 128, 3]
-    assert len(ops) < 150  # the Model Garden NMS graph had ~360 ops at this size
+    # Besides the network's convolutions, a few dozen ops (Model Garden's NMS added ~180)
+    assert len([op for op in ops if op not in ("CONV_2D", "DEPTHWISE_CONV_2D")]) < 60
 
 
 def test_tflite_agrees_with_saved_model(bundle: Path, serving) -> None:
