@@ -200,7 +200,7 @@ def detector_only(files: list[str], frames: list, rounds: int) -> dict:
     from realtime.config import DetectorConfig
     from realtime.detectors import load_detector
 
-    frames = frames[:60]
+    frames = frames[:30]
     ms: dict[str, list[float]] = {}
     cpu_ms: dict[str, list[float]] = {}
     detectors = {}
