@@ -128,8 +128,9 @@ def _weigh_pretrained(stats: BoxStats, size: int, min_level: int,
     default.recall = default.default_recall = anchor_recall(stats, size, default)[0]
     if fitted.source == "fitted" and fitted.recall >= default.recall + PRETRAINED_GAIN:
         return fitted, (f"anchors fitted, although the pretrained head's two output layers "
-                        f"then start fresh: recall {fitted.recall:.3f} against "
-                        f"{default.recall:.3f} with the checkpoint's anchors")
+                        f"were trained for Model Garden's and must learn them afresh: recall "
+                        f"{fitted.recall:.3f} against {default.recall:.3f} with the "
+                        "checkpoint's anchors")
     gain = f"{fitted.recall:.3f}" if fitted.source == "fitted" else "no better"
     return default, (f"anchors kept as the pretrained checkpoint's (Model Garden's), with its "
                      f"head's output layers: fitted ones would reach recall {gain}, under the "
