@@ -41,6 +41,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="flow policy (default: live for cameras and streams)")
     parser.add_argument("--drain", type=float, default=30.0, metavar="S",
                         help="at the end, wait this long for pending deliveries (default 30)")
+    parser.add_argument("--replay", nargs="+", metavar="CLIP",
+                        help="run these recorded clips (an event's clips/ID.mp4, or the "
+                             "camera's recordings) through the rules and model in file mode, "
+                             "notifying nobody, and report alert precision and recall against "
+                             "--truth")
+    parser.add_argument("--truth", metavar="DIR",
+                        help="the review folder --replay is scored against (default: "
+                             "[review] dir, else EVENTS_DIR/review)")
     parser.add_argument("--deliver-only", action="store_true",
                         help="only deliver what the events folder's spool still holds, then exit")
     add_model_flags(parser, "watch")
@@ -81,6 +89,8 @@ def run(args: argparse.Namespace, config: Config) -> int:
         print(f"delivered {result.delivered}, still pending {result.pending}")
         return 0 if result.pending == 0 else 3
     name = args.config or DEFAULT_CONFIG
+    if args.replay:
+        return run_replay(args, config, name)
     if not args.model or (args.source is None and not config.cameras):
         raise UserError("watch: give MODEL and --source, or [[cameras]] in the config "
                         "(or --deliver-only --events DIR)")
@@ -110,6 +120,41 @@ def run(args: argparse.Namespace, config: Config) -> int:
     if stats and stats.stopped_by in ("interrupt", "sigterm"):
         return 130  # as every verb stopped by Ctrl+C or SIGTERM (outputs finalized)
     return 1 if stats and stats.errors and len(stats.errors) == len(stats.sources) else 0
+
+
+def run_replay(args: argparse.Namespace, config: Config, name: str) -> int:
+    """``--replay CLIPS --truth DIR``: the clips through the rules, scored against reviews."""
+    from realtime.watch.replay import replay
+    from realtime.watch.rules import parse_alert_flag
+
+    if not args.model:
+        raise UserError("watch --replay: give MODEL")
+    truth = args.truth or config.review.folder(config.watch.events_dir)
+    rules, where = (([parse_alert_flag(a) for a in args.alert], "--alert") if args.alert
+                    else (None, f"{name}: watch.rules"))
+    bar = FileProgress()
+    try:
+        # the replay's events go to a temporary folder: --events names the real one
+        result = replay(args.model, args.replay, config, truth, rules=rules, rules_where=where,
+                        progress=bar)
+    finally:
+        bar.close()
+    score = result.score
+
+    def share(value: float | None) -> str:
+        return "-" if value is None else f"{value:.2f}"
+
+    print(f"replayed {len(args.replay)} clip(s), {result.clip_seconds:.1f} s of video in "
+          f"{result.wall_seconds:.1f} s ({result.speed:.1f}x real time): {result.events} event(s)")
+    print(f"against {truth}: precision {share(score.precision)}, recall {share(score.recall)} "
+          f"({score.true_alerts} right alert(s) fired, {score.missed} not; "
+          f"{score.false_alerts} wrong alert(s) fired, {score.quiet} quiet; "
+          f"{score.uncovered} review(s) not in these clips, {score.unreviewed} unreviewed "
+          "event(s))")
+    for row in score.rows:
+        state = "fires" if row["fired"] else "quiet"
+        print(f"  {row['review']}  {row['verdict']:<6} {row['label']:<12} {state}")
+    return 0
 
 
 def cameras_of(config: Config, config_name: str, no_motion: bool) -> list:
