@@ -21,12 +21,12 @@ from lookout.config import load_config
 # .tflite bundles without them. FULL_VERBS always need it; the others (predict on a
 # SavedModel, `dataset build`) find out when they import one of these.
 FULL_INSTALL_ONLY = {"tensorflow", "tf_keras", "official", "pycocotools", "matplotlib"}
-FULL_VERBS = {"train", "eval", "export", "demo"}
+FULL_VERBS = {"train", "eval", "export", "retrain", "demo"}
 
 # In the order a user meets them.
 VERBS = [
     "config", "frames", "label", "dataset", "train", "eval", "export", "predict",
-    "annotate", "live", "watch", "serve", "batch", "bench", "demo",
+    "annotate", "live", "watch", "serve", "batch", "retrain", "bench", "demo",
 ]
 
 

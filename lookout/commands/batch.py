@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from lookout.commands._flags import add_model_flags, detector_config, pipeline_config
+from lookout.commands._flags import add_model_flags, add_track_args, run_settings
 
 BATCH = 8  # images per worker call unless --batch says otherwise
 
@@ -15,8 +15,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Run MODEL over images and clips (files, folders, globs) on a Ray Data "
                     "job: a private local Ray instance by default, a cluster with "
                     "--ray-address. Images: DIR/detections.jsonl, one line per image (and "
-                    "annotated copies with --draw). Clips: DIR/STEM.jsonl (and DIR/STEM.mp4 "
-                    "with --draw), what `lookout annotate` writes. A bad file is named and "
+                    "annotated copies with --draw). Clips: DIR/STEM.jsonl (DIR/STEM.mp4 with "
+                    "--draw, DIR/STEM.counts.json when counting), what `lookout annotate` "
+                    "writes. A bad file is named and "
                     "skipped; the exit status is then 1.")
     parser.add_argument("model", help="bundle folder, frozen graph .pb, SavedModel folder or .tflite")
     parser.add_argument("inputs", nargs="+", help="images, clips, folders or globs")
@@ -33,6 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     engine.add_argument("--gpus-per-worker", type=float, default=0.0, metavar="G",
                         help="GPUs Ray reserves for each worker (e.g. 1, or 0.5 to share)")
     add_model_flags(parser, "batch")
+    add_track_args(parser, counts_default=None)
     parser.set_defaults(func=run, fast_exit=True)  # see lookout.cli.main
 
 
@@ -50,12 +52,10 @@ def run(args: argparse.Namespace, config) -> int:
     from realtime.batch import BatchSettings, run_batch
     from realtime.batch.ray_engine import EngineOptions
 
-    pipeline = pipeline_config(args, config)
     engine = EngineOptions(address=args.ray_address, parallel=max(0, args.parallel),
                            batch=args.batch or BATCH, gpus_per_worker=args.gpus_per_worker,
                            verbose=bool(getattr(args, "verbose", False)))
-    settings = BatchSettings(draw=args.draw, detector=detector_config(args, config),
-                             pipeline=pipeline, annotate=config.annotate,
+    settings = BatchSettings(draw=args.draw, run=run_settings(args, config, "batch"),
                              engine=engine)
     console = Console(stderr=True, highlight=False)
     columns = (TextColumn("[bold]batch[/]"), BarColumn(), MofNCompleteColumn(),

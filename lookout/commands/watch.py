@@ -8,11 +8,9 @@ flushes the delivery spool of an events folder (no model, no source).
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import shlex
 
 from core.errors import UserError
-from lookout.commands._flags import add_model_flags, with_lines, with_model_flags
+from lookout.commands._flags import add_model_flags, run_settings
 from lookout.config import DEFAULT_CONFIG, Config, override
 
 
@@ -49,23 +47,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run, fast_exit=True)  # see lookout.cli.main
 
 
-def apply_flags(args: argparse.Namespace, config: Config) -> Config:
-    """Flags override ``[watch]``, ``[detector]`` and ``[pipeline]``."""
-    config = with_model_flags(args, config)
-    watch = config.watch
-    webhook = override(watch.webhook, url=args.webhook)
-    command = watch.command
-    if args.command is not None:
-        argv = shlex.split(args.command)
-        if not argv:
-            raise UserError("--command: empty command")
-        command = override(command, argv=argv)
-    motion = override(watch.motion, enabled=False if args.no_motion else None)
-    watch = override(watch, events_dir=args.events, clip=args.clip, webhook=webhook,
-                     command=command, motion=motion)
-    return dataclasses.replace(config, watch=watch, track=with_lines(config.track, args.line))
-
-
 class FileProgress:
     """A rich progress bar for files (live sources have the health line instead)."""
 
@@ -94,9 +75,9 @@ def run(args: argparse.Namespace, config: Config) -> int:
     from realtime.watch.rules import parse_alert_flag
     from realtime.watch.runner import deliver_pending, run_watch
 
-    config = apply_flags(args, config)
+    settings = run_settings(args, config, "watch")
     if args.deliver_only:
-        result = deliver_pending(config, args.drain)
+        result = deliver_pending(settings, args.drain)
         print(f"delivered {result.delivered}, still pending {result.pending}")
         return 0 if result.pending == 0 else 3
     name = args.config or DEFAULT_CONFIG
@@ -110,14 +91,14 @@ def run(args: argparse.Namespace, config: Config) -> int:
     cameras = None if args.source is not None else cameras_of(config, name, args.no_motion)
     bar = FileProgress()
     try:
-        result = run_watch(args.model, args.source, config, cameras=cameras, rules=rules,
+        result = run_watch(args.model, args.source, settings, cameras=cameras, rules=rules,
                            rules_where=where, config_name=name, mode=args.mode,
                            drain_s=args.drain, progress=bar)
     finally:
         bar.close()
     stats = result.stats
     print(f"{stats.summary() if stats else ''}; detector ran on {result.detector_runs} of "
-          f"{result.frames} frames; {result.events} event(s) in {config.watch.events_dir}; "
+          f"{result.frames} frames; {result.events} event(s) in {settings.watch.events_dir}; "
           f"delivered {result.delivered}, pending {result.pending}")
     if stats:
         print(f"detector: {stats.detector}")

@@ -3,8 +3,8 @@ write ``detections.jsonl`` and report what failed.
 
 Outputs in ``out_dir``: ``detections.jsonl`` (one line per image, the fields of a
 ``lookout predict`` ``detections.json`` entry, in input order), with ``draw`` the
-annotated images under their own names; per clip ``<stem>.jsonl`` and with ``draw``
-``<stem>.mp4``, as ``lookout annotate`` writes them.
+annotated images under their own names; per clip ``<stem>.jsonl`` (``<stem>.counts.json`` when
+counting) and with ``draw`` ``<stem>.mp4``, as ``lookout annotate`` writes them.
 """
 
 from __future__ import annotations
@@ -20,21 +20,20 @@ from core.errors import UserError
 from core.fileio import atomic_write_text
 from realtime.batch.ray_engine import EngineOptions, RayEngine
 from realtime.batch.work import WorkerSpec
-from realtime.config import AnnotateConfig, DetectorConfig, PipelineConfig
 from realtime.inputs import IMAGE_SUFFIXES, VIDEO_SUFFIXES, expand_inputs, unique_names
 from realtime.predict import output_names
+from realtime.settings import RunSettings
 
 DETECTIONS = "detections.jsonl"
 
 
 @dataclass(frozen=True)
 class BatchSettings:
-    """What to run and how; the configs are those of ``predict``/``annotate``."""
+    """What to run and how: ``run`` is what ``predict`` and ``annotate`` get (clips are
+    tracked and counted as annotate does), ``engine`` where it runs."""
 
     draw: bool = False
-    detector: DetectorConfig = field(default_factory=DetectorConfig)
-    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
-    annotate: AnnotateConfig = field(default_factory=AnnotateConfig)
+    run: RunSettings = field(default_factory=RunSettings)
     engine: EngineOptions = field(default_factory=EngineOptions)
 
 
@@ -99,8 +98,7 @@ def run_batch(model: str | Path, inputs: list[str], out_dir: str | Path,
 
     spec = WorkerSpec(model=str(Path(model).resolve()), out_dir=str(out.resolve()),
                       cwd=os.getcwd(), draw=settings.draw, batch=settings.engine.batch,
-                      detector=settings.detector,
-                      pipeline=settings.pipeline, annotate=settings.annotate)
+                      settings=settings.run)
     image_elements = list(zip(range(len(images)), images, output_names(
         [Path(f) for f in images]), strict=True))
     clip_elements = list(zip(range(len(images), len(images) + len(clips)), clips,
