@@ -36,17 +36,14 @@ class PageServer:
         environ: where ``cfg.password_env`` is looked up (default: the process's).
 
     Raises:
-        UserError: a bad bind, a missing folder, or another address than loopback
-            without a password (one line each).
+        UserError: a bad bind, or another address than loopback without a password (one
+            line each); `start`: a missing folder, a port in use.
     """
 
     def __init__(self, root: str | Path, cfg: ServeConfig, *, bind: str | None = None,
                  live: LiveSource | None = None,
                  environ: Mapping[str, str] | None = None) -> None:
         self.root = Path(root)
-        if not self.root.is_dir():
-            raise UserError(f"{self.root}: no such events folder (lookout watch --events "
-                            "DIR writes one)")
         self.cfg = cfg
         self.host, self.port = parse_bind(bind or cfg.bind or f"{DEFAULT_HOST}:{DEFAULT_PORT}")
         self.password = Password.from_settings(cfg.password_env, cfg.password_hash,
@@ -73,6 +70,10 @@ class PageServer:
     def start(self) -> PageServer:
         """Listen; returns once the socket is bound (or raises `UserError`)."""
         import uvicorn
+
+        if not self.root.is_dir():
+            raise UserError(f"{self.root}: no such events folder (lookout watch --events "
+                            "DIR writes one)")
 
         from realtime.serve.app import Page, create_app
 

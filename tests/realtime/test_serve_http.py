@@ -246,3 +246,16 @@ def test_the_cli_serves_until_sigterm(folder, tmp_path):
         proc.send_signal(signal.SIGTERM)
         finish(proc, 30)
     assert proc.returncode == 0
+
+
+def test_watch_serve_elsewhere_without_a_password_is_refused_before_the_model(tmp_path, capsys,
+                                                                             monkeypatch):
+    from lookout.cli import main
+
+    monkeypatch.delenv("LOOKOUT_SERVE_PASSWORD", raising=False)
+    code = main(["watch", str(tmp_path / "no-model.tflite"), "--source", "0",
+                 "--events", str(tmp_path / "events"), "--serve", "0.0.0.0:8080"])
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and len(err.splitlines()) == 1
+    assert "listening on 0.0.0.0 needs a password" in err
+    assert not (tmp_path / "events").exists()  # refused before anything was opened
