@@ -51,6 +51,7 @@ class PageServer:
         require_password(self.host, self.password, cfg.password_env)
         self.live = live
         self._server = None
+        self._page = None
         self._thread: threading.Thread | None = None
         self._failed: BaseException | None = None
 
@@ -78,7 +79,8 @@ class PageServer:
         from realtime.serve.app import Page, create_app
 
         policy = Policy(self.password, Sessions(self.cfg.session_hours * 3600))
-        app = create_app(Page(self.root, self.cfg, policy, self.live))
+        self._page = Page(self.root, self.cfg, policy, self.live)
+        app = create_app(self._page)
         # log_config=None: keep lookout's logging; no access log (URLs only, but quiet)
         config = uvicorn.Config(app, host=self.host, port=self.port, log_config=None,
                                 access_log=False, lifespan="off", timeout_graceful_shutdown=2,
@@ -99,6 +101,12 @@ class PageServer:
             self.port = sockets[0].getsockname()[1]
         log.info("%s", self.describe())
         return self
+
+    def tiles_encoded(self) -> int:
+        """How many live-tile JPEGs the page made (the benchmark compares it with the
+        tiles served)."""
+        page = self._page
+        return page.tiles.encoded if page is not None and page.tiles is not None else 0
 
     def _run(self) -> None:
         try:
