@@ -44,6 +44,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--serve", metavar="[HOST:]PORT",
                         help="also serve the events page with live camera tiles here "
                              "(serve.bind; not loopback: needs a password, see lookout serve)")
+    parser.add_argument("--replay", nargs="+", metavar="CLIP",
+                        help="run these recorded clips (an event's clips/ID.mp4, or the "
+                             "camera's recordings) through the rules and model in file mode, "
+                             "notifying nobody, and report alert precision and recall against "
+                             "--truth")
+    parser.add_argument("--truth", metavar="DIR",
+                        help="the review folder --replay is scored against (default: "
+                             "[review] dir, else EVENTS_DIR/review)")
     parser.add_argument("--deliver-only", action="store_true",
                         help="only deliver what the events folder's spool still holds, then exit")
     add_model_flags(parser, "watch")
@@ -84,6 +92,8 @@ def run(args: argparse.Namespace, config: Config) -> int:
         print(f"delivered {result.delivered}, still pending {result.pending}")
         return 0 if result.pending == 0 else 3
     name = args.config or DEFAULT_CONFIG
+    if args.replay:
+        return run_replay(args, config, settings, name)
     if not args.model or (args.source is None and not config.cameras):
         raise UserError("watch: give MODEL and --source, or [[cameras]] in the config "
                         "(or --deliver-only --events DIR)")
@@ -113,6 +123,42 @@ def run(args: argparse.Namespace, config: Config) -> int:
     if stats and stats.stopped_by in ("interrupt", "sigterm"):
         return 130  # as every verb stopped by Ctrl+C or SIGTERM (outputs finalized)
     return 1 if stats and stats.errors and len(stats.errors) == len(stats.sources) else 0
+
+
+def run_replay(args: argparse.Namespace, config: Config, settings, name: str) -> int:
+    """``--replay CLIPS --truth DIR``: the clips through the rules, scored against reviews
+    (``settings``: the run's, as a live watch gets them)."""
+    from realtime.watch.replay import replay
+    from realtime.watch.rules import parse_alert_flag
+
+    if not args.model:
+        raise UserError("watch --replay: give MODEL")
+    truth = args.truth or config.review.folder(settings.watch.events_dir)
+    rules, where = (([parse_alert_flag(a) for a in args.alert], "--alert") if args.alert
+                    else (None, f"{name}: watch.rules"))
+    bar = FileProgress()
+    try:
+        # the replay's events go to a temporary folder: --events names the real one
+        result = replay(args.model, args.replay, settings, truth, rules=rules, rules_where=where,
+                        progress=bar)
+    finally:
+        bar.close()
+    score = result.score
+
+    def share(value: float | None) -> str:
+        return "-" if value is None else f"{value:.2f}"
+
+    print(f"replayed {len(args.replay)} clip(s), {result.clip_seconds:.1f} s of video in "
+          f"{result.wall_seconds:.1f} s ({result.speed:.1f}x real time): {result.events} event(s)")
+    print(f"against {truth}: precision {share(score.precision)}, recall {share(score.recall)} "
+          f"({score.true_alerts} right alert(s) fired, {score.missed} not; "
+          f"{score.false_alerts} wrong alert(s) fired, {score.quiet} quiet; "
+          f"{score.uncovered} review(s) not in these clips, {score.unreviewed} unreviewed "
+          "event(s))")
+    for row in score.rows:
+        state = "fires" if row["fired"] else "quiet"
+        print(f"  {row['review']}  {row['verdict']:<6} {row['label']:<12} {state}")
+    return 0
 
 
 def cameras_of(config: Config, config_name: str, no_motion: bool) -> list:

@@ -8,7 +8,8 @@ One review is three files named after the event (``NAME`` = the event id, or
   (`realtime.review.voc.voc_xml`, ``verified="yes"``: a person checked it). A wrong
   alert with no box left is an image with no objects: a negative example;
 - ``NAME.review.json``: what only lookout needs: the verdict (``right`` | ``wrong`` |
-  ``missed``), the event (id, camera, label, score, alert box) and the SHA-1 of the XML
+  ``missed``), the event (id, camera, label, score, alert box, source and its start/end
+  in source seconds, which `watch --replay` matches on) and the SHA-1 of the XML
   as lookout wrote it, so a later edit in labelImg is seen (``edited``).
 
 Each file is written atomically, image first and sidecar last. The folder is a VOC
@@ -84,6 +85,9 @@ class Review:
     score: float = 0.0
     alert_box: list[float] = field(default_factory=list)
     frame: int | None = None
+    source: str = ""  # what the camera read (a URL, a file), as the event log says
+    start: float | None = None  # the event in source seconds
+    end: float | None = None
     reviewed_at: str = ""
     edited: bool = False  # the XML changed after lookout wrote it
 
@@ -96,7 +100,8 @@ class Review:
         """The JSON of ``GET /api/reviews`` (paths relative to the review folder)."""
         return {"name": self.name, "event": self.event, "verdict": self.verdict,
                 "camera": self.camera, "label": self.label, "score": self.score,
-                "alert_box": self.alert_box, "frame": self.frame,
+                "alert_box": self.alert_box, "frame": self.frame, "source": self.source,
+                "start": self.start, "end": self.end,
                 "boxes": [b.as_dict() for b in self.boxes], "negative": self.negative,
                 "image": self.image.name, "xml": self.xml.name, "version": self.version,
                 "edited": self.edited, "reviewed_at": self.reviewed_at}
@@ -213,7 +218,9 @@ class ReviewStore:
                 "lookout_review": FORMAT, "verdict": verdict, "event": event_id,
                 "camera": event.get("camera", ""), "label": event.get("label", ""),
                 "score": event.get("score", 0.0), "alert_box": event.get("box", []),
-                "frame": frame, "xml_sha1": version_of(text),
+                "frame": frame, "source": event.get("source", ""),
+                "start": event.get("start"), "end": event.get("end"),
+                "xml_sha1": version_of(text),
                 "reviewed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             }, indent=2)
         review = self.get(name)
@@ -254,6 +261,8 @@ class ReviewStore:
             review.score = float(meta.get("score") or 0.0)
             review.alert_box = list(meta.get("alert_box") or [])
             review.frame = meta.get("frame")
+            review.source = str(meta.get("source") or "")
+            review.start, review.end = _seconds(meta.get("start")), _seconds(meta.get("end"))
             review.reviewed_at = str(meta.get("reviewed_at", ""))
             review.edited = meta.get("xml_sha1") != review.version
         return review
@@ -297,6 +306,10 @@ class ReviewStore:
             raise ReviewError(f"review: boxes[{i}].box {list(b.box)} lies outside the "
                               f"{width}x{height} frame")
         return obj
+
+
+def _seconds(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _read_json(path: Path) -> dict:
