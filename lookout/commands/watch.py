@@ -41,6 +41,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="flow policy (default: live for cameras and streams)")
     parser.add_argument("--drain", type=float, default=30.0, metavar="S",
                         help="at the end, wait this long for pending deliveries (default 30)")
+    parser.add_argument("--serve", metavar="[HOST:]PORT",
+                        help="also serve the events page with live camera tiles here "
+                             "(serve.bind; not loopback: needs a password, see lookout serve)")
     parser.add_argument("--replay", nargs="+", metavar="CLIP",
                         help="run these recorded clips (an event's clips/ID.mp4, or the "
                              "camera's recordings) through the rules and model in file mode, "
