@@ -10,8 +10,9 @@ opened yet). Its `start()` opens, in order:
    watched and a promoted one switched to between batches (`realtime.watch.reload`);
 4. the cameras: a lone camera is opened now, so a bad path fails before anything runs;
    several open in their own readers, a camera that is down retried there;
-5. the server, when one is given (an object with ``start()``/``stop()``, e.g. the
-   events page of ``watch --serve``).
+5. the server, when one is given (an object with ``start()``/``stop()``), or the
+   events page with live tiles when ``[serve] bind`` is set (``watch --serve``): built
+   (bind and password checked) with the run, listening only now.
 
 `run()` runs one job: each camera's frames pass its own motion gate, the shared detector,
 then its own `WatchSink` (built once its camera is open, with its compiled rules and the
@@ -37,6 +38,7 @@ from realtime.config import DetectorConfig, PipelineConfig
 from realtime.detectors.base import Detector
 from realtime.engine.job import Job, JobSource, run_job
 from realtime.engine.stats import JobStats
+from realtime.serve.config import ServeConfig
 from realtime.sources import open_source
 from realtime.tracking.config import TrackConfig
 from realtime.tracking.setup import Tracking
@@ -45,6 +47,7 @@ from realtime.watch.cameras import Camera, CameraWatch, name_cameras
 from realtime.watch.config import WatchConfig, WatchRuleConfig
 from realtime.watch.delivery import Deliverer
 from realtime.watch.health import HealthReporter
+from realtime.watch.live import WatchLive
 from realtime.watch.notifiers import Notifier, build_notifiers, routes
 from realtime.watch.recorder import EventRecorder
 from realtime.watch.recovery import recover
@@ -72,6 +75,7 @@ class WatchSettings(Protocol):
     detector: DetectorConfig
     pipeline: PipelineConfig
     track: TrackConfig
+    serve: ServeConfig
 
 
 @dataclass
@@ -89,7 +93,7 @@ def deliver_pending(config: WatchSettings, drain_s: float = 30.0) -> WatchResult
     """Only deliver what the spool holds (after recovery), then stop: no model, no source."""
     cfg = config.watch
     root = Path(cfg.events_dir)
-    notifiers = build_notifiers(cfg, page_url=_public_url(config))
+    notifiers = build_notifiers(cfg, page_url=config.serve.public_url)
     spool = Spool(root / "spool.sqlite")
     started: list[Notifier] = []
     try:
@@ -124,7 +128,8 @@ def run_watch(model: str | Path | Detector | HotModel, source_spec: str | None, 
         config_name: the config file, named in errors about other ``[watch]`` values.
         mode: ``file`` | ``live`` (default: live for cameras and streams).
         drain_s: at the end, wait this long for pending deliveries.
-        server: started after the cameras and stopped before them (see `Server`).
+        server: started after the cameras and stopped before them (see `Server`);
+            default: the page when ``config.serve.bind`` is set.
     """
     if cameras is None:
         cameras = [Camera(str(source_spec))]
@@ -151,7 +156,6 @@ class WatchRun:
                  mode: str | None = None, drain_s: float = 30.0,
                  server: Server | None = None) -> None:
         self.model, self.settings, self.mode, self.drain_s = model, settings, mode, drain_s
-        self.server = server
         self.cfg = settings.watch
         self.root = Path(self.cfg.events_dir)
         self.tracking = Tracking(settings.track, settings.detector.score)
@@ -162,7 +166,11 @@ class WatchRun:
             config_name, settings.track, self.tracking.counts_path(
                 default_counts, tag=slug(cam.name) if len(cameras) > 1 else None))
             for cam in cameras]
-        self.notifiers = build_notifiers(self.cfg, page_url=_public_url(settings))
+        self.notifiers = build_notifiers(self.cfg, page_url=settings.serve.public_url)
+        # what the page shows of the running cameras (their sinks swap one reference a frame)
+        self.live = WatchLive({c.camera.name: c.latest for c in self.cameras},
+                              self.camera_counters)
+        self.server = server if server is not None else self._page(settings.serve)
         self.stop_event = threading.Event()  # set: the run ends cleanly (SIGTERM)
         self.terminated = threading.Event()  # SIGTERM: drain deliveries only briefly
         # opened by start(), closed by stop()
@@ -311,6 +319,14 @@ class WatchRun:
                 self.spool.close()
             self.health = self.recorder = self.deliverer = self.spool = None
 
+    def _page(self, serve: ServeConfig) -> Server | None:
+        """``watch --serve``: the events page with live tiles (None without a bind)."""
+        if not serve.bind:
+            return None
+        from realtime.serve.server import PageServer
+
+        return PageServer(self.root, serve, live=self.live)
+
     # ------------------------------------------------------------------ reading
 
     def camera_counters(self) -> dict[str, dict]:
@@ -353,12 +369,6 @@ def _each(*steps: Callable[[], None]) -> None:
                 log.exception("while stopping")
     if first is not None:
         raise first
-
-
-def _public_url(config: WatchSettings) -> str:
-    """``serve.public_url`` when the settings have a ``[serve]`` table (alerts link there)."""
-    serve = getattr(config, "serve", None)
-    return serve.public_url if serve is not None else ""
 
 
 def _start(notifiers: list[Notifier], started: list[Notifier]) -> None:
