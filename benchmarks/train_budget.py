@@ -93,14 +93,14 @@ def budget(args, tmp: Path) -> None:
     """Previous defaults against the new ones, equal --time, scratch and checkpoint."""
     import json
 
-    from bench_train import RACCOON, _raccoon_data, _score
+    from bench_train import _raccoon_data, _score, _tutorial
     from small_objects import build_mosaic_dataset
 
     from training.budget import parse_duration
     from training.config import TrainConfig
 
     seconds = parse_duration(args.time, "--time")
-    mosaics = build_mosaic_dataset(RACCOON, tmp, grid=args.grid, canvas=args.canvas)
+    mosaics = build_mosaic_dataset(_tutorial("raccoon"), tmp, grid=args.grid, canvas=args.canvas)
     racc = _raccoon_data(tmp)
     checkpoint = _stand_in_checkpoint(args, racc, tmp, seconds)
     print(f"budget {args.time} of training per run, batch {args.batch}, model {args.model}; "

@@ -38,6 +38,15 @@ class Notifier(ABC):
     #: event phases spooled for this notifier; None = those of ``[watch.delivery] on``
     phases: tuple[str, ...] | None = None
 
+    #: the page's public address (``serve.public_url``); '' = alerts carry no link
+    page_url: str = ""
+
+    def link(self, record: dict) -> str:
+        """The event's page as a phone reaches it ('' without ``serve.public_url``)."""
+        from realtime.serve.config import event_link
+
+        return event_link(self.page_url, record["id"])
+
     @abstractmethod
     def send(self, record: dict, key: str, root: Path) -> None:
         """Deliver one event record, or raise `DeliveryError`."""
@@ -84,6 +93,8 @@ class WebhookNotifier(Notifier):
 
     def body(self, record: dict, key: str, root: Path) -> bytes:
         payload = {"key": key, "camera": record.get("camera", ""), "event": record}
+        if self.page_url:
+            payload["url"] = self.link(record)
         snap = _snapshot(record, root) if self.snapshot else None
         if snap is not None:
             payload["snapshot_jpeg_base64"] = base64.b64encode(snap.read_bytes()).decode()
@@ -188,8 +199,17 @@ def _summary(record: dict) -> str:
     return text + (f", snapshot {record['snapshot']}" if record.get("snapshot") else "")
 
 
-def build_notifiers(cfg: WatchConfig, environ: dict[str, str] | None = None) -> list[Notifier]:
-    """The notifiers the config (and environment) turn on, in delivery order."""
+def build_notifiers(cfg: WatchConfig, environ: dict[str, str] | None = None,
+                    page_url: str = "") -> list[Notifier]:
+    """The notifiers the config (and environment) turn on, in delivery order; with
+    ``page_url`` (``serve.public_url``) their alerts link to the event's page."""
+    out = _notifiers(cfg, environ)
+    for notifier in out:
+        notifier.page_url = page_url
+    return out
+
+
+def _notifiers(cfg: WatchConfig, environ: dict[str, str] | None) -> list[Notifier]:
     environ = dict(os.environ) if environ is None else environ
     out: list[Notifier] = []
     if cfg.delivery.console:

@@ -12,9 +12,10 @@ import pytest
 
 from core.errors import UserError
 from lookout.cli import main
-from realtime.config import DetectorConfig
+from realtime.config import DetectorConfig, PipelineConfig
 from realtime.detectors import load_detector
 from realtime.predict import predict_images
+from realtime.settings import RunSettings
 from tests.fixtures.models import expected_detections, make_blob_image
 
 
@@ -54,13 +55,14 @@ def test_cli_writes_annotated_images_and_json(color_bundle, images, capsys):
     report = json.loads((out / "detections.json").read_text())
     assert report["model"] == str(color_bundle)
     assert [r["file"] for r in report["images"]] == [str(p) for p in pictures]
-    for record, (path, rgb) in zip(report["images"], pictures.items()):
+    for record, (path, rgb) in zip(report["images"], pictures.items(),
+                                   strict=True):
         assert (record["width"], record["height"]) == (rgb.shape[1], rgb.shape[0])
         expected = expected_detections(rgb)
         got = record["detections"]
         assert [d["label"] for d in got] == [e["label"] for e in expected]
         if path.suffix == ".png":  # lossless: the exact answer
-            for d, e in zip(got, expected):
+            for d, e in zip(got, expected, strict=True):
                 assert d["box"] == pytest.approx(e["box"], abs=0.05)
                 assert d["score"] == pytest.approx(e["score"], abs=1e-4)
                 assert d["class_id"] == e["class_id"]
@@ -79,7 +81,8 @@ def test_batches_same_size_images(color_bundle, images, tmp_path):
     calls = []
     original = detector.detect
     detector.detect = lambda batch: calls.append([im.shape[:2] for im in batch]) or original(batch)
-    report = predict_images(detector, [str(p) for p in pictures], tmp_path / "o", batch=2)
+    report = predict_images(detector, [str(p) for p in pictures], tmp_path / "o",
+                            RunSettings(pipeline=PipelineConfig(batch=2)))
     assert calls == [[(96, 96)] * 2, [(120, 160)] * 2, [(96, 96)]]  # full groups first
     assert len(report.records) == 5 and not report.failed
 
