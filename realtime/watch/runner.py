@@ -6,7 +6,8 @@ opened yet). Its `start()` opens, in order:
 1. the events folder;
 2. the spool (with recovery of what the last run logged but never spooled), the
    notifiers and their deliveries, the event recorder and the health line;
-3. the model (each camera's rules checked against its labels, once);
+3. the model (each camera's rules checked against its labels, once); a bundle is
+   watched and a promoted one switched to between batches (`realtime.watch.reload`);
 4. the cameras: a lone camera is opened now, so a bad path fails before anything runs;
    several open in their own readers, a camera that is down retried there;
 5. the server, when one is given (an object with ``start()``/``stop()``), or the
@@ -30,7 +31,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, Self
+from typing import TYPE_CHECKING, Protocol, Self
 
 from core.errors import UserError
 from realtime.config import DetectorConfig, PipelineConfig
@@ -52,6 +53,9 @@ from realtime.watch.recorder import EventRecorder
 from realtime.watch.recovery import recover
 from realtime.watch.rules import rules_for_model
 from realtime.watch.spool import Spool
+
+if TYPE_CHECKING:
+    from realtime.watch.reload import HotModel
 
 log = logging.getLogger("lookout.watch")
 
@@ -105,7 +109,7 @@ def deliver_pending(config: WatchSettings, drain_s: float = 30.0) -> WatchResult
         spool.close()
 
 
-def run_watch(model: str | Path | Detector, source_spec: str | None, config: WatchSettings, *,
+def run_watch(model: str | Path | Detector | HotModel, source_spec: str | None, config: WatchSettings, *,
               cameras: list[Camera] | None = None, rules: list[WatchRuleConfig] | None = None,
               rules_where: str = "watch.rules", config_name: str = "config.toml",
               mode: str | None = None, drain_s: float = 30.0, progress=None,
@@ -114,7 +118,9 @@ def run_watch(model: str | Path | Detector, source_spec: str | None, config: Wat
     ends, Ctrl+C or SIGTERM.
 
     Args:
-        model: a model path, or an already loaded `Detector` (left open).
+        model: a model path (a bundle is reloaded when `lookout retrain` promotes a new
+            one, see `realtime.watch.reload`), a `HotModel`, or a loaded `Detector` (left
+            open, never reloaded).
         config: the run's settings (`realtime.settings.RunSettings`, or lookout's root
             `Config`): ``watch``, ``detector``, ``pipeline``, ``track``.
         rules: the run's rule configs (default: ``config.watch.rules``); ``rules_where``
@@ -144,7 +150,7 @@ class WatchRun:
     """One watch run: `start`, `run`, `stop` (see the module's docstring for the steps).
     Building it only checks values: every camera's rules, motion and notifier tables."""
 
-    def __init__(self, model: str | Path | Detector, cameras: list[Camera],
+    def __init__(self, model: str | Path | Detector | HotModel, cameras: list[Camera],
                  settings: WatchSettings, *, rules: list[WatchRuleConfig] | None = None,
                  rules_where: str = "watch.rules", config_name: str = "config.toml",
                  mode: str | None = None, drain_s: float = 30.0,
@@ -174,6 +180,7 @@ class WatchRun:
         self.recorder: EventRecorder | None = None
         self.health: HealthReporter | None = None
         self.detector: Detector | None = None
+        self.hot = None  # the HotModel behind a model given as a path
         self.server_started = False
         self.stats: JobStats | None = None  # the running job's, for the health line
         self.delivered = self.pending = 0
@@ -183,18 +190,20 @@ class WatchRun:
     def start(self) -> Self:
         """Open the run's parts in order; `stop` closes whatever was opened, even when a
         step here failed."""
-        self._open_events_folder()
-        self._open_delivery()
-        self._load_model()
-        self._open_cameras()
-        self._start_server()
+        self._open_events_folder()  # 1. where everything of the run is written
+        self._open_delivery()  # 2. spool (+ recovery), notifiers, deliveries, recorder, health
+        self._load_model()  # 3. each camera's rules checked against its labels
+        self._open_cameras()  # 4. a lone camera now: a bad path fails before anything runs
+        self._start_server()  # 5. the optional `Server` (watch --serve's page), if given
         return self
 
     def stop(self) -> None:
         """Close what `start` opened, in reverse; every step runs, the first error is
         raised at the end."""
-        _each(self._stop_server, self._close_cameras, self._release_model,
-              self._close_delivery)
+        _each(self._stop_server,  # 5. the optional server
+              self._close_cameras,  # 4. cameras the job never took
+              self._release_model,  # 3. (a model given loaded stays open)
+              self._close_delivery)  # 2. recorder, deliveries drained, notifiers, spool
 
     def run(self, progress: Callable[[JobStats], None] | None = None) -> JobStats:
         """Run every camera until they end, Ctrl+C or `stop_event`; the job owns the
@@ -239,12 +248,16 @@ class WatchRun:
         self.health = HealthReporter(self.counters, self.cfg.health_every_s).start()
 
     def _load_model(self) -> None:
+        """A loaded `Detector` as given; a path through `HotModel`, which switches to a
+        promoted bundle between batches (a `HotModel` may be handed in as it is)."""
         if isinstance(self.model, Detector):
             self.detector = self.model
         else:
-            from realtime.detectors import load_detector
+            from realtime.watch.reload import HotModel
 
-            self.detector = load_detector(self.model, self.settings.detector)
+            self.hot = (self.model if isinstance(self.model, HotModel)
+                        else HotModel(self.model, self.settings.detector))
+            self.detector = self.hot.start()
         for cam in self.cameras:
             cam.rules = rules_for_model(cam.rule_configs, cam.rules, self.detector.names,
                                         cam.where)
@@ -276,7 +289,9 @@ class WatchRun:
 
     def _release_model(self) -> None:
         detector, self.detector = self.detector, None
-        if detector is not None and detector is not self.model:
+        if self.hot is not None:
+            self.hot.stop()
+        elif detector is not None and detector is not self.model:
             detector.close()
 
     def _close_delivery(self) -> None:
@@ -328,6 +343,8 @@ class WatchRun:
         out = {"events": sum(c["events"] for c in cams.values()),
                "open": sum(c["open"] for c in cams.values()),
                "pending": self.spool.counts()["pending"] if self.spool is not None else 0}
+        if self.hot is not None:  # which model runs, as the health line and page say
+            out["model"] = self.hot.version
         if len(cams) == 1:
             return {**out, **next(iter(cams.values()))}
         return {**out, "cameras": cams}
