@@ -93,7 +93,8 @@ def test_watch_reconnects_and_keeps_one_event(color_bundle, camera, tmp_path):
         wait_until(lambda: any(r["phase"] == "new" for r in lines(events)), 90, proc, "an event")
         _, reconnect_s = cut_and_restore(camera)
         n_before = len(lines(events))
-        time.sleep(4)  # the visit goes on after the reconnect
+        sent = camera.frames_sent  # the visit goes on for 4 s of frames after the reconnect
+        wait_until(lambda: camera.frames_sent >= sent + 40, 60, proc, "40 frames after it")
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
     finally:
