@@ -101,7 +101,7 @@ def budget_of(cfg: TrainConfig, gpu: bool) -> tuple[float | None, str]:
     seconds = parse_duration(cfg.time, "train.time")
     if seconds is not None:
         return seconds, f"--time {cfg.time}"
-    if cfg.steps or gpu:
+    if cfg.steps or gpu or cfg.strategy == "multi_worker_mirrored":  # workers count steps
         return None, ""
     why = ("train.cpu_time, the default on a CPU; ask for more with --time 2h, or give "
            "exact --steps N")
