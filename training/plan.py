@@ -110,7 +110,8 @@ def budget_of(cfg: TrainConfig, gpu: bool) -> tuple[float | None, str]:
 
 def plan_run(cfg: TrainConfig, records: list[Path], build: Callable, *, gpu: bool,
              clock: float, probe: Callable, init: Callable,
-             stats: BoxStats | None = None) -> Plan:
+             stats: BoxStats | None = None,
+             say: Callable[[str, bool], None] | None = None) -> Plan:
     """Decide the run (see the module doc).
 
     Args:
@@ -119,9 +120,11 @@ def plan_run(cfg: TrainConfig, records: list[Path], build: Callable, *, gpu: boo
         probe: ``probe(params) -> (seconds per step, setup seconds)``.
         init: ``init(preset) -> (init spec, line)`` resolving ``init = "auto"``.
         stats: the training boxes (default: read from ``records``).
+        say: ``say(text, warning)`` gets each message as soon as it is decided (the budget
+            line first, before the probe runs); all of them are in `Plan.messages` too.
     """
     budget_s, source = budget_of(cfg, gpu)
-    messages: list[tuple[str, bool]] = []
+    messages = _Messages(say)
     if budget_s is not None:
         text = f"training for {format_duration(budget_s)} ({source}), then evaluating"
         messages.append((text, False))
@@ -140,7 +143,8 @@ def plan_run(cfg: TrainConfig, records: list[Path], build: Callable, *, gpu: boo
     if budget_s is None:
         steps = cfg.steps or DEFAULT_STEPS
         cfg = dataclasses.replace(cfg, input_size=wanted.input_size, steps=steps)
-        return Plan(cfg, wanted, messages + _said(wanted))
+        messages.extend(_said(wanted))
+        return Plan(cfg, wanted, list(messages))
 
     preset = PRESETS[cfg.model]
     base_level = preset.levels[0]
@@ -170,7 +174,7 @@ def plan_run(cfg: TrainConfig, records: list[Path], build: Callable, *, gpu: boo
     final = candidate(chosen.size, fit.anchors.min_level)
     steps = min(cfg.steps, final.steps) if cfg.steps else final.steps
     cfg = dataclasses.replace(cfg, input_size=chosen.size, steps=steps)
-    messages += _said(fit)
+    messages.extend(_said(fit))
     messages.append((_why(chosen, options, wanted, ref_seconds, sizes[0], cfg.batch), False))
     end = time.time() + min(budget_s - (time.monotonic() - clock),
                             setup + steps * final.step_seconds)
@@ -178,7 +182,24 @@ def plan_run(cfg: TrainConfig, records: list[Path], build: Callable, *, gpu: boo
                      + (" (--steps comes first)" if steps < final.steps else "")
                      + f"; training ends about {time.strftime('%H:%M', time.localtime(end))}",
                      False))
-    return Plan(cfg, fit, messages, budget_s, final.step_seconds, setup)
+    return Plan(cfg, fit, list(messages), budget_s, final.step_seconds, setup)
+
+
+class _Messages(list):
+    """The plan's messages, each also said at once when there is someone to tell."""
+
+    def __init__(self, say: Callable[[str, bool], None] | None) -> None:
+        super().__init__()
+        self.say = say
+
+    def append(self, item: tuple[str, bool]) -> None:
+        super().append(item)
+        if self.say is not None:
+            self.say(*item)
+
+    def extend(self, items) -> None:
+        for item in items:
+            self.append(item)
 
 
 def _said(fit: DataFit) -> list[tuple[str, bool]]:

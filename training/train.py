@@ -171,9 +171,8 @@ def train(
             [str(p) for p in test_records or train_records], fit=f),
             gpu=bool(tf.config.list_logical_devices("GPU")), clock=clock,
             probe=lambda params: probe_step_seconds(params, strategy),
-            init=lambda preset: auto_init(preset, cache_dir, on_progress, cfg.weights_url or None))
-        for text, warning in plan.messages if notify else ():
-            notify(text, warning)
+            init=lambda preset: auto_init(preset, cache_dir, on_progress, cfg.weights_url or None),
+            say=notify)
         fit, cfg = plan.fit, plan.cfg
         deadline = clock + plan.budget_s if plan.budget_s else None
     params = build_experiment(cfg, data.num_classes, [str(p) for p in train_records],

@@ -62,16 +62,19 @@ def _small_boxes(n: int = 400) -> BoxStats:
 
 
 def _plan(budget: str, probe_s: float = 0.5, **changes):
-    probes = []
+    probes, said = [], []
 
     def probe(params):
+        assert said[0][0].startswith("training for ")  # said before the probe's wait
         probes.append(params)
         return probe_s, 10.0
 
     cfg = TrainConfig(time=budget, init="none", max_input_size=640, **changes)
     plan = plan_run(cfg, [], lambda c, f: (c.input_size, f.anchors.min_level), gpu=False,
                     clock=__import__("time").monotonic(), probe=probe,
-                    init=lambda preset: ("", ""), stats=_small_boxes())
+                    init=lambda preset: ("", ""), stats=_small_boxes(),
+                    say=lambda text, warning: said.append((text, warning)))
+    assert said == plan.messages
     return plan, probes
 
 
