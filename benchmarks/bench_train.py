@@ -386,6 +386,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="finetune mode: the run used as pretrained weights (default: a "
                              "raccoon run of --minutes trained first)")
     parser.add_argument("--time", default="15m", help="budget mode: training time per run")
+    parser.add_argument("--sets", default="mosaics,raccoon", help="budget mode: which sets")
+    parser.add_argument("--starts", default="scratch,checkpoint",
+                        help="budget mode: from scratch, from the stand-in checkpoint, or both")
     parser.add_argument("--pairs", default="320/3,384/3,448/3,512/3,640/3,256/2,320/2,384/2,"
                         "512/2", help="costs mode: SIZE/MIN_LEVEL pairs timed against 256/3")
     parser.add_argument("--turns", type=int, default=5, help="costs mode: steps of each, in turns")

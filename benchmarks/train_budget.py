@@ -102,7 +102,8 @@ def budget(args, tmp: Path) -> None:
     seconds = parse_duration(args.time, "--time")
     mosaics = build_mosaic_dataset(_tutorial("raccoon"), tmp, grid=args.grid, canvas=args.canvas)
     racc = _raccoon_data(tmp)
-    checkpoint = _stand_in_checkpoint(args, racc, tmp, seconds)
+    checkpoint = (_stand_in_checkpoint(args, racc, tmp, seconds) if "checkpoint" in args.starts
+                  else tmp / "no-mirror")
     print(f"budget {args.time} of training per run, batch {args.batch}, model {args.model}; "
           f"checkpoint standing in for COCO: {checkpoint}", flush=True)
     # previous: its 2000-step schedule, ended by the clock (a timer's SIGINT, as Ctrl+C)
@@ -110,8 +111,9 @@ def budget(args, tmp: Path) -> None:
                       steps=2000, batch=args.batch, init="none")
     new = TrainConfig(model=args.model, batch=args.batch, time=args.time, init="auto")
     rows = []
-    for set_name, data_dir in (("mosaics", mosaics), ("raccoon", racc)):
-        for start in ("scratch", "checkpoint"):
+    sets = [x for x in (("mosaics", mosaics), ("raccoon", racc)) if x[0] in args.sets]
+    for set_name, data_dir in sets:
+        for start in [s for s in ("scratch", "checkpoint") if s in args.starts]:
             repeats = (0, 1) if set_name == "raccoon" else (0,)
             for name, cfg in (("previous", old), ("new", new)):
                 for repeat in repeats:
