@@ -6,10 +6,10 @@ costs: seconds per training step at each input size and finest pyramid level (mi
     ratios to 256 px / min_level 3 are what `training.plan.STEP_COST` holds.
 budget: the previous defaults (256 px, Model Garden's anchors, a 2000-step schedule ended by
     the clock) against the new defaults (`--time`, choices made under it), each trained for
-    the same `--time` on the small-object mosaics and on raccoon, from scratch and from the
-    same checkpoint (a raccoon run packed as the preset's COCO checkpoint, standing in for
-    COCO); AP / AP50 per run and the ratios (goal: mosaics AP50 >= 1.5x at equal time;
-    raccoon within the noise of two seeds).
+    the same `--time` on the small-object mosaics (`--grid`, 12 for the issue's 12x12) and
+    on raccoon, from scratch and from the same checkpoint (a raccoon run packed as the
+    preset's COCO checkpoint, standing in for COCO); AP / AP50 per run and the ratios
+    (goal: mosaics AP50 >= 1.5x at equal time; raccoon within the noise of two runs).
 """
 
 from __future__ import annotations
@@ -105,24 +105,25 @@ def budget(args, tmp: Path) -> None:
     checkpoint = _stand_in_checkpoint(args, racc, tmp, seconds)
     print(f"budget {args.time} of training per run, batch {args.batch}, model {args.model}; "
           f"checkpoint standing in for COCO: {checkpoint}", flush=True)
+    # previous: its 2000-step schedule, ended by the clock (a timer's SIGINT, as Ctrl+C)
     old = TrainConfig(model=args.model, input_size=256, anchors="default", aug_zoom="off",
-                      steps=2000, batch=args.batch, time=args.time, init="none")
+                      steps=2000, batch=args.batch, init="none")
     new = TrainConfig(model=args.model, batch=args.batch, time=args.time, init="auto")
     rows = []
     for set_name, data_dir in (("mosaics", mosaics), ("raccoon", racc)):
         for start in ("scratch", "checkpoint"):
-            seeds = (0, 1) if set_name == "raccoon" else (0,)
+            repeats = (0, 1) if set_name == "raccoon" else (0,)
             for name, cfg in (("previous", old), ("new", new)):
-                for seed in seeds:
+                for repeat in repeats:
                     init = "none" if start == "scratch" else (
                         "auto" if name == "new" else "coco")
-                    run_cfg = dataclasses.replace(cfg, init=init, seed=seed)
-                    run = tmp / f"{set_name}-{start}-{name}-{seed}"
-                    info, lines, took = _timed_run(data_dir, run, run_cfg, tmp, checkpoint)
+                    run = tmp / f"{set_name}-{start}-{name}-{repeat}"
+                    info, lines, took = _timed_run(data_dir, run, dataclasses.replace(
+                        cfg, init=init), tmp, checkpoint, None if name == "new" else seconds)
                     coco = _score(run, data_dir)[0]
                     size = json.loads((run / "run.json").read_text())["input_size"]
-                    rows.append((set_name, start, name, seed, size, info.step, took, coco))
-                    print(f"[{set_name} / {start} / {name} / seed {seed}] {size} px, "
+                    rows.append((set_name, start, name, repeat, size, info.step, took, coco))
+                    print(f"[{set_name} / {start} / {name} / run {repeat + 1}] {size} px, "
                           f"{info.step} steps in {took:.0f} s: AP {coco['AP']:.3f} "
                           f"AP50 {coco['AP50']:.3f}", flush=True)
                     for line in lines:
@@ -130,17 +131,29 @@ def budget(args, tmp: Path) -> None:
     _table(rows)
 
 
-def _timed_run(data_dir: Path, run: Path, cfg, tmp: Path, checkpoint: Path):
+def _timed_run(data_dir: Path, run: Path, cfg, tmp: Path, mirror: Path,
+               seconds: float | None):
+    """Train ``cfg``; ``seconds``: a timer interrupts it then, as Ctrl+C would (the
+    previous release had no clock of its own)."""
     import os
+    import signal
+    import threading
 
     from training import catalogue
     from training.train import train
 
     lines: list[str] = []
-    os.environ[catalogue.MIRROR_ENV] = str(checkpoint)  # a folder laid out as the mirror
+    os.environ[catalogue.MIRROR_ENV] = str(mirror)  # a folder laid out as the mirror
+    timer = threading.Timer(seconds, os.kill, (os.getpid(), signal.SIGINT)) if seconds else None
     start = time.time()
-    info = train(data_dir, run, cfg, evaluate_at_end=False, cache_dir=tmp / "cache",
-                 notify=lambda text, warn: lines.append(("warning: " if warn else "") + text))
+    if timer:
+        timer.start()
+    try:
+        info = train(data_dir, run, cfg, evaluate_at_end=False, cache_dir=tmp / "cache",
+                     notify=lambda text, warn: lines.append(("warning: " if warn else "") + text))
+    finally:
+        if timer:
+            timer.cancel()
     return info, lines, time.time() - start
 
 
@@ -165,6 +178,7 @@ def _stand_in_checkpoint(args, data_dir: Path, tmp: Path, seconds: float) -> Pat
         train(data_dir, run, TrainConfig(model=args.model, input_size=256, anchors="default",
                                          aug_zoom="off", batch=args.batch, time=args.time,
                                          init="none"), evaluate_at_end=False)
+        print(f"stand-in checkpoint: a raccoon run of {args.time} at 256 px", flush=True)
     prefix = tf.train.latest_checkpoint(str(run))
     member = Path(weights.member or "ckpt-1")
     archive.parent.mkdir(parents=True, exist_ok=True)
@@ -176,10 +190,10 @@ def _stand_in_checkpoint(args, data_dir: Path, tmp: Path, seconds: float) -> Pat
 
 
 def _table(rows) -> None:
-    print(f"\n{'set':8s} {'start':10s} {'defaults':9s} {'seed':>4s} {'input':>5s} {'steps':>6s} "
+    print(f"\n{'set':8s} {'start':10s} {'defaults':9s} {'run':>4s} {'input':>5s} {'steps':>6s} "
           f"{'AP':>6s} {'AP50':>6s}")
-    for set_name, start, name, seed, size, steps, _took, coco in rows:
-        print(f"{set_name:8s} {start:10s} {name:9s} {seed:4d} {size:5d} {steps:6d} "
+    for set_name, start, name, repeat, size, steps, _took, coco in rows:
+        print(f"{set_name:8s} {start:10s} {name:9s} {repeat + 1:4d} {size:5d} {steps:6d} "
               f"{coco['AP']:6.3f} {coco['AP50']:6.3f}")
     for start in ("scratch", "checkpoint"):
         ap50 = {r[2]: r[7]["AP50"] for r in rows if r[0] == "mosaics" and r[1] == start}
@@ -191,5 +205,5 @@ def _table(rows) -> None:
         if all(len(v) == 2 for v in by.values()):
             noise = abs(by["previous"][0] - by["previous"][1])
             delta = sum(by["new"]) / 2 - sum(by["previous"]) / 2
-            print(f"raccoon, {start}: AP50 new - previous {delta:+.3f} (mean of 2 seeds); "
-                  f"seed-to-seed noise of the previous defaults {noise:.3f}")
+            print(f"raccoon, {start}: AP50 new - previous {delta:+.3f} (mean of 2 runs each); "
+                  f"run-to-run noise of the previous defaults {noise:.3f}")

@@ -33,12 +33,15 @@ from training.fit import DataFit, fit_to_data
 from training.presets import PRESETS
 
 # Seconds per training step relative to 256 px at min_level 3 (retinanet-mobilenetv2-fpn,
-# batch 8, this project's 2-core CPU; `lookout bench train --mode costs`, best of 2
-# interleaved rounds, see benchmarks/README.md). A level-2 head runs on a feature map 4x
-# the size of level 3's, with 4x the anchors, so it costs more than a larger input does.
+# batch 8, raccoon, this project's 2-core CPU shared with other work: `lookout bench train
+# --mode costs`, each choice timed in turns with 256 px / level 3, medians of 5). Steps
+# cost more than Model Garden's FLOPs say (1.56x, 2.25x, 3.06x, 4.0x, 6.25x for level 3;
+# 2.16x for the finer level at 256 px): memory traffic grows with the feature maps. Level 2
+# was timed at 256 px (1.56x); at the other sizes it is level 3's cost times that, which the
+# FLOPs support (the finer level adds 2.16x at every size).
 STEP_COST: dict[int, dict[int, float]] = {
-    3: {256: 1.0, 320: 1.55, 384: 2.2, 448: 3.0, 512: 3.9, 640: 6.1},
-    2: {256: 4.2, 320: 6.5, 384: 9.4, 448: 12.8, 512: 16.7, 640: 26.0},
+    3: {256: 1.0, 320: 2.16, 384: 3.62, 448: 3.97, 512: 5.83, 640: 8.62},
+    2: {256: 1.56, 320: 3.37, 384: 5.65, 448: 6.19, 512: 9.09, 640: 13.4},
 }
 # Images a run must see (steps x batch) for a larger input or a finer level to pay: with
 # Model Garden's defaults on a 2-core CPU, 2000 steps of 8 images reached AP50 0.30 on a
