@@ -259,3 +259,21 @@ def test_watch_serve_elsewhere_without_a_password_is_refused_before_the_model(tm
     assert code == 1 and len(err.splitlines()) == 1
     assert "listening on 0.0.0.0 needs a password" in err
     assert not (tmp_path / "events").exists()  # refused before anything was opened
+
+
+def test_hash_password_prints_a_hash_the_page_accepts(monkeypatch, capsys):
+    import getpass
+
+    from lookout.cli import main
+    from realtime.serve.security import Password, hash_problem
+
+    answers = iter(["tr0ub4dor&3", "tr0ub4dor&3"])
+    monkeypatch.setattr(getpass, "getpass", lambda prompt="": next(answers))
+    assert main(["serve", "--hash-password"]) == 0
+    hashed = capsys.readouterr().out.strip()
+    assert hash_problem(hashed) is None and "tr0ub4dor" not in hashed
+    password = Password(hashed, "serve.password_hash")
+    assert password.check("tr0ub4dor&3") and not password.check("tr0ub4dor&4")
+    assert ServeConfig(password_hash=hashed).password_hash == hashed
+    with pytest.raises(UserError, match="password_hash: not a hash"):
+        ServeConfig(password_hash="hunter2")
