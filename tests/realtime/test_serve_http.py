@@ -277,3 +277,24 @@ def test_hash_password_prints_a_hash_the_page_accepts(monkeypatch, capsys):
     assert ServeConfig(password_hash=hashed).password_hash == hashed
     with pytest.raises(UserError, match="password_hash: not a hash"):
         ServeConfig(password_hash="hunter2")
+
+
+@pytest.mark.parametrize("zone, day, bounds", [
+    ("Europe/Berlin", "2026-03-29", ("2026-03-28T23:00:00.000Z", "2026-03-29T22:00:00.000Z")),
+    ("America/New_York", "2026-11-01",
+     ("2026-11-01T04:00:00.000Z", "2026-11-02T05:00:00.000Z")),
+    ("UTC", "2026-12-05", ("2026-12-05T00:00:00.000Z", "2026-12-06T00:00:00.000Z")),
+])
+def test_a_day_filter_is_the_local_day_daylight_saving_included(monkeypatch, zone, day, bounds):
+    from realtime.serve.views import EventFilter
+
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        flt = EventFilter(day=day)
+        assert flt.bounds == bounds
+        assert flt.match({"started_at": bounds[0]})
+        assert not flt.match({"started_at": bounds[1]})
+    finally:
+        monkeypatch.undo()
+        time.tzset()
