@@ -24,7 +24,7 @@ from realtime.config import PipelineConfig
 from realtime.sources import open_source, redact_url
 from tests.fixtures.media import make_clip
 from tests.fixtures.procs import finish
-from tests.fixtures.rtsp import RtspServer, require_rtsp_server
+from tests.fixtures.rtsp import RtspServer
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "s3cret-pw"
@@ -32,9 +32,8 @@ CUT_S = 4.0
 
 
 @pytest.fixture(scope="module")
-def camera_clip(tmp_path_factory):
+def camera_clip(tmp_path_factory, rtsp_server):
     """90 s at 10 fps (the red and blue squares are always in view)."""
-    require_rtsp_server()
     return make_clip(tmp_path_factory.mktemp("rtsp") / "cam.mp4", n_frames=900, fps=10,
                      audio=False)
 
