@@ -19,9 +19,10 @@ from core.fileio import atomic_write_text
 from realtime.detections import Detections
 from realtime.frames import FrameResult
 from realtime.sinks.base import Sink
+from realtime.tracking.base import TrackInfo
 from realtime.tracking.config import TrackConfig
 from realtime.tracking.counting import Counter, anchor_points
-from realtime.tracking.tracker import TrackInfo, build_tracker
+from realtime.tracking.tracker import build_tracker
 from realtime.tracking.view import TrackView
 
 

@@ -32,7 +32,8 @@ from realtime.watch.delivery import Deliverer
 from realtime.watch.engine import WatchEngine
 from realtime.watch.health import HealthReporter
 from realtime.watch.motion import MotionGate
-from realtime.watch.notifiers import Notifier, build_notifiers, routes
+from realtime.watch.notifiers import build_notifiers
+from realtime.watch.notify_base import Notifier, routes
 from realtime.watch.recorder import EventRecorder
 from realtime.watch.recovery import recover
 from realtime.watch.rules import compile_rules
