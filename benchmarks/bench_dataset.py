@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RACCOON = ROOT.parent / "shared" / "datasets" / "raccoon"
 
 CHILD = """
 import json, sys, time
@@ -59,14 +58,17 @@ def generate(scale: int, dest: Path) -> int:
     from lxml import etree
     from rich.progress import track
 
-    xmls = sorted((RACCOON / "annotations").glob("*.xml"))
+    from tests.fixtures.datasets import tutorial_data
+
+    raccoon = tutorial_data("raccoon")
+    xmls = sorted((raccoon / "annotations").glob("*.xml"))
     dest.mkdir(parents=True, exist_ok=True)
     count = 0
     for copy in track(range(scale), description=f"generating {scale}x raccoon"):
         for xml in xmls:
             tree = etree.parse(str(xml))
             name = tree.findtext("filename")
-            pixels = cv2.imread(str(RACCOON / "images" / name))
+            pixels = cv2.imread(str(raccoon / "images" / name))
             stem = f"{Path(name).stem}-c{copy}"
             # the copy number first, so even a narrow picture's stamp differs between copies
             cv2.putText(pixels, f"{copy} {stem}", (5, 25), cv2.FONT_HERSHEY_SIMPLEX, 0.8,
@@ -107,7 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         quarter = max(1, args.scale // 4)
         mid = subset(big, work / f"raccoon-x{quarter}", quarter)
         rows = [("imports only (baseline)", measure("-", work / "none"))]
-        rows.append(("raccoon", measure(str(RACCOON), work / "out-raccoon")))
+        from tests.fixtures.datasets import tutorial_data
+
+        rows.append(("raccoon", measure(str(tutorial_data("raccoon")), work / "out-raccoon")))
         rows.append((f"raccoon x{quarter} (generated)", measure(str(mid), work / "out-mid")))
         rows.append((f"raccoon x{args.scale} (generated)", measure(str(big), work / "out-big")))
     finally:

@@ -47,7 +47,6 @@ from realtime.sources import Source
 BUNDLE_FILES = {"saved_model": "saved_model", "frozen_graph": "frozen_inference_graph.pb",
                 "tflite": "model.tflite", "int8": "model_int8.tflite"}
 CACHE = ROOT / ".lookout-cache" / "bench"
-DATASET = ROOT.parent / "shared" / "datasets" / "fruit-nuts" / "train"
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -356,7 +355,9 @@ def ensure_bench_model() -> Path:
     from training.train import train
 
     print("building the benchmark model (once): fruit-nuts, RetinaNet MobileNetV2-FPN, 2 steps")
-    build_dataset(DATASET, CACHE / "dataset", DatasetConfig(max_size="320x240"))
+    from tests.fixtures.datasets import tutorial_data
+
+    build_dataset(tutorial_data("fruit-nuts") / "train", CACHE / "dataset", DatasetConfig(max_size="320x240"))
     train(CACHE / "dataset", CACHE / "run", TrainConfig(steps=2, batch=2, input_size=256,
                                                          checkpoint_every=2), evaluate_at_end=False)
     try:

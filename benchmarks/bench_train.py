@@ -31,8 +31,13 @@ for _path in (REPO, REPO / "benchmarks"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-FRUIT = REPO.parent / "shared" / "datasets" / "fruit-nuts"
-RACCOON = REPO.parent / "shared" / "datasets" / "raccoon"
+
+
+def _tutorial(name: str) -> Path:
+    """The tutorial dataset, found (or downloaded) by the tests' one data helper."""
+    from tests.fixtures.datasets import tutorial_data
+
+    return tutorial_data(name)
 
 
 def _fruit(tmp: Path) -> Path:
@@ -40,7 +45,7 @@ def _fruit(tmp: Path) -> Path:
     from training.datasets.build import build_dataset
 
     out = tmp / "fruit"
-    build_dataset(FRUIT, out, DatasetConfig(max_size="400x300"))
+    build_dataset(_tutorial("fruit-nuts"), out, DatasetConfig(max_size="400x300"))
     return out
 
 
@@ -119,9 +124,10 @@ def _raccoon_data(tmp: Path) -> Path:
     from training.datasets.build import build_dataset
 
     data_dir = tmp / "raccoon"
-    build_dataset(RACCOON / "data", data_dir, DatasetConfig(format="csv", max_size="640x640",
+    raccoon = _tutorial("raccoon")
+    build_dataset(raccoon / "data", data_dir, DatasetConfig(format="csv", max_size="640x640",
                                                            skip_bad=True),
-                  images=RACCOON / "images")
+                  images=raccoon / "images")
     return data_dir
 
 
@@ -306,10 +312,11 @@ def small(args, tmp: Path) -> None:
     from training.datasets.build import build_dataset
     from training.run_record import RunRecord
 
-    mosaics = build_mosaic_dataset(RACCOON, tmp, grid=args.grid, canvas=args.canvas)
+    raccoon = _tutorial("raccoon")
+    mosaics = build_mosaic_dataset(raccoon, tmp, grid=args.grid, canvas=args.canvas)
     racc = tmp / "raccoon"
-    build_dataset(RACCOON / "data", racc, DatasetConfig(format="csv", max_size="640x640",
-                                                        skip_bad=True), images=RACCOON / "images")
+    build_dataset(raccoon / "data", racc, DatasetConfig(format="csv", max_size="640x640",
+                                                        skip_bad=True), images=raccoon / "images")
     meta = json.loads((mosaics / "dataset.json").read_text())
     print(f"mosaics {args.grid}x{args.grid}: {meta['splits']['train']['images']} train / "
           f"{meta['splits']['test']['images']} test images of {args.canvas}x{args.canvas}, "

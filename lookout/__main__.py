@@ -1,5 +1,7 @@
-"""``python -m lookout`` = the ``lookout`` command."""
+"""``python -m lookout`` = the ``lookout`` command (its exit code too)."""
+
+import sys
 
 from lookout.cli import main
 
-main()
+sys.exit(main())

@@ -26,7 +26,7 @@ FULL_VERBS = {"train", "eval", "export", "demo"}
 # In the order a user meets them.
 VERBS = [
     "config", "frames", "label", "dataset", "train", "eval", "export", "predict",
-    "annotate", "live", "watch", "batch", "bench", "demo",
+    "annotate", "live", "watch", "serve", "batch", "bench", "demo",
 ]
 
 
@@ -74,14 +74,22 @@ def main(argv: list[str] | None = None) -> int:
     run video (``fast_exit`` set by their parser) it then ends the process as soon as
     their outputs are closed: TensorFlow's interpreter teardown takes over a second, and
     a user who pressed q should not wait for it. Training verbs exit normally."""
+    if argv is None:  # first: a SIGTERM while the verbs' modules load is a Ctrl+C too
+        _stacks_on_sigusr1()
+        _sigterm_like_ctrl_c()
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # before the verb started, or after it ended
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    if argv is None:
-        _stacks_on_sigusr1()
-        _sigterm_like_ctrl_c()
     noise.set_environment(args.verbose)  # before any verb imports TensorFlow or cv2
     noise.quiet_python(args.verbose)
     setup_logging(args.verbose)
@@ -140,13 +148,12 @@ def _stacks_on_sigusr1() -> None:
 def _sigterm_like_ctrl_c() -> None:
     """SIGTERM (``kill``, ``docker stop``, systemd) stops a run the way Ctrl+C does, so
     videos are finalized, training saves a checkpoint and temporary files are removed,
-    instead of the process dying mid-write. ``watch`` installs its own, gentler handler."""
+    instead of the process dying mid-write. ``watch`` installs its own, gentler handler.
+    Python's own SIGINT handler, so the video engine recognises it and, while it runs,
+    turns both into a stop request (see `realtime.engine.signals`)."""
     import signal
 
-    def interrupt(signum, frame) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
 def _exit_now(code: int) -> None:

@@ -16,6 +16,7 @@ from core import config as core
 from core.config import ConfigError, Problem, Section, doc, join
 from core.errors import UserError
 from realtime.config import AnnotateConfig, DetectorConfig, LiveConfig, PipelineConfig
+from realtime.serve.config import ServeConfig
 from realtime.tracking.config import TrackConfig
 from realtime.watch.config import CameraConfig, WatchConfig
 from training.config import DatasetConfig, TrainConfig
@@ -65,6 +66,7 @@ class Config(Section):
     demo: DemoConfig = doc(DemoConfig(), "[demo]: lookout demo (the whole path on sample data)")
     track: TrackConfig = doc(TrackConfig(), "[track]: track ids, counting lines and zones "
                                             "(annotate, live, watch)")
+    serve: ServeConfig = doc(ServeConfig(), "[serve]: the page (lookout serve, watch --serve)")
 
     def problems(self) -> Iterable[Problem]:
         """Watch rules may only name lines and zones that [track] has."""

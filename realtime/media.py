@@ -110,6 +110,9 @@ def mux_audio(video: str | Path, audio_from: str | Path, out: str | Path,
                "-i", str(video), "-i", str(audio_from),
                "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", codec,
                *(["-t", f"{duration:.4f}"] if duration else ["-shortest"]), "-movflags", "+faststart", "-f", "mp4", str(out)]
-        if subprocess.run(cmd, check=False, capture_output=True).returncode == 0:
+        # its own session: a Ctrl+C in the terminal is lookout's to handle (it finishes
+        # this file), not a kill of the muxer half way
+        if subprocess.run(cmd, check=False, capture_output=True,
+                          start_new_session=True).returncode == 0:
             return True
     raise RuntimeError(f"ffmpeg could not mux the audio of {audio_from} into {video}")

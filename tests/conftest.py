@@ -1,4 +1,5 @@
-"""Shared session-scoped fixtures: real tiny models in every format (see tests/fixtures)."""
+"""Shared fixtures: real tiny models in every format, the tutorial datasets, and one
+fixture per system tool the tests drive (see tests/fixtures)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
 
 import pytest
 
-from tests.fixtures import models
+from tests.fixtures import datasets, models, tools
 
 
 @pytest.fixture(scope="session")
@@ -54,3 +55,58 @@ def tflite_od_api(tmp_path_factory):
 def tflite_lookout(tmp_path_factory):
     """Our .tflite layout: signature ``serving_default``, input ``images`` of any size."""
     return models.make_tflite(tmp_path_factory.mktemp("tflite_lk"), layout="lookout")
+
+
+# ---------------------------------------------------------------- tutorial datasets
+
+
+@pytest.fixture(scope="session")
+def raccoon():
+    """The raccoon tutorial's folder (see tests/fixtures/datasets.py for where it is found)."""
+    return datasets.require("raccoon")
+
+
+@pytest.fixture(scope="session")
+def fruit_nuts():
+    """The fruit-nuts tutorial's folder (train/ and test/, labelImg VOC XML)."""
+    return datasets.require("fruit-nuts")
+
+
+# ---------------------------------------------------------------- system tools
+# One fixture per tool: its path, or a skip naming the apt packages (a failure under CI).
+
+
+@pytest.fixture(scope="session")
+def xvfb():
+    return tools.require("xvfb")
+
+
+@pytest.fixture(scope="session")
+def xdotool():
+    return tools.require("xdotool")
+
+
+@pytest.fixture(scope="session")
+def imagemagick():
+    return tools.require("imagemagick")
+
+
+@pytest.fixture(scope="session")
+def rtsp_server():
+    return tools.require("rtsp_server")
+
+
+@pytest.fixture(scope="session")
+def mosquitto():
+    return tools.require("mosquitto")
+
+
+@pytest.fixture(scope="session")
+def openssl():
+    return tools.require("openssl")
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """The browser (chromium); chromedriver is on PATH beside it."""
+    return tools.require("chromium")

@@ -125,13 +125,14 @@ def coco_eval(truth, found, names: dict[int, str]) -> tuple[dict, dict]:
     from pycocotools.cocoeval import COCOeval
 
     images, annotations, results = [], [], []
-    for i, ((gt_boxes, gt_ids), (boxes, scores, ids)) in enumerate(zip(truth, found), 1):
+    for i, ((gt_boxes, gt_ids), (boxes, scores, ids)) in enumerate(
+            zip(truth, found, strict=True), 1):
         images.append({"id": i})
-        for (y0, x0, y1, x1), c in zip(gt_boxes, gt_ids):
+        for (y0, x0, y1, x1), c in zip(gt_boxes, gt_ids, strict=True):
             annotations.append({"id": len(annotations) + 1, "image_id": i, "category_id": int(c),
                                 "bbox": [float(x0), float(y0), float(x1 - x0), float(y1 - y0)],
                                 "area": float((x1 - x0) * (y1 - y0)), "iscrowd": 0})
-        for (y0, x0, y1, x1), s, c in zip(boxes, scores, ids):
+        for (y0, x0, y1, x1), s, c in zip(boxes, scores, ids, strict=True):
             results.append({"image_id": i, "category_id": int(c), "score": float(s),
                             "bbox": [float(x0), float(y0), float(x1 - x0), float(y1 - y0)]})
     if not annotations:
@@ -182,7 +183,7 @@ def _voc_ap50(truth, found, names: dict[int, str]):
         if n_gt == 0:
             continue
         dets = [(s, i, b) for i, (boxes, scores, ids) in enumerate(found)
-                for b, s, k in zip(boxes, scores, ids) if k == c]
+                for b, s, k in zip(boxes, scores, ids, strict=True) if k == c]
         dets.sort(key=lambda d: -d[0])
         used = {i: np.zeros(int((ids == c).sum()), bool) for i, (_, ids) in enumerate(truth)}
         tp = np.zeros(len(dets))

@@ -37,6 +37,8 @@ def run(args: argparse.Namespace, config) -> int:
                       console=console)
     console.print(summary_table(result))
     bundle = result.paths.bundle
+    console.print(f"the doorbell's events in a browser: [bold]lookout serve "
+                  f"{result.paths.events}[/] (then open http://127.0.0.1:8080)")
     console.print(f"next: [bold]lookout annotate {bundle} YOUR_CLIP.mp4 --out annotated.mp4[/], "
                   f"or train on your own labelImg folder with [bold]lookout dataset build[/]")
     return 0

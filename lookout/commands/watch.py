@@ -126,6 +126,8 @@ def run(args: argparse.Namespace, config: Config) -> int:
             print(f"  {camera}: {counts['events']} event(s), detector ran on "
                   f"{counts['detector_runs']} of {counts['frames']} frames"
                   + (f" ({counts['state']})" if counts["state"] == "failed" else ""))
+    if stats and stats.stopped_by in ("interrupt", "sigterm"):
+        return 130  # as every verb stopped by Ctrl+C or SIGTERM (outputs finalized)
     return 1 if stats and stats.errors and len(stats.errors) == len(stats.sources) else 0
 
 

@@ -157,7 +157,7 @@ class TiledDetector(Detector):
         for start in range(0, len(crops), CHUNK):
             found.extend(self.inner.detect(crops[start:start + CHUNK]))
         parts: list[list[tuple[Detections, Tile | None]]] = [[] for _ in images]
-        for (i, t), dets in zip(where, found):
+        for (i, t), dets in zip(where, found, strict=True):
             parts[i].append((dets, t))
         return [self._merge(p, *np.shape(images[i])[:2]) for i, p in enumerate(parts)]
 

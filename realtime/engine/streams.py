@@ -17,6 +17,12 @@ detector and goes straight to its sink thread, still in order.
 In live mode the batcher builds a batch only when a detector worker is free, so frames
 wait in their (drop-oldest) lanes, not in a batch: what the detector gets is the freshest.
 
+Stopping: each output is closed by the thread that writes it. `stop` only asks (sets
+the stop event); a sink thread finishes the frame it is writing, then finalizes its
+source's outputs, and a reader closes the source it reads. Ctrl+C and SIGTERM during a
+run are such requests too (`realtime.engine.signals`), never an exception thrown into
+the middle of the stopping path.
+
 Failures: an error in the batcher, a detector worker or a sink stops every stage. A
 source that fails to open or dies stops only itself when the engine isolates sources
 (several sources), and its stats say why; with one source it stops the run as before.
@@ -38,6 +44,8 @@ from realtime.detections import Detections
 from realtime.detectors.base import Detector
 from realtime.engine.batcher import END, BatchStage, Item
 from realtime.engine.lanes import POLL_S, Lane
+from realtime.engine.signals import StopRequest, asking_to_stop
+from realtime.engine.sinks import SinkStage
 from realtime.engine.stats import JobStats, SourceStats
 from realtime.frames import FrameResult
 from realtime.sinks.base import Sink, StopPipeline
@@ -97,7 +105,11 @@ class _Slot:
         self.stale = 0
         self.ready = threading.Event()  # sinks built
         self.took_turn = False  # opened (or tried): the next source may open
-        self.closed = False
+        self.lock = threading.Lock()  # sinks attached vs. closed
+        self.closed = False  # outputs finalized: sinks built later are closed by their builder
+        self.finished = threading.Event()  # set once `closed` and the turn is passed on
+        self.reader: threading.Thread | None = None  # the thread that reads and closes source
+        self.writer: threading.Thread | None = None  # the thread that writes and closes sinks
 
     def _opened(self, source: Source) -> None:
         self.source = source
@@ -105,7 +117,7 @@ class _Slot:
         self.stats.expected_frames = source.expected_frames
 
 
-class Engine(BatchStage):
+class Engine(BatchStage, SinkStage):
     """N streams, one detector. `run` = start, wait, stop (in ``finally``).
 
     Args:
@@ -151,6 +163,7 @@ class Engine(BatchStage):
         # a sink several sources write to gets their writes one at a time
         self._sink_locks = {key: threading.Lock() for key, n in self._sink_refs.items() if n > 1}
         self.error: tuple[str, BaseException] | None = None
+        self.request = StopRequest()  # Ctrl+C / SIGTERM while running (see `run`)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -160,15 +173,16 @@ class Engine(BatchStage):
         over, both on the caller's thread (``tick`` returns within a few ms, e.g. after
         pumping a window; raising `StopPipeline` ends the run like a sink's). Raises the
         first stage error (a `UserError` as is)."""
-        try:
-            self.start()
-            self.wait(progress, every_s, tick)
-        except KeyboardInterrupt:
-            self.stats.stopped_by = "interrupt"
-        except StopPipeline:
-            self.stats.stopped_by = "sink"
-        finally:
-            self.stop()
+        with asking_to_stop() as self.request:
+            try:
+                self.start()
+                self.wait(progress, every_s, tick)
+            except KeyboardInterrupt:  # a handler of the caller's own, or not the main thread
+                self.stats.stopped_by = "interrupt"
+            except StopPipeline:
+                self.stats.stopped_by = "sink"
+            finally:
+                self.stop()
         if progress:
             progress(self.stats)
         if self.error:
@@ -181,24 +195,26 @@ class Engine(BatchStage):
     def start(self) -> None:
         """The stages from the last to the first."""
         for slot in self.slots:
-            self._start("sinks", self.sink_loop, slot)
+            slot.writer = self._start("sinks", self.sink_loop, slot)
         for _ in range(self.workers):
             self._start("detector", self.detect_loop)
         self._start("batcher", self.batch_loop)
         for slot in self.slots:
-            self._start("reader", self.read_loop, slot)
+            slot.reader = self._start("reader", self.read_loop, slot)
 
-    def _start(self, stage: str, loop, *args) -> None:
+    def _start(self, stage: str, loop, *args) -> threading.Thread:
         label = f"{stage}-{args[0].index}" if args else stage
         thread = threading.Thread(target=self._guard, args=(stage, loop, *args),
                                   name=f"lookout-{label}", daemon=True)
-        self.threads.append(thread)
         thread.start()
+        self.threads.append(thread)
+        return thread
 
     def wait(self, progress=None, every_s: float = 0.25, tick=None) -> None:
         next_report = time.monotonic()
         for thread in self.threads:
             while thread.is_alive():
+                self._heed_request()
                 if tick is not None:
                     tick()
                 else:
@@ -208,23 +224,42 @@ class Engine(BatchStage):
                     progress(self.stats)
                     next_report = time.monotonic() + every_s
 
+    def _heed_request(self) -> None:
+        if self.request.asked and not self.stop_event.is_set():
+            self.stats.stopped_by = self.stats.stopped_by or "interrupt"
+            self.stop_event.set()
+
     def stop(self) -> None:
-        """Stop every stage (readers first), then finalize what is still open."""
+        """Ask every stage to stop and wait for them: each sink thread finalizes its
+        source's outputs, each reader closes its source. Only what no thread of this
+        engine ever took over (a start that failed half way) is closed here."""
+        self._heed_request()
         self.stop_event.set()
         with self.in_cond:
             self.in_cond.notify_all()
+        for slot in self.slots:
+            if slot.writer is None:  # no sink thread: nobody else writes these outputs
+                self._finish(slot)
+            if slot.reader is None and slot.source is not None:
+                slot.source.close()
         # One deadline for all stages: a stuck one must not hold the exit for N x 10 s.
         deadline = time.monotonic() + JOIN_TIMEOUT_S
         for thread in reversed(self.threads):
             thread.join(max(0.0, deadline - time.monotonic()))
+        # `finished`, not `is_alive`: a join cut short by a signal can lie (gh-90882)
+        unfinished = [slot.stats.name for slot in self.slots
+                      if not slot.finished.wait(max(0.0, deadline - time.monotonic()))]
         stuck = [t.name for t in self.threads if t.is_alive()]
         if stuck:
             log.warning("stopping: %s did not stop within %.0f s; left behind",
                         ", ".join(stuck), JOIN_TIMEOUT_S)
-        for slot in self.slots:
-            self._finish(slot)
+        if unfinished:  # closing them here would race the thread still writing them
+            log.warning("stopping: the outputs of %s were left unfinished",
+                        ", ".join(unfinished))
         self._update_counters()
         self.stats.elapsed = time.monotonic() - self.stats.started
+        if self.request.asked and self.stats.stopped_by in ("", None, "end", "sink"):
+            self.stats.stopped_by = "interrupt"  # a signal, even while stopping, says 130
         if not self.stats.stopped_by:
             self.stats.stopped_by = "error" if self.error else "end"
 
@@ -271,8 +306,15 @@ class Engine(BatchStage):
             else:
                 self._took_turn(slot)
             built = list(slot.stream.sinks(slot.source))
-            self._count_refs(built)
-            slot.sinks += built
+            with slot.lock:
+                attached = not slot.closed
+                if attached:
+                    self._count_refs(built)
+                    slot.sinks += built
+            if not attached:  # stopped meanwhile: the sink thread has gone, close them here
+                for sink in built:
+                    sink.close()
+                return
             slot.ready.set()
             stats.state, stats.started = "running", time.monotonic()
             self._read_frames(slot)
@@ -289,6 +331,9 @@ class Engine(BatchStage):
             log.warning("%s: %s (the other sources go on)", stats.name, stats.error)
         finally:
             lane.end(stats.frames_read)
+            if slot.source is not None:  # the reader is the one thread that uses it
+                self._update_counters()
+                slot.source.close()
 
     def _count_refs(self, sinks: list[Sink]) -> None:
         with self._counters:
@@ -355,79 +400,6 @@ class Engine(BatchStage):
         result = FrameResult(frame, dets, detected=detected,
                              latency=time.monotonic() - item.captured.t_capture)
         item.slot.out_lane.put((item.seq, result), self.stop_event)
-
-    # ------------------------------------------------------------------ sinks
-
-    def sink_loop(self, slot: _Slot) -> None:
-        """Write one source's results in frame order; end when every numbered frame is
-        accounted for (written, or dropped in live mode)."""
-        stop, lane, stats = self.stop_event, slot.out_lane, slot.stats
-        while not slot.ready.wait(POLL_S):
-            if slot.in_lane.ended and not slot.ready.is_set():  # it never opened
-                self._finish(slot)
-                return
-            if stop.is_set():
-                return  # `stop` finalizes
-        pending: dict[int, FrameResult] = {}
-        next_seq = 0
-        while not stop.is_set():
-            with lane.cond:
-                if not lane.items:
-                    accounted = (next_seq if not slot.live
-                                 else stats.frames_written + slot.stale + lane.dropped)
-                    if lane.ended and accounted >= (lane.total or 0):
-                        break
-                    lane.cond.wait(POLL_S)
-                    continue
-                seq, result = lane.pop()
-            if slot.live:
-                if seq < next_seq:  # a newer frame is already out
-                    slot.stale += 1
-                    continue
-                next_seq = seq + 1
-                self._write(slot, result)
-                continue
-            pending[seq] = result
-            while next_seq in pending:
-                self._write(slot, pending.pop(next_seq))
-                next_seq += 1
-        if not stop.is_set():
-            self._finish(slot)
-
-    def _write(self, slot: _Slot, result: FrameResult) -> None:
-        for sink in slot.sinks:
-            lock = self._sink_locks.get(id(sink))
-            if lock is None:
-                sink.write(result)
-            else:
-                with lock:
-                    sink.write(result)
-        if not result.detected:
-            slot.stats.frames_gated += 1
-        slot.stats.frames_written += 1
-        slot.stats.latencies.append(result.latency)
-
-    def _finish(self, slot: _Slot) -> None:
-        """Finalize one source's outputs (a shared sink after its last source) and close it."""
-        if slot.closed:
-            return
-        slot.closed = True
-        slot.stats.elapsed = time.monotonic() - slot.stats.started
-        for sink in slot.sinks:
-            with self._counters:
-                refs = self._sink_refs[id(sink)] = self._sink_refs.get(id(sink), 1) - 1
-            if refs > 0:
-                continue
-            try:
-                sink.close()
-            except Exception as exc:  # noqa: BLE001 - finalize the others, report the first
-                self._fail(f"sinks of {slot.stats.name}", exc)
-        if slot.source is not None:
-            self._update_counters()
-            slot.source.close()
-        with self._turn:
-            self._closed_count += 1
-            self._turn.notify_all()
 
 
 def _one_line(exc: BaseException) -> str:

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import secrets
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +58,8 @@ class Event:
     end: float | None = None
     end_frame: int | None = None
     end_reason: str | None = None  # "unseen" | "stopped"
+    zone: str = ""  # the rule's [[track.zones]] name ('' = anywhere)
+    crossing: str = ""  # the rule's line and direction, 'door:in' ('' = none)
 
     def record(self, phase: str) -> dict:
         """The JSON line for one phase."""
@@ -94,16 +97,89 @@ def read_events(path: str | Path) -> list[dict]:
     path = Path(path)
     if not path.exists():
         return []
-    records = []
     lines = path.read_text(encoding="utf-8").splitlines()
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            log.warning("%s:%d: skipping a torn event line", path, number)
-    return records
+    return [r for n, line in enumerate(lines, 1) if (r := _parse(path, n, line)) is not None]
+
+
+def _parse(path: Path, number: int, line: str) -> dict | None:
+    if not line.strip():
+        return None
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError:
+        log.warning("%s:%d: skipping a torn event line", path, number)
+        return None
+
+
+class EventIndex:
+    """A reader's view of a growing ``events.jsonl``: one merged record per event id.
+
+    `refresh` reads only the lines appended since the last call (a line still being
+    written, with no newline yet, waits for the next call), so a page polled every few
+    seconds over 10,000 events costs a `stat` and the new lines. The merged record is the
+    event's latest phase with ``phases`` (``[[phase, logged_at], ...]``) added. A log that
+    shrank (replaced, rotated) is read again from the start. Thread-safe.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._offset = 0
+        self._lines = 0
+        self._by_id: dict[str, dict] = {}
+        self._newest: list[dict] = []  # newest first; rebuilt when an id is added
+        self.revision = 0  # grows with every record read (pollers compare it)
+
+    def refresh(self) -> None:
+        with self._lock:
+            try:
+                size = self.path.stat().st_size
+            except FileNotFoundError:
+                size = 0
+            if size < self._offset:
+                self._offset, self._lines, self._by_id, self._newest = 0, 0, {}, []
+            if size == self._offset:
+                return
+            with open(self.path, "rb") as f:
+                f.seek(self._offset)
+                data = f.read(size - self._offset)
+            complete = data[: data.rfind(b"\n") + 1]
+            self._offset += len(complete)
+            added = False
+            for line in complete.decode("utf-8", errors="replace").splitlines():
+                self._lines += 1
+                record = _parse(self.path, self._lines, line)
+                if record is None or "id" not in record:
+                    continue
+                added |= self._merge(record)
+                self.revision += 1
+            if added:
+                self._newest = sorted(self._by_id.values(), key=_newest_key, reverse=True)
+
+    def _merge(self, record: dict) -> bool:
+        old = self._by_id.get(record["id"])
+        phases = [*(old["phases"] if old else []),
+                  [record.get("phase", ""), record.get("logged_at", "")]]
+        merged = {**(old or {}), **record, "phases": phases}
+        if old is None:
+            self._by_id[record["id"]] = merged
+            return True
+        old.clear()  # in place: `_newest` holds the same dict
+        old.update(merged)
+        return False
+
+    def events(self) -> list[dict]:
+        """Every event, newest start first (refresh first)."""
+        with self._lock:
+            return list(self._newest)
+
+    def get(self, event_id: str) -> dict | None:
+        with self._lock:
+            return self._by_id.get(event_id)
+
+
+def _newest_key(record: dict) -> tuple[str, str]:
+    return (str(record.get("started_at", "")), str(record["id"]))
 
 
 def _fsync_dir(path: Path) -> None:

@@ -261,6 +261,8 @@ class MqttNotifier(Notifier):
         previous = self._previous(record, root)
         before = event_state(previous) if previous is not None else after
         message = {"type": record["phase"], "key": key, "before": before, "after": after}
+        if self.page_url:
+            message["url"] = self.link(record)
         infos.append(self._publish(f"{self.prefix}/events", json.dumps(message)))
         self._last[record["id"]] = record
         self._last.move_to_end(record["id"])

@@ -57,6 +57,8 @@ class WebhookNotifier(Notifier):
 
     def body(self, record: dict, key: str, root: Path) -> bytes:
         payload = {"key": key, "camera": record.get("camera", ""), "event": record}
+        if self.page_url:
+            payload["url"] = self.link(record)
         snap = _snapshot(record, root) if self.snapshot else None
         if snap is not None:
             payload["snapshot_jpeg_base64"] = base64.b64encode(snap.read_bytes()).decode()
@@ -154,8 +156,17 @@ def _summary(record: dict) -> str:
     return text + (f", snapshot {record['snapshot']}" if record.get("snapshot") else "")
 
 
-def build_notifiers(cfg: WatchConfig, environ: dict[str, str] | None = None) -> list[Notifier]:
-    """The notifiers the config (and environment) turn on, in delivery order."""
+def build_notifiers(cfg: WatchConfig, environ: dict[str, str] | None = None,
+                    page_url: str = "") -> list[Notifier]:
+    """The notifiers the config (and environment) turn on, in delivery order; with
+    ``page_url`` (``serve.public_url``) their alerts link to the event's page."""
+    out = _notifiers(cfg, environ)
+    for notifier in out:
+        notifier.page_url = page_url
+    return out
+
+
+def _notifiers(cfg: WatchConfig, environ: dict[str, str] | None) -> list[Notifier]:
     environ = dict(os.environ) if environ is None else environ
     out: list[Notifier] = []
     if cfg.delivery.console:

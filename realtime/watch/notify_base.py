@@ -20,6 +20,15 @@ class Notifier(ABC):
     #: event phases spooled for this notifier; None = those of ``[watch.delivery] on``
     phases: tuple[str, ...] | None = None
 
+    #: the page's public address (``serve.public_url``); '' = alerts carry no link
+    page_url: str = ""
+
+    def link(self, record: dict) -> str:
+        """The event's page as a phone reaches it ('' without ``serve.public_url``)."""
+        from realtime.serve.config import event_link
+
+        return event_link(self.page_url, record["id"])
+
     @abstractmethod
     def send(self, record: dict, key: str, root: Path) -> None:
         """Deliver one event record, or raise `DeliveryError`."""

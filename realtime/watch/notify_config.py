@@ -69,7 +69,8 @@ class NtfyConfig(Section):
     priority: int = doc(4, "1 (min) to 5 (urgent); 4 = high: the phone vibrates longer",
                         ge=1, le=5)
     tags: list[str] = doc(["bell"], "ntfy tags; emoji short codes show as emojis")
-    click: str = doc("", "URL opened when the notification is tapped ('' = none)")
+    click: str = doc("", "URL opened when the notification is tapped ('' = none; "
+                          "with serve.public_url set, the event's page instead)")
     snapshot: bool = doc(True, "attach the snapshot JPEG (the phone shows the picture)")
     timeout_s: float = doc(15.0, "HTTP timeout per attempt", gt=0.0)
 

@@ -68,8 +68,9 @@ class NtfyNotifier(Notifier):
                    "User-Agent": "lookout-watch"}
         if self.cfg.tags:
             headers["X-Tags"] = header_value(",".join(self.cfg.tags))
-        if self.cfg.click:
-            headers["X-Click"] = self.cfg.click
+        click = self.link(record) if self.page_url else self.cfg.click  # the event's own page
+        if click:
+            headers["X-Click"] = click
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
         rel = record.get("snapshot")

@@ -118,7 +118,7 @@ def deliver_pending(config: WatchSettings, drain_s: float = 30.0) -> WatchResult
     """Only deliver what the spool holds (after recovery), then stop: no model, no source."""
     cfg = config.watch
     root = Path(cfg.events_dir)
-    notifiers = build_notifiers(cfg)
+    notifiers = build_notifiers(cfg, page_url=_public_url(config))
     spool = Spool(root / "spool.sqlite")
     started: list[Notifier] = []
     try:
@@ -231,7 +231,7 @@ class _Services:
     def __init__(self, config: WatchSettings, plans: list[_Plan], drain_s: float) -> None:
         self.cfg, self.plans, self.drain_s = config.watch, plans, drain_s
         self.root = Path(self.cfg.events_dir)
-        self.notifiers = build_notifiers(self.cfg)
+        self.notifiers = build_notifiers(self.cfg, page_url=_public_url(config))
         self.started: list[Notifier] = []
         self.delivered = self.pending = 0
         self.terminated = threading.Event()  # SIGTERM: drain deliveries only briefly
@@ -291,6 +291,12 @@ class _Services:
             self.deliverer.stop()
             _stop(self.started)
             self.spool.close()
+
+
+def _public_url(config: WatchSettings) -> str:
+    """``serve.public_url`` when the settings have a ``[serve]`` table (alerts link there)."""
+    serve = getattr(config, "serve", None)
+    return serve.public_url if serve is not None else ""
 
 
 def _start(notifiers: list[Notifier], started: list[Notifier]) -> None:

@@ -142,3 +142,26 @@ class Spool:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def read_deliveries(path: str | Path, event_id: str) -> list[dict]:
+    """Each notifier's delivery of ``event_id`` as a reader sees it (the page): a read-only
+    connection, so a reader never takes the writer's lock nor creates a spool.
+
+    Returns ``[{notifier, phase, state, attempts, last_error, created_at, done_at}]``
+    oldest first; ``[]`` when there is no spool (a run without notifiers).
+    """
+    path = Path(path)
+    if not path.is_file():
+        return []
+    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5.0)
+    try:
+        rows = db.execute(
+            "SELECT notifier, phase, state, attempts, last_error, created_at, done_at "
+            "FROM deliveries WHERE event_id = ? ORDER BY created_at, key", (event_id,))
+        names = [c[0] for c in rows.description]
+        return [dict(zip(names, row, strict=True)) for row in rows.fetchall()]
+    except sqlite3.OperationalError:  # no table yet (a spool being created)
+        return []
+    finally:
+        db.close()

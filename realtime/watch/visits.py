@@ -227,7 +227,8 @@ class VisitTracker:
                       camera=self.camera, start=state.first_match,
                       start_frame=watch.start_frame, started_at=utc_iso(started),
                       score=shot.rank[1], median_score=state.median,
-                      box=[float(v) for v in shot.dets.xyxy[0]], frames_seen=sum(state.window))
+                      box=[float(v) for v in shot.dets.xyxy[0]], frames_seen=sum(state.window),
+                      zone=rule.zone, crossing=":".join(rule.crossing or ()))
         if self.clips:
             event.clip = clip_path(event.id)
         opened = _Open(event, {key}, shot, dirty=True, last_seen=state.last_match,

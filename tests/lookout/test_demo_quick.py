@@ -76,4 +76,5 @@ def test_running_again_reuses_everything(quick_demo: DemoResult, capsys, monkeyp
     assert code == 0
     assert out.count("reused (") == 7 and "7 of 7 stages reused" in out
     assert str(quick_demo.paths.annotated) in out and "events.jsonl" in out and "AP50" in out
+    assert f"lookout serve {quick_demo.paths.events}" in out  # opens its events in a page
     assert quick_demo.paths.state.read_text() == state

@@ -63,8 +63,9 @@ def test_image_set_passes_the_dataset_checker_and_builds(image_set: Path, tmp_pa
         xml_boxes[xml.with_suffix(".jpg").name] = sorted((lab, tuple(b)) for lab, b in objects)
     seen = 0
     for rec in iter_records(built.records["test"]):
-        got = sorted((t, tuple(round(float(v) * s) for v, s in zip(b, (rec.width, rec.height) * 2)))
-                     for t, b in zip(rec.class_texts, rec.boxes))
+        scale = (rec.width, rec.height) * 2
+        got = sorted((t, tuple(round(float(v) * s) for v, s in zip(b, scale, strict=True)))
+                     for t, b in zip(rec.class_texts, rec.boxes, strict=True))
         assert got == xml_boxes[rec.filename]
         seen += 1
     assert seen == 6

@@ -41,7 +41,7 @@ def _assert_matches(found, expected, box_tol, score_tol):
     got = found.to_dicts()
     assert [d["label"] for d in got] == [e["label"] for e in expected]
     assert [d["class_id"] for d in got] == [e["class_id"] for e in expected]
-    for d, e in zip(got, expected):
+    for d, e in zip(got, expected, strict=True):
         assert d["score"] == pytest.approx(e["score"], abs=max(score_tol, 1e-4))
         assert d["box"] == pytest.approx(e["box"], abs=max(box_tol, 0.05))
 
@@ -56,7 +56,7 @@ def test_backend_gives_the_reference_answer(request, name, fixture, overrides, k
     results = detector.detect(IMAGES)
     assert len(results) == len(IMAGES)
     assert sum(len(r) for r in results) == 6
-    for image, found in zip(IMAGES, results):
+    for image, found in zip(IMAGES, results, strict=True):
         expected = expected_detections(image)
         exact = image.shape[:2] == (96, 96)
         _assert_matches(found, expected, 1e-3 if exact else box_tol, 1e-5 if exact else score_tol)
@@ -137,7 +137,7 @@ def test_model_garden_style_saved_model(tmp_path):
     tf.saved_model.save(module, str(tmp_path / "mg"), signatures={"serving_default": serve})
     (tmp_path / "label_map.pbtxt").write_text(LABEL_MAP_TEXT)
     detector = load_detector(tmp_path / "mg", DetectorConfig(score=0.0))
-    for image, found in zip(IMAGES, detector.detect(IMAGES)):
+    for image, found in zip(IMAGES, detector.detect(IMAGES), strict=True):
         _assert_matches(found, expected_detections(image), 1e-3, 1e-5)
 
 
@@ -151,7 +151,7 @@ def test_models_fixed_at_batch_1_take_batches(tmp_path, make):
     detector = load_detector(path, DetectorConfig(score=0.0))
     assert detector._fixed_batch
     batch = [IMAGES[0], IMAGES[2], IMAGES[4], IMAGES[3]]
-    for image, found in zip(batch, detector.detect(batch)):
+    for image, found in zip(batch, detector.detect(batch), strict=True):
         _assert_matches(found, expected_detections(image), 1e-3, 1e-5)
 
 
@@ -180,7 +180,7 @@ def test_od_api_tflite_variants(tmp_path, layout):
 
     detector = load_detector(make_tflite(tmp_path, layout=layout), DetectorConfig(score=0.0))
     assert detector.layout == "od_api"
-    for image, found in zip(IMAGES, detector.detect(IMAGES)):
+    for image, found in zip(IMAGES, detector.detect(IMAGES), strict=True):
         exact = image.shape[:2] == (96, 96)
         _assert_matches(found, expected_detections(image), 1e-3 if exact else 4.0,
                         1e-5 if exact else 0.06)
@@ -198,7 +198,7 @@ def test_tflite_runs_a_pool_of_interpreters_side_by_side(tflite_lookout):
     jobs = [[image] for image in IMAGES] * 4
     with ThreadPoolExecutor(3) as pool:
         results = list(pool.map(detector.detect, jobs))
-    for (image,), (found,) in zip(jobs, results):
+    for (image,), (found,) in zip(jobs, results, strict=True):
         exact = image.shape[:2] == (96, 96)
         _assert_matches(found, expected_detections(image), 1e-3 if exact else 1.0, 1e-5)
 

@@ -35,7 +35,8 @@ def test_boxes_and_tags(height, width):
     assert drawn.shape == image.shape and drawn.dtype == np.uint8
     assert (image == GREY).all(), "the input must be left untouched"
     style = Style.for_size(height, width)
-    for (x0, y0, x1, y1), class_id in zip(dets.xyxy.astype(int), dets.class_ids):
+    for (x0, y0, x1, y1), class_id in zip(dets.xyxy.astype(int), dets.class_ids,
+                                          strict=True):
         x1, y1 = min(x1, width) - 1, min(y1, height) - 1
         ym, xm = (y0 + y1) // 2, (x0 + x1) // 2
         color = np.array(class_color(int(class_id)))
@@ -54,7 +55,7 @@ def test_tags_stay_inside_and_readable(height, width):
     style = Style.for_size(height, width)
     drawn = draw_detections(image, dets)
     for (x, y, _, _), label, score, class_id in zip(dets.xyxy, dets.labels, dets.scores,
-                                                   dets.class_ids):
+                                                   dets.class_ids, strict=True):
         bx0, by0, bx1, by1 = label_box(f"{label} {score:.0%}", x, y, height, width, style)
         assert 0 <= bx0 < bx1 <= width and 0 <= by0 < by1 <= height
         # Readable: at least 12 px tall, and not a banner over the frame either.
@@ -100,7 +101,7 @@ def test_class_colours_are_stable_and_distinct():
     assert colors == [class_color(i) for i in range(1, 11)]
     assert len(set(colors)) == 10
     for a, b in itertools.pairwise(colors):
-        assert max(abs(x - y) for x, y in zip(a, b)) > 40  # neighbours look different
+        assert max(abs(x - y) for x, y in zip(a, b, strict=True)) > 40  # neighbours look different
 
 
 def test_banner():

@@ -7,11 +7,9 @@ import pytest
 from core.errors import UserError
 from realtime.labelmap import format_label_map, read_label_map, write_label_map
 
-RACCOON = "../shared/datasets/raccoon/data/label_map.pbtxt"
 
-
-def test_reads_the_raccoon_tutorial_label_map():
-    assert read_label_map(RACCOON) == {1: "raccoon"}
+def test_reads_the_raccoon_tutorial_label_map(raccoon):
+    assert read_label_map(raccoon / "data" / "label_map.pbtxt") == {1: "raccoon"}
 
 
 def test_round_trip(tmp_path):

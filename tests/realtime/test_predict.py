@@ -54,13 +54,14 @@ def test_cli_writes_annotated_images_and_json(color_bundle, images, capsys):
     report = json.loads((out / "detections.json").read_text())
     assert report["model"] == str(color_bundle)
     assert [r["file"] for r in report["images"]] == [str(p) for p in pictures]
-    for record, (path, rgb) in zip(report["images"], pictures.items()):
+    for record, (path, rgb) in zip(report["images"], pictures.items(),
+                                   strict=True):
         assert (record["width"], record["height"]) == (rgb.shape[1], rgb.shape[0])
         expected = expected_detections(rgb)
         got = record["detections"]
         assert [d["label"] for d in got] == [e["label"] for e in expected]
         if path.suffix == ".png":  # lossless: the exact answer
-            for d, e in zip(got, expected):
+            for d, e in zip(got, expected, strict=True):
                 assert d["box"] == pytest.approx(e["box"], abs=0.05)
                 assert d["score"] == pytest.approx(e["score"], abs=1e-4)
                 assert d["class_id"] == e["class_id"]

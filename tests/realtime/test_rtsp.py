@@ -99,7 +99,7 @@ def test_watch_reconnects_and_keeps_one_event(color_bundle, camera, tmp_path):
     finally:
         proc.kill()
     print(f"\nwatch: RTSP client back {reconnect_s:.2f} s after the server returned")
-    assert proc.returncode == 0, err
+    assert proc.returncode == 130, err  # stopped by SIGTERM, as every verb: 130
     records = lines(events)
     assert len({r["id"] for r in records}) == 1, records  # one visit, one event
     assert [r["phase"] for r in records if r["phase"] != "update"] == ["new", "end"]

@@ -5,12 +5,13 @@ password is a one-line error at start; a killed lookout leaves the last will."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,19 @@ def write_config(path: Path, events: Path, broker: Mosquitto, ntfy: NtfyServer |
     return path
 
 
+def ended(events: Path, event_id: str) -> bool:
+    return any(r["phase"] == "end" and r["id"] == event_id
+               for r in read_events(events / "events.jsonl"))
+
+
+def tried(events: Path, key: str) -> bool:
+    """The spool has tried (and not yet done) the delivery ``key``."""
+    with contextlib.closing(sqlite3.connect(events / "spool.sqlite", timeout=10)) as db:
+        row = db.execute("SELECT state, attempts FROM deliveries WHERE key = ?",
+                         (key,)).fetchone()
+    return row is not None and row[0] == "pending" and row[1] >= 1
+
+
 def lookout(config: Path, *args: str, password: str = PASSWORD, **popen) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(REPO), "LOOKOUT_MQTT_PASSWORD": password,
            "LOOKOUT_NTFY_TOKEN": TOKEN}
@@ -73,13 +87,13 @@ def test_watch_over_mqtt_and_ntfy_through_a_broker_restart(color_bundle, tmp_pat
             try:
                 assert sub.wait_for(lambda: sub.on("lookout/events"), 120), log.read_text()
                 first = json.loads(sub.on("lookout/events")[0].payload)
-                time.sleep(0.3)
-                broker.stop()  # during visit 1: its update and end wait in the spool
                 first_id = first["after"]["id"]
-                assert sub.wait_for(lambda: any(
-                    r["phase"] == "end" and r["id"] == first_id
-                    for r in read_events(events / "events.jsonl")), 60), log.read_text()
-                time.sleep(0.5)
+                broker.stop()  # during visit 1: its update and end wait in the spool
+                assert not ended(events, first_id), "visit 1 ended before the broker stopped"
+                assert sub.wait_for(lambda: ended(events, first_id), 60), log.read_text()
+                # the broker comes back only once the end's delivery has failed at least once
+                assert sub.wait_for(lambda: tried(events, f"{first_id}:end:mqtt"), 60), \
+                    log.read_text()
                 broker.start()
                 proc.wait(180)
             finally:

@@ -1,4 +1,5 @@
-"""Small real datasets made in tmp_path, and the shared tutorial datasets."""
+"""Small real datasets made in tmp_path (the tutorial datasets: the ``raccoon`` and
+``fruit_nuts`` fixtures of tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
-RACCOON = Path("../shared/datasets/raccoon")
-FRUIT = Path("../shared/datasets/fruit-nuts")
 
 # (file stem, [(label, xmin, ymin, xmax, ymax)]) on 64x48 images: two classes, 8 images
 TINY = [

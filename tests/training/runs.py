@@ -13,11 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.fixtures import datasets
 from training.config import DatasetConfig, TrainConfig
 
 REPO = Path(__file__).resolve().parents[2]
-FRUIT = Path("../shared/datasets/fruit-nuts")
-RACCOON = Path("../shared/datasets/raccoon")
 TINY = {"input_size": 128, "steps": 4, "batch": 2, "checkpoint_every": 2, "lr": 0.01}
 
 
@@ -31,7 +30,7 @@ def fruit_dataset(base: Path) -> Path:
 
     out = base / "fruit-dataset"
     if not (out / "dataset.json").is_file():
-        build_dataset(FRUIT, out, DatasetConfig())
+        build_dataset(datasets.require("fruit-nuts"), out, DatasetConfig())
     return out
 
 

@@ -17,7 +17,8 @@ def _stats(sides, image=(1000, 563), aspect=1.0, seed=0) -> BoxStats:
     x0 = rng.uniform(0, image[0] - w)
     y0 = rng.uniform(0, image[1] - h)
     n = len(sides)
-    return BoxStats.from_boxes(zip(x0, y0, x0 + w, y0 + h, [image[0]] * n, [image[1]] * n))
+    return BoxStats.from_boxes(zip(x0, y0, x0 + w, y0 + h, [image[0]] * n, [image[1]] * n,
+                                   strict=True))
 
 
 def test_size_makes_the_10th_percentile_box_16_px():

@@ -13,7 +13,7 @@ from lxml import etree
 from core.errors import UserError
 from lookout.cli import main as lookout
 from realtime.labelmap import read_label_map, write_label_map
-from tests.training.conftest import FRUIT, RACCOON, TINY, make_voc, voc_xml
+from tests.training.conftest import TINY, make_voc, voc_xml
 from training.config import DatasetConfig
 from training.datasets.build import DatasetErrors, build_dataset
 from training.datasets.records import iter_records
@@ -33,11 +33,11 @@ def read_split(result, split):
 
 
 @pytest.fixture(scope="module")
-def fruit(tmp_path_factory):
-    return build_dataset(FRUIT, tmp_path_factory.mktemp("fruit") / "out")
+def fruit(tmp_path_factory, fruit_nuts):
+    return build_dataset(fruit_nuts, tmp_path_factory.mktemp("fruit") / "out")
 
 
-def test_fruit_round_trip_keeps_boxes_classes_and_folder_split(fruit):
+def test_fruit_round_trip_keeps_boxes_classes_and_folder_split(fruit, fruit_nuts):
     info = json.loads(fruit.dataset_json.read_text())
     assert info["classes"] == {"1": "date", "2": "fig", "3": "hazelnut"}
     assert read_label_map(fruit.label_map) == {1: "date", 2: "fig", 3: "hazelnut"}
@@ -50,12 +50,12 @@ def test_fruit_round_trip_keeps_boxes_classes_and_folder_split(fruit):
     for split, folder in (("train", "train"), ("test", "test")):
         records = read_split(fruit, split)
         assert sorted(r.filename for r in records) == sorted(
-            p.with_suffix(".jpg").name for p in (FRUIT / folder).glob("*.xml"))
+            p.with_suffix(".jpg").name for p in (fruit_nuts / folder).glob("*.xml"))
         objects = Counter()
         for r in records:
-            w, h, boxes = voc_boxes(FRUIT / folder / Path(r.filename).with_suffix(".xml"))
+            w, h, boxes = voc_boxes(fruit_nuts / folder / Path(r.filename).with_suffix(".xml"))
             assert (r.width, r.height, r.image_format) == (w, h, "jpeg")
-            assert r.encoded == (FRUIT / folder / r.filename).read_bytes()  # not re-encoded
+            assert r.encoded == (fruit_nuts / folder / r.filename).read_bytes()  # not re-encoded
             expected = np.array([[b[1] / w, b[2] / h, b[3] / w, b[4] / h] for b in boxes], np.float32)
             np.testing.assert_allclose(r.boxes, expected, atol=1e-6)
             assert r.class_texts == [b[0] for b in boxes]
@@ -66,16 +66,16 @@ def test_fruit_round_trip_keeps_boxes_classes_and_folder_split(fruit):
     assert sorted(ids) == list(range(1, 19))  # numeric source ids, 1..N
 
 
-def test_given_label_map_fixes_ids(tmp_path):
+def test_given_label_map_fixes_ids(tmp_path, fruit_nuts):
     write_label_map({1: "hazelnut", 2: "fig", 3: "date", 4: "walnut"}, tmp_path / "map.pbtxt")
-    result = build_dataset(FRUIT, tmp_path / "out", label_map=tmp_path / "map.pbtxt")
+    result = build_dataset(fruit_nuts, tmp_path / "out", label_map=tmp_path / "map.pbtxt")
     assert read_label_map(result.label_map) == {1: "hazelnut", 2: "fig", 3: "date", 4: "walnut"}
     for r in read_split(result, "test"):
         assert [{"hazelnut": 1, "fig": 2, "date": 3}[t] for t in r.class_texts] == r.class_ids.tolist()
 
 
-def test_shards_and_max_size(tmp_path):
-    result = build_dataset(FRUIT, tmp_path / "out", DatasetConfig(shard_mb=1, max_size="400x300"))
+def test_shards_and_max_size(tmp_path, fruit_nuts):
+    result = build_dataset(fruit_nuts, tmp_path / "out", DatasetConfig(shard_mb=1, max_size="400x300"))
     names = json.loads(result.dataset_json.read_text())["splits"]["train"]["records"]
     assert len(names) >= 2 and names[0] == f"train-00000-of-{len(names):05d}.record"
     assert sorted(p.name for p in result.out_dir.iterdir()) == sorted(
@@ -84,7 +84,7 @@ def test_shards_and_max_size(tmp_path):
     assert len(records) == 16
     for r in records:
         assert (r.width, r.height) == (400, 300)
-        w, h, boxes = voc_boxes(FRUIT / "train" / Path(r.filename).with_suffix(".xml"))
+        w, h, boxes = voc_boxes(fruit_nuts / "train" / Path(r.filename).with_suffix(".xml"))
         expected = np.array([[b[1] / w, b[2] / h, b[3] / w, b[4] / h] for b in boxes], np.float32)
         np.testing.assert_allclose(r.boxes, expected, atol=1e-6)  # scaled with the image
         import cv2
@@ -161,15 +161,15 @@ def test_partly_outside_box_is_written_clipped(tmp_path):
     assert result.records["test"] == [] and not (result.out_dir / "test.record").exists()
 
 
-def test_raccoon_csv_pair_is_an_explicit_split(tmp_path):
+def test_raccoon_csv_pair_is_an_explicit_split(tmp_path, raccoon):
     """The tutorial's train_labels.csv + test_labels.csv, images in ../images."""
-    result = build_dataset(RACCOON / "data", tmp_path / "out", DatasetConfig(skip_bad=True))
+    result = build_dataset(raccoon / "data", tmp_path / "out", DatasetConfig(skip_bad=True))
     info = json.loads(result.dataset_json.read_text())
     assert info["format"] == "csv" and info["split"] == "source"
     # 4 of the 200 pictures are copies of others annotated differently: left out, listed
     assert len(info["skipped"]) == 4 and all("train_labels.csv:" in s for s in info["skipped"])
     assert info["splits"]["test"]["images"] == 40 and info["splits"]["train"]["images"] == 156
-    test_csv = (RACCOON / "data" / "test_labels.csv").read_text().splitlines()[1:]
+    test_csv = (raccoon / "data" / "test_labels.csv").read_text().splitlines()[1:]
     expected = {}
     for line in test_csv:
         name, w, h, _label, *xyxy = line.split(",")
@@ -183,11 +183,11 @@ def test_raccoon_csv_pair_is_an_explicit_split(tmp_path):
         assert r.class_texts == ["raccoon"] * len(r.boxes) and set(r.class_ids) <= {1}
 
 
-def test_tutorial_test_record_is_read_and_rebuilt_with_numeric_ids(tmp_path):
+def test_tutorial_test_record_is_read_and_rebuilt_with_numeric_ids(tmp_path, raccoon):
     """raccoon's data/test.record has file names as source_id; we read it and renumber."""
-    original = list(iter_records([RACCOON / "data" / "test.record"]))
+    original = list(iter_records([raccoon / "data" / "test.record"]))
     assert len(original) == 40 and original[0].source_id.startswith("raccoon-")
-    result = build_dataset(RACCOON / "data" / "test.record", tmp_path / "out",
+    result = build_dataset(raccoon / "data" / "test.record", tmp_path / "out",
                            DatasetConfig(test_fraction=0.25))
     info = json.loads(result.dataset_json.read_text())
     assert info["format"] == "tfrecord" and info["classes"] == {"1": "raccoon"}
@@ -227,15 +227,15 @@ def test_cli_build_strict_fails_on_warnings(tmp_path, capsys):
     assert lookout(["dataset", "build", str(root), "--out", str(out)]) == 0
 
 
-def test_library_calls_are_quiet_and_report_progress_when_asked(tmp_path, capfd):
+def test_library_calls_are_quiet_and_report_progress_when_asked(tmp_path, capfd, fruit_nuts):
     from training.datasets.check import check_dataset
 
-    check_dataset(FRUIT)
-    build_dataset(FRUIT, tmp_path / "quiet")
+    check_dataset(fruit_nuts)
+    build_dataset(fruit_nuts, tmp_path / "quiet")
     out, err = capfd.readouterr()
     assert (out, err) == ("", "")  # no bar, no table: drawing is the command line's job
     reports = []
-    result = build_dataset(FRUIT, tmp_path / "out", on_progress=reports.append)
+    result = build_dataset(fruit_nuts, tmp_path / "out", on_progress=reports.append)
     images = result.report.examples
     building = [r for r in reports if r.task == "building"]
     assert [r.done for r in building] == list(range(1, images + 1))

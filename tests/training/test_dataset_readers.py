@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from core.errors import UserError
-from tests.training.conftest import FRUIT, RACCOON, TINY, H, W, make_coco, make_csv, make_voc
+from tests.training.conftest import TINY, H, W, make_coco, make_csv, make_voc
 from training.config import DatasetConfig
 from training.datasets.build import build_dataset
 from training.datasets.check import check_dataset
@@ -34,12 +34,13 @@ def assert_tiny(found):
         assert [(b.label, b.xmin, b.ymin, b.xmax, b.ymax) for b in e.boxes] == EXPECTED[e.filename]
 
 
-@pytest.mark.parametrize(("src", "fmt"), [
-    (RACCOON, "voc"), (RACCOON / "data", "csv"), (RACCOON / "data" / "test.record", "tfrecord"),
-    (RACCOON / "data" / "train_labels.csv", "csv"), (FRUIT, "voc"),
+@pytest.mark.parametrize(("dataset", "src", "fmt"), [
+    ("raccoon", ".", "voc"), ("raccoon", "data", "csv"), ("raccoon", "data/test.record", "tfrecord"),
+    ("raccoon", "data/train_labels.csv", "csv"), ("fruit_nuts", ".", "voc"),
 ])
-def test_detects_the_tutorial_folders(src, fmt):
-    assert detect_format(src) == fmt
+def test_detects_the_tutorial_folders(request, dataset, src, fmt):
+    root = request.getfixturevalue(dataset)
+    assert detect_format(root if src == "." else root / src) == fmt
 
 
 def test_voc_images_beside_the_xml(tmp_path):
@@ -98,20 +99,20 @@ def test_coco_json_round_trip(tmp_path):
         assert r.class_texts == [b[0] for b in EXPECTED[r.filename]]
 
 
-def test_tfrecord_without_class_text_uses_the_label_map(tmp_path):
+def test_tfrecord_without_class_text_uses_the_label_map(tmp_path, raccoon):
     """Records that carry only class ids get their names from label_map.pbtxt beside them."""
     import tensorflow as tf
 
     src = tmp_path / "src"
     src.mkdir()
     with tf.io.TFRecordWriter(str(src / "train.record")) as writer:
-        for raw in tf.data.TFRecordDataset(str(RACCOON / "data" / "test.record")).take(3):
+        for raw in tf.data.TFRecordDataset(str(raccoon / "data" / "test.record")).take(3):
             ex = tf.train.Example.FromString(raw.numpy())
             del ex.features.feature["image/object/class/text"]
             writer.write(ex.SerializeToString())
     without = examples(src)  # without a label map: an error on each image
     assert all("is not in a label map" in e.problems[0].message for e in without)
-    shutil.copy(RACCOON / "data" / "label_map.pbtxt", src)
+    shutil.copy(raccoon / "data" / "label_map.pbtxt", src)
     found = examples(src)
     assert all(e.problems == [] for e in found)
     assert len(found) == 3 and all(b.label == "raccoon" for e in found for b in e.boxes)

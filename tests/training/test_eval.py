@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from core.errors import UserError
-from tests.training.runs import RACCOON, shared_run
+from tests.training.runs import shared_run
 from training.evaluate import COCO_NAMES, _coco_metrics, _voc_ap50, evaluate
 
 NAMES = {1: "cat", 2: "dog"}
@@ -60,14 +60,15 @@ def test_run_metrics_file_and_plot(run_dir: Path) -> None:
 
 
 @pytest.mark.slow
-def test_tutorial_record_with_string_source_ids(tmp_path: Path, run_dir: Path) -> None:
-    record = RACCOON / "data" / "test.record"
+def test_tutorial_record_with_string_source_ids(tmp_path: Path, run_dir: Path,
+                                                raccoon: Path) -> None:
+    record = raccoon / "data" / "test.record"
     with pytest.raises(UserError, match="label id 1 is 'raccoon' in the records but 'date'"):
         evaluate(run_dir, record)
     # the same model read with the tutorial's label map: class 1 is 'raccoon'
     run = tmp_path / "run"
     shutil.copytree(run_dir, run)
-    shutil.copy(RACCOON / "data" / "label_map.pbtxt", run / "label_map.pbtxt")
+    shutil.copy(raccoon / "data" / "label_map.pbtxt", run / "label_map.pbtxt")
     metrics = evaluate(run, record, sample_images=0)
     assert metrics["images"] == 40
     assert list(metrics["voc_ap50"]) == ["raccoon"]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import UserError
-from tests.training.runs import FRUIT, fruit_dataset, lookout
+from tests.training.runs import fruit_dataset, lookout
 from training.config import TrainConfig
 from training.data import load_dataset
 from training.experiment import build_experiment
@@ -87,8 +87,8 @@ def test_train_prints_the_choice_and_the_bundle_carries_it(tmp_path: Path, datas
     assert meta["training_data"]["small_objects"] is saved["data"]["small_objects"]
 
 
-def test_dataset_check_tells_how_many_objects_stay_small() -> None:
-    proc = lookout("dataset", "check", str(FRUIT))
+def test_dataset_check_tells_how_many_objects_stay_small(fruit_nuts: Path) -> None:
+    proc = lookout("dataset", "check", str(fruit_nuts))
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err[-2000:]
     assert "training at input 256 (auto): 0 of 164 object(s) (0%) under 16 px" in \

@@ -13,7 +13,8 @@ import pytest
 import tensorflow as tf
 
 from lookout.cli import main
-from tests.training.runs import FRUIT, lookout
+from tests.fixtures import datasets
+from tests.training.runs import lookout
 from training.data import input_pattern, load_dataset
 
 pytestmark = pytest.mark.slow
@@ -24,7 +25,7 @@ TINY = ("--batch", "2", "--input-size", "64", "--checkpoint-every", "2", "--no-e
 @pytest.fixture(scope="module")
 def sharded(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("sharded") / "fruit"
-    assert main(["dataset", "build", str(FRUIT), "--out", str(out), "--shards", "2"]) == 0
+    assert main(["dataset", "build", str(datasets.require("fruit-nuts")), "--out", str(out), "--shards", "2"]) == 0
     return out
 
 

@@ -1,0 +1,47 @@
+"""`lookout serve EVENTS_DIR [--bind [HOST:]PORT]`: the page over an events folder
+(a thin shell over `realtime.serve.server.PageServer`)."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "serve", help="a web page over an events folder: events, snapshots, clips, API",
+        description="Serve a page (and a JSON API) over the events folder that lookout watch "
+                    "writes, beside a running watch or after it; read-only. Listens on "
+                    "127.0.0.1 unless --bind says otherwise; any other address needs a "
+                    "password ($LOOKOUT_SERVE_PASSWORD or serve.password_hash).")
+    parser.add_argument("events_dir", nargs="?", metavar="EVENTS_DIR",
+                        help="the events folder (default: watch.events_dir)")
+    parser.add_argument("--bind", metavar="[HOST:]PORT",
+                        help="where to listen (serve.bind; default 127.0.0.1:8080)")
+    parser.add_argument("--hash-password", action="store_true",
+                        help="read a password (twice, not echoed) and print its hash for "
+                             "serve.password_hash, then exit")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, config) -> int:
+    from core.errors import UserError
+    from lookout.config import override
+    from realtime.serve.security import hash_password
+    from realtime.serve.server import PageServer
+
+    if args.hash_password:
+        first = getpass.getpass("password: ")
+        if not first or getpass.getpass("again: ") != first:
+            raise UserError("--hash-password: empty, or the two passwords differ")
+        print(hash_password(first))
+        return 0
+    cfg = override(config.serve, bind=args.bind)
+    server = PageServer(args.events_dir or config.watch.events_dir, cfg).start()
+    try:
+        server.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0

@@ -1,0 +1,129 @@
+"""What the page and the API show of an event: filters, paging and one JSON shape.
+
+The records come from `realtime.watch.events.EventIndex` (the events log's reader) and
+`realtime.watch.spool.read_deliveries` (the spool's); this module only picks fields and
+adds URLs, so the page, the fragments and the API cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import urllib.parse
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from realtime.serve.security import safe_file
+
+DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+PAGE_SIZE = 50
+MAX_PAGE = 500
+
+
+def local_time(iso: str | None) -> datetime | None:
+    """An event's UTC ``started_at`` in the server's local time (a Pi is in the house)."""
+    if not iso:
+        return None
+    try:
+        return datetime.fromisoformat(iso).astimezone()
+    except ValueError:
+        return None
+
+
+@functools.lru_cache(maxsize=65536)
+def local_day(iso: str) -> str:
+    """``YYYY-MM-DD`` of a ``started_at`` in local time (cached: filters test every event)."""
+    when = local_time(iso)
+    return when.strftime("%Y-%m-%d") if when else ""
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """``camera``, ``label`` and ``day`` (YYYY-MM-DD, local time); '' matches all."""
+
+    camera: str = ""
+    label: str = ""
+    day: str = ""
+
+    @classmethod
+    def from_query(cls, params) -> EventFilter:
+        day = params.get("day", "").strip()
+        return cls(params.get("camera", "").strip(), params.get("label", "").strip(),
+                   day if DAY.match(day) else "")
+
+    def match(self, record: dict) -> bool:
+        if self.camera and record.get("camera", "") != self.camera:
+            return False
+        if self.label and record.get("label", "") != self.label:
+            return False
+        if self.day:
+            return local_day(record.get("started_at") or "") == self.day
+        return True
+
+    def __bool__(self) -> bool:
+        return bool(self.camera or self.label or self.day)
+
+    def query(self, **more) -> str:
+        """The URL query of this filter (plus ``more``), for links that keep it."""
+        items = {"camera": self.camera, "label": self.label, "day": self.day, **more}
+        return urllib.parse.urlencode({k: v for k, v in items.items() if v not in ("", None)})
+
+
+def paging(params) -> tuple[int, int]:
+    """``offset`` and ``limit`` from a query, clamped (bad numbers: the defaults)."""
+    def number(name: str, default: int) -> int:
+        try:
+            return int(params.get(name, default))
+        except ValueError:
+            return default
+    return max(0, number("offset", 0)), min(MAX_PAGE, max(1, number("limit", PAGE_SIZE)))
+
+
+def select(events: list[dict], flt: EventFilter, offset: int, limit: int) -> tuple[list[dict], int]:
+    """One page of the events matching ``flt`` (newest first) and how many match."""
+    matching = [e for e in events if flt.match(e)] if flt else events
+    return matching[offset: offset + limit], len(matching)
+
+
+def choices(events: list[dict]) -> dict[str, list[str]]:
+    """The cameras and labels seen, for the filter menus."""
+    return {"cameras": sorted({e.get("camera", "") for e in events} - {""}),
+            "labels": sorted({e.get("label", "") for e in events} - {""})}
+
+
+def file_url(root: Path, relative: str | None) -> str | None:
+    """``/files/<relative>`` when that file exists in the events folder, else None."""
+    if not relative or safe_file(root, relative) is None:
+        return None
+    return "/files/" + urllib.parse.quote(relative)
+
+
+def event_json(record: dict, root: Path, base_url: str = "") -> dict:
+    """The API's shape of one event (also what the templates render)."""
+    started = local_time(record.get("started_at"))
+    duration = record.get("duration")
+    return {
+        "id": record["id"],
+        "url": f"{base_url}/events/{urllib.parse.quote(record['id'])}",
+        "camera": record.get("camera", ""),
+        "label": record.get("label", ""),
+        "rule": record.get("rule", ""),
+        "zone": record.get("zone", ""),
+        "crossing": record.get("crossing", ""),
+        "score": record.get("score"),
+        "median_score": record.get("median_score"),
+        "box": record.get("box", []),
+        "frames_seen": record.get("frames_seen"),
+        "started_at": record.get("started_at"),
+        "started_local": started.strftime("%Y-%m-%d %H:%M:%S") if started else "",
+        "start_s": record.get("start"),
+        "end_s": record.get("end"),
+        "duration_s": duration,
+        "state": "ended" if record.get("phase") == "end" else "open",
+        "end_reason": record.get("end_reason"),
+        "phases": [{"phase": p, "logged_at": at} for p, at in record.get("phases", [])],
+        "snapshot_url": file_url(root, record.get("snapshot")),
+        "snapshot_clean_url": file_url(root, record.get("snapshot_clean")),
+        "clip_url": file_url(root, record.get("clip")),
+    }
