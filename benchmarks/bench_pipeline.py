@@ -176,11 +176,15 @@ def annotate_fps(detector, clip: Path, out: Path, batch: int, resize: int, prese
     """End-to-end `annotate` (decode → batch → detect → draw → encode + audio mux)."""
     from realtime.annotate import AnnotateOutputs, annotate
     from realtime.config import AnnotateConfig, PipelineConfig
+    from realtime.settings import RunSettings
+    from realtime.tracking.config import TrackConfig
 
-    cfg = PipelineConfig(batch=batch, resize=resize, queue_size=8)
+    # untracked: the same work as the tutorials' loop it is compared with
+    settings = RunSettings(pipeline=PipelineConfig(batch=batch, resize=resize, queue_size=8),
+                           annotate=AnnotateConfig(preset=preset),
+                           track=TrackConfig(enabled=False))
     start = time.perf_counter()
-    stats = annotate(detector, str(clip), AnnotateOutputs(out), pipeline_cfg=cfg,
-                     annotate_cfg=AnnotateConfig(preset=preset))
+    stats = annotate(detector, str(clip), AnnotateOutputs(out), settings)
     return stats.frames_written / (time.perf_counter() - start)
 
 
@@ -227,7 +231,7 @@ def live_run(detector, frames: list[np.ndarray], resize: int, fps: float, second
     """Live mode, batch 1, on a source producing 720p frames at ``fps`` (faster than the
     detector): capture→result latency and RSS growth."""
     from realtime.config import PipelineConfig
-    from realtime.pipeline import run_pipeline
+    from realtime.engine.job import Job, JobSource, run_job
     from realtime.sinks.records import JsonlSink
 
     source = PacedSource(frames, fps, seconds)
@@ -236,9 +240,9 @@ def live_run(detector, frames: list[np.ndarray], resize: int, fps: float, second
     def sample(stats) -> None:
         rss.append((time.monotonic() - t0, rss_mb()))
 
-    stats = run_pipeline(source, detector, [JsonlSink(os.devnull)],
-                         PipelineConfig(batch=1, resize=resize), mode="live", progress=sample,
-                         progress_every_s=1.0)
+    job = Job(detector, [JobSource(source, outputs=[JsonlSink(os.devnull)])], policy="live",
+              pipeline_cfg=PipelineConfig(batch=1, resize=resize))
+    stats = run_job(job, sample, every_s=1.0)
     warm = [m for t, m in rss if t >= min(10.0, seconds / 5)] or [m for _, m in rss]
     return {
         "live_seconds": round(stats.elapsed, 1),

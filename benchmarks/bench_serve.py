@@ -4,9 +4,10 @@
    watch's own event log; every event has a snapshot): 2 browser-like clients poll the
    list (first page, a camera filter, a day filter, a later page) for ``--seconds``;
    p50/p95 per request (goal: p95 <= 100 ms at 10,000 events).
-2. Detector fps of a watch run on ``--cameras`` generated cameras, without the page and
-   with ``watch --serve`` while 2 clients poll the page and one viewer per camera pulls
-   its live tile as fast as it gets them (goal: >= 0.95 of the fps without the page).
+2. Detector fps of a watch run on ``--cameras`` generated cameras (files, as fast as the
+   machine goes, detector on every frame), without the page and with ``watch --serve``
+   while 2 clients poll the page and one viewer per camera refreshes its live tile as the
+   page does (goal: >= 0.95 of the fps without the page).
 3. Resident memory of the serving process sampled while part 1 runs for
    ``--memory-minutes`` (goal: no growth after warm-up).
 
@@ -166,21 +167,118 @@ def main(argv: list[str] | None = None) -> int:
                           "met" if last - first < 0.05 * first else "missed (grew)")
         if not args.skip_watch:
             watch = watch_part(args, work, console)
-            if watch:
-                ratio = watch["with"] / watch["without"]
-                table.add_row("detector fps without the page", f"{watch['without']:.1f}", "")
-                table.add_row(f"with watch --serve, 2 pollers + {args.cameras} tile viewers",
-                              f"{watch['with']:.1f} ({ratio:.2f}x)",
-                              "met" if ratio >= FPS_GOAL else f"missed (>= {FPS_GOAL})")
-                table.add_row("live tiles served / JPEGs encoded",
-                              f"{watch['tiles']} / {watch['encoded']}", "")
+            ratio = watch["with"] / watch["without"]
+            table.add_row("detector fps without the page (mean of 2)", f"{watch['without']:.1f}",
+                          "")
+            table.add_row(f"with watch --serve, 2 pollers + {args.cameras} tile viewers",
+                          f"{watch['with']:.1f} ({ratio:.2f}x)",
+                          "met" if ratio >= FPS_GOAL else f"missed (>= {FPS_GOAL})")
+            table.add_row("live tiles served / JPEGs encoded",
+                          f"{watch['tiles']} / {watch['encoded']}", "")
         console.print(table)
     return 0
 
 
-def watch_part(args, work: Path, console: Console) -> dict | None:
-    console.print("[yellow]watch --serve part: not built yet[/]")
-    return None
+def watch_part(args, work: Path, console: Console) -> dict:
+    """Detector fps of one watch run over ``--cameras`` generated clips (file mode: as fast
+    as the machine goes, detector on every frame), without and with the page under load;
+    alternated twice (A B A B) so a change in the machine's load hits both."""
+    from realtime.detectors import load_detector
+    from tests.fixtures.models import make_color_bundle
+
+    clips = [make_camera_clip(work / f"cam{i}.mp4", args.clip_seconds, seed=i)
+             for i in range(args.cameras)]
+    bundle = work / "bundle"
+    detector = load_detector(bundle if bundle.is_dir() else make_color_bundle(bundle))
+    fps = {"without": [], "with": []}
+    served = encoded = 0
+    try:
+        for i in range(2):
+            for page in (False, True):
+                r = watch_once(detector, clips, work / f"events_{i}_{page}", page)
+                fps["with" if page else "without"].append(r["fps"])
+                served += r["tiles"]
+                encoded += r["encoded"]
+                console.print(f"run {i + 1} {'with' if page else 'without'} the page: "
+                              f"{r['fps']:.1f} fps")
+    finally:
+        detector.close()
+    return {"without": statistics.mean(fps["without"]), "with": statistics.mean(fps["with"]),
+            "tiles": served, "encoded": encoded}
+
+
+def make_camera_clip(path: Path, seconds: float, seed: int) -> Path:
+    from realtime.mp4 import Mp4Writer
+    from tests.fixtures.doorbell import Visit, doorbell_frames
+
+    if path.exists():
+        return path
+    writer = Mp4Writer(path, 10.0)
+    for frame in doorbell_frames((Visit(2.0 + seed, 6.0),), seconds=seconds, fps=10,
+                                 width=320, height=240):
+        writer.write(frame)
+    writer.close()
+    return path
+
+
+def watch_once(detector, clips: list[Path], events: Path, page: bool) -> dict:
+    from realtime.serve.config import ServeConfig
+    from realtime.settings import RunSettings
+    from realtime.watch.cameras import Camera
+    from realtime.watch.config import WatchConfig, WatchDeliveryConfig, WatchRuleConfig
+    from realtime.watch.runner import WatchRun
+
+    watch = WatchConfig(events_dir=str(events), health_every_s=3600,
+                        rules=[WatchRuleConfig(labels=["red"], end_after_s=3.0)],
+                        delivery=WatchDeliveryConfig(console=False))
+    watch.motion.enabled = False  # the detector on every frame: the most it can be slowed
+    serve = ServeConfig(bind="127.0.0.1:0" if page else "")
+    run = WatchRun(detector, [Camera(str(c), f"cam{i}") for i, c in enumerate(clips)],
+                   RunSettings(watch=watch, serve=serve), mode="file", drain_s=0.0)
+    stop, threads, tiles = threading.Event(), [], [0]
+    run.start()
+    try:
+        if page:
+            threads = page_clients(run.server.url, [f"cam{i}" for i in range(len(clips))],
+                                   serve, stop, tiles)
+        t0 = time.perf_counter()
+        stats = run.run()
+        wall = time.perf_counter() - t0
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+        encoded = run.server.tiles_encoded() if page else 0
+        run.stop()
+    return {"fps": stats.frames_written / wall, "tiles": tiles[0], "encoded": encoded}
+
+
+def page_clients(base: str, cameras: list[str], serve, stop: threading.Event,
+                 tiles: list[int]) -> list[threading.Thread]:
+    """2 pollers as app.js polls (the list's rows, the cameras' health every poll_s) and
+    one tile viewer per camera (the next tile 1/live_fps after the last arrived)."""
+    def get(path: str) -> None:
+        try:
+            with urllib.request.urlopen(base + path, timeout=30) as r:
+                r.read()
+        except OSError:
+            pass  # no picture yet (404), or the run just ended
+
+    def poller() -> None:
+        while not stop.wait(serve.poll_s):
+            get("/fragments/events?limit=50")
+            get("/api/cameras")
+
+    def viewer(name: str) -> None:
+        while not stop.wait(1 / serve.live_fps):
+            get(f"/live/{name}.jpg")
+            tiles[0] += 1
+
+    targets = [poller, poller] + [lambda n=n: viewer(n) for n in cameras]
+    threads = [threading.Thread(target=t, daemon=True) for t in targets]
+    for t in threads:
+        t.start()
+    return threads
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ from realtime.frames import Frame, FrameResult
 from realtime.sinks.base import Sink
 from realtime.tracking.config import LineConfig, TrackConfig, ZoneConfig
 from realtime.tracking.iou import iou
-from realtime.tracking.step import TrackStep
+from realtime.tracking.setup import Tracking
 from realtime.tracking.tracker import build_tracker
 from tests.fixtures.tracks import Mover, Step, sequence
 
@@ -101,7 +101,7 @@ def step_cost(steps: list[Step]) -> float:
     """ms per frame of the whole tracking step: tracker, a line, a zone, trails."""
     cfg = TrackConfig(trails=True, lines=[LineConfig(points=[[0, 0.5], [1, 0.5]])],
                       zones=[ZoneConfig(points=[[0, 0], [0.5, 0], [0.5, 1], [0, 1]])])
-    step = TrackStep([_Null()], cfg, HIGH, FPS)
+    (step,) = Tracking(cfg, HIGH).step([_Null()], FPS)
     rgb = np.zeros((H, W, 3), np.uint8)
     frames = [FrameResult(Frame("bench", s.frame, s.frame / FPS, rgb),
                           s.dets[s.dets.scores >= cfg.low_score]) for s in steps]

@@ -21,12 +21,12 @@ from lookout.config import load_config
 # .tflite bundles without them. FULL_VERBS always need it; the others (predict on a
 # SavedModel, `dataset build`) find out when they import one of these.
 FULL_INSTALL_ONLY = {"tensorflow", "tf_keras", "official", "pycocotools", "matplotlib"}
-FULL_VERBS = {"train", "eval", "export", "demo"}
+FULL_VERBS = {"train", "eval", "export", "retrain", "demo"}
 
 # In the order a user meets them.
 VERBS = [
     "config", "frames", "label", "dataset", "train", "eval", "export", "predict",
-    "annotate", "live", "watch", "serve", "batch", "bench", "demo",
+    "annotate", "live", "watch", "serve", "batch", "retrain", "bench", "demo",
 ]
 
 
@@ -79,9 +79,25 @@ def main(argv: list[str] | None = None) -> int:
         _sigterm_like_ctrl_c()
     try:
         return _main(argv)
+    except Exception as exc:
+        if not _caused_by_interrupt(exc):
+            raise
+        print("interrupted", file=sys.stderr)  # e.g. Ctrl+C inside a native module's
+        return 130                              # import: "ImportError: initialization failed"
     except KeyboardInterrupt:  # before the verb started, or after it ended
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _caused_by_interrupt(exc: BaseException | None) -> bool:
+    """Whether a KeyboardInterrupt is in ``exc``'s chain of causes."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _main(argv: list[str] | None) -> int:

@@ -16,10 +16,11 @@ from core import config as core
 from core.config import ConfigError, Problem, Section, doc, join
 from core.errors import UserError
 from realtime.config import AnnotateConfig, DetectorConfig, LiveConfig, PipelineConfig
+from realtime.review.config import ReviewConfig
 from realtime.serve.config import ServeConfig
 from realtime.tracking.config import TrackConfig
 from realtime.watch.config import CameraConfig, WatchConfig
-from training.config import DatasetConfig, TrainConfig
+from training.config import DatasetConfig, RetrainConfig, TrainConfig
 
 DEFAULT_CONFIG = "config.toml"
 DEMO_CLASSES = ("circle", "square", "triangle")
@@ -66,6 +67,9 @@ class Config(Section):
     demo: DemoConfig = doc(DemoConfig(), "[demo]: lookout demo (the whole path on sample data)")
     track: TrackConfig = doc(TrackConfig(), "[track]: track ids, counting lines and zones "
                                             "(annotate, live, watch)")
+    review: ReviewConfig = doc(ReviewConfig(), "[review]: the review folder (serve, retrain)")
+    retrain: RetrainConfig = doc(RetrainConfig(), "[retrain]: lookout retrain (reviews → "
+                                                  "candidate → compared → promoted or kept)")
     serve: ServeConfig = doc(ServeConfig(), "[serve]: the page (lookout serve, watch --serve)")
 
     def problems(self) -> Iterable[Problem]:

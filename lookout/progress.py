@@ -23,7 +23,7 @@ from rich.progress import (
 from rich.text import Text
 
 from core.progress import Progress as Report
-from realtime.pipeline import PipelineStats
+from realtime.engine.stats import JobStats as PipelineStats
 
 
 class Bars:

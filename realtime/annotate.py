@@ -6,46 +6,44 @@ are what ``lookout annotate`` calls; both are job presets, usable from Python as
 
 from __future__ import annotations
 
-import dataclasses
 import glob
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import UserError
-from realtime.config import AnnotateConfig, DetectorConfig, PipelineConfig
+from realtime.config import AnnotateConfig
 from realtime.detectors.base import Detector
 from realtime.engine.job import Job, JobSource, run_job
 from realtime.engine.stats import JobStats
+from realtime.settings import RunSettings
 from realtime.sinks.base import Sink
 from realtime.sources import Source
-from realtime.tracking.config import TrackConfig
-from realtime.tracking.step import detector_score, with_tracking
 
 
 @dataclass
 class AnnotateOutputs:
-    """Where results go; only ``video`` is required. ``counts``: the counts summary
-    (written when tracking is on and lines or zones are set)."""
+    """Where results go (the counts summary: `counts_path`)."""
 
     video: str | Path | None
     jsonl: str | Path | None = None
     coco: str | Path | None = None
     frames_dir: str | Path | None = None
-    counts: str | Path | None = None
 
 
 def default_counts_path(outputs: AnnotateOutputs) -> Path | None:
-    """``OUT.counts.json`` beside the first file output (video, else JSONL, else COCO)."""
+    """Where the counts summary goes unless ``--counts`` says (`Tracking.counts_path`):
+    ``OUT.counts.json`` beside the first file output (video, else JSONL, else COCO;
+    ``DIR/counts.json`` for frames only)."""
     for path in (outputs.video, outputs.jsonl, outputs.coco):
         if path is not None and str(path) != "-":
             return Path(path).with_suffix(".counts.json")
     return Path(outputs.frames_dir) / "counts.json" if outputs.frames_dir else None
 
 
-def check_outputs(clip: str, outputs: AnnotateOutputs) -> None:
+def check_outputs(clip: str, outputs: AnnotateOutputs, counts: Path | None = None) -> None:
     """Refuse outputs that would overwrite the input or cannot be an mp4."""
-    for path in (outputs.video, outputs.jsonl, outputs.coco, outputs.counts):
+    for path in (outputs.video, outputs.jsonl, outputs.coco, counts):
         if path is not None and str(path) != "-" and Path(path).exists() and Path(clip).exists() \
                 and Path(path).resolve() == Path(clip).resolve():
             raise UserError(f"{path}: output would overwrite the input clip")
@@ -83,27 +81,26 @@ def build_sinks(source: Source, outputs: AnnotateOutputs, cfg: AnnotateConfig) -
 
 
 def annotate(model: str | Path | Detector, clip: str, outputs: AnnotateOutputs,
-             detector_cfg: DetectorConfig | None = None,
-             pipeline_cfg: PipelineConfig | None = None,
-             annotate_cfg: AnnotateConfig | None = None,
-             progress: Callable[[JobStats], None] | None = None,
-             track_cfg: TrackConfig | None = None) -> JobStats:
+             settings: RunSettings | None = None,
+             progress: Callable[[JobStats], None] | None = None) -> JobStats:
     """Run ``model`` over ``clip`` (a video file, image folder or URL) into ``outputs``.
 
     A one-source job in lossless file mode: every decodable frame is written, in order.
     The source is opened before the slow model load (a bad path fails first). With
-    ``track_cfg`` enabled, detections get track ids and lines/zones are counted.
+    tracking on (``settings.track``, the default), detections get track ids and
+    lines/zones are counted. A `Detector` given as ``model`` runs at the score it was
+    loaded with: load it with ``settings.tracking.detector_cfg(settings.detector)`` to
+    get what a model path gets.
 
     Returns:
         The run's stats (``stopped_by == "interrupt"`` after Ctrl+C; outputs finalized).
     """
-    check_outputs(clip, outputs)
-    annotate_cfg = annotate_cfg or AnnotateConfig()
-    detector_cfg = detector_cfg or DetectorConfig()
-    job = Job(model, [JobSource(clip, outputs=_outputs(outputs, annotate_cfg, track_cfg,
-                                                       detector_cfg.score))],
-              policy="file", detector_cfg=_tracking_score(detector_cfg, track_cfg),
-              pipeline_cfg=pipeline_cfg or PipelineConfig())
+    settings = settings or RunSettings()
+    counts = settings.tracking.counts_path(default_counts_path(outputs))
+    check_outputs(clip, outputs, counts)
+    job = Job(model, [JobSource(clip, outputs=_outputs(outputs, settings, counts))],
+              policy="file", detector_cfg=settings.tracking.detector_cfg(settings.detector),
+              pipeline_cfg=settings.pipeline)
     stats = run_job(job, progress)
     if stats.frames_written == 0 and stats.stopped_by == "end":
         raise UserError(f"{clip}: no frame could be decoded"
@@ -152,13 +149,9 @@ def outputs_in(out_dir: str | Path, clips: list[str], jsonl: bool = True) -> lis
     return outputs
 
 
-def annotate_many(model: str | Path | Detector, clips: list[str], out_dir: str | Path, *,
-                  jobs: int = 0, jsonl: bool = True,
-                  detector_cfg: DetectorConfig | None = None,
-                  pipeline_cfg: PipelineConfig | None = None,
-                  annotate_cfg: AnnotateConfig | None = None,
-                  progress: Callable[[JobStats], None] | None = None,
-                  track_cfg: TrackConfig | None = None) -> JobStats:
+def annotate_many(model: str | Path | Detector, clips: list[str], out_dir: str | Path,
+                  settings: RunSettings | None = None, *, jobs: int = 0, jsonl: bool = True,
+                  progress: Callable[[JobStats], None] | None = None) -> JobStats:
     """Annotate every clip in one process with one model: ``DIR/<stem>.mp4`` (audio kept)
     and ``DIR/<stem>.jsonl`` each, equal to what annotating that clip alone gives.
 
@@ -171,31 +164,26 @@ def annotate_many(model: str | Path | Detector, clips: list[str], out_dir: str |
         The stats; ``stats.sources`` per clip. A clip that cannot be read fails alone
         (``stats.errors``); the others are still annotated.
     """
-    pipeline_cfg = pipeline_cfg or PipelineConfig()
-    annotate_cfg = annotate_cfg or AnnotateConfig()
-    detector_cfg = detector_cfg or DetectorConfig()
+    settings = settings or RunSettings()
+    tracking = settings.tracking
     paths = expand_clips(clips)
     outputs = outputs_in(out_dir, paths, jsonl)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
-    sources = [JobSource(clip, outputs=_outputs(out, annotate_cfg, track_cfg, detector_cfg.score))
-               for clip, out in zip(paths, outputs, strict=True)]
-    job = Job(model, sources, policy="file",
-              detector_cfg=_tracking_score(detector_cfg, track_cfg),
-              pipeline_cfg=pipeline_cfg, max_open=jobs or pipeline_cfg.batch,
+    # each clip's counts beside its outputs (a --counts path: numbered, one per clip)
+    counts = [tracking.counts_path(default_counts_path(out),
+                                   tag=str(k + 1) if tracking.counts else None)
+              for k, out in enumerate(outputs)]
+    sources = [JobSource(clip, outputs=_outputs(out, settings, path))
+               for clip, out, path in zip(paths, outputs, counts, strict=True)]
+    job = Job(model, sources, policy="file", detector_cfg=tracking.detector_cfg(settings.detector),
+              pipeline_cfg=settings.pipeline, max_open=jobs or settings.pipeline.batch,
               isolate=True)
     return run_job(job, progress)
 
 
-def _outputs(outputs: AnnotateOutputs, cfg: AnnotateConfig, track_cfg: TrackConfig | None,
-             score: float):
+def _outputs(outputs: AnnotateOutputs, settings: RunSettings, counts: Path | None):
     """The sinks of one clip once it is open (tracked when tracking is on)."""
     def build(source: Source) -> list[Sink]:
-        sinks = build_sinks(source, outputs, cfg)
-        return with_tracking(sinks, track_cfg, score, source.fps,
-                             outputs.counts or default_counts_path(outputs))
+        sinks = build_sinks(source, outputs, settings.annotate)
+        return settings.tracking.step(sinks, source.fps, counts)
     return build
-
-
-def _tracking_score(cfg: DetectorConfig, track_cfg: TrackConfig | None) -> DetectorConfig:
-    """ByteTrack's second stage needs boxes below the user's score threshold."""
-    return dataclasses.replace(cfg, score=detector_score(track_cfg, cfg.score))

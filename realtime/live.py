@@ -7,19 +7,16 @@ window (see `realtime.sinks.window`) stays on the calling thread.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from realtime.config import DetectorConfig, LiveConfig, PipelineConfig
 from realtime.detectors.base import Detector
 from realtime.engine.job import Job, JobSource, run_job
 from realtime.engine.stats import JobStats as PipelineStats
+from realtime.settings import RunSettings
 from realtime.sinks.window import Display, DisplayBoard, LiveWindow, check_display
 from realtime.sources import redact_url
-from realtime.tracking.config import TrackConfig
-from realtime.tracking.step import detector_score, with_tracking
 
 
 @dataclass
@@ -35,12 +32,11 @@ def stats_line(stats: PipelineStats) -> str:
     return "\n".join(source.line() for source in stats.sources)
 
 
-def run_live(model: str | Path | Detector, source_spec: str | list[str], *, window: bool = True,
-             jsonl: str | None = None, detector_cfg: DetectorConfig | None = None,
-             pipeline_cfg: PipelineConfig | None = None, live_cfg: LiveConfig | None = None,
+def run_live(model: str | Path | Detector, source_spec: str | list[str],
+             settings: RunSettings | None = None, *, window: bool = True,
+             jsonl: str | None = None,
              progress: Callable[[PipelineStats], None] | None = None,
-             display: Display | None = None, track_cfg: TrackConfig | None = None,
-             counts: str | Path | None = None) -> LiveResult:
+             display: Display | None = None) -> LiveResult:
     """Detect on one source or several (webcam index, URL, file) in live mode: one job,
     one model; with a window, one tile per source, each with its own FPS and latency.
 
@@ -51,27 +47,27 @@ def run_live(model: str | Path | Detector, source_spec: str | list[str], *, wind
     sources, a camera that is down is retried while the others run).
 
     Args:
+        settings: the run's settings (``settings.live``: snapshots; ``settings.track``:
+            track ids and lines/zones counted per source; ``settings.counts``: where the
+            counts summary goes at the end, with several sources ``NAME-1.json``,
+            ``NAME-2.json``... one per source).
         jsonl: one file for every source's detections (each line names its source);
             without a window and without it, stdout.
         display: what shows the frames (default: an OpenCV window); tests may pass another.
-        track_cfg: when enabled, detections get track ids (and lines/zones are counted),
-            per source.
-        counts: where the counts summary goes at the end (when lines or zones are set);
-            with several sources, ``NAME-1.json``, ``NAME-2.json``... one per source.
     """
     from realtime.sinks.records import JsonlSink
     from realtime.sinks.shared import SharedSink
     from realtime.sinks.window import BoardSink
 
     specs = [source_spec] if isinstance(source_spec, str) else list(source_spec)
-    live_cfg = live_cfg or LiveConfig()
+    settings = settings or RunSettings()
+    tracking = settings.tracking
     if window and display is None:
         check_display()
     board = DisplayBoard() if window else None
     title = (f"lookout: {redact_url(str(specs[0]))}" if len(specs) == 1
              else f"lookout: {len(specs)} sources")
-    view = LiveWindow(board, title, live_cfg.snapshot_dir, display) if board else None
-    detector_cfg = detector_cfg or DetectorConfig()
+    view = LiveWindow(board, title, settings.live.snapshot_dir, display) if board else None
     # one JSONL stream for every source (each line names its source)
     shared = SharedSink(JsonlSink(jsonl or "-"), len(specs)) if jsonl or board is None else None
 
@@ -80,15 +76,13 @@ def run_live(model: str | Path | Detector, source_spec: str | list[str], *, wind
             sinks = [BoardSink(board)] if board else []
             if shared is not None:
                 sinks.append(shared.handle())
-            path = counts if counts is None or len(specs) == 1 else \
-                Path(counts).with_name(f"{Path(counts).stem}-{k + 1}{Path(counts).suffix}")
-            return with_tracking(sinks, track_cfg, detector_cfg.score, source.fps, path)
+            path = tracking.counts_path(None, tag=str(k + 1) if len(specs) > 1 else None)
+            return tracking.step(sinks, source.fps, path)
         return build
 
     job = Job(model, [JobSource(spec, outputs=outputs(k)) for k, spec in enumerate(specs)],
-              policy="live", pipeline_cfg=pipeline_cfg or PipelineConfig(),
-              detector_cfg=dataclasses.replace(
-                  detector_cfg, score=detector_score(track_cfg, detector_cfg.score)))
+              policy="live", pipeline_cfg=settings.pipeline,
+              detector_cfg=tracking.detector_cfg(settings.detector))
     try:
         stats = run_job(job, progress, every_s=0.5, tick=view.tick if view else None)
         return LiveResult(stats, list(view.snapshots) if view is not None else [])

@@ -25,12 +25,13 @@ import numpy as np
 
 from core.errors import UserError
 from core.fileio import atomic_write_bytes, atomic_write_text
-from realtime.config import DetectorConfig, PipelineConfig
+from realtime.config import PipelineConfig
 from realtime.detectors.base import Detector
 from realtime.drawing import draw_detections
 from realtime.engine.job import Job, JobSource, run_job
 from realtime.frames import Frame, FrameResult
 from realtime.inputs import IMAGE_SUFFIXES, expand_inputs, unique_names
+from realtime.settings import RunSettings
 from realtime.sinks.base import Sink
 from realtime.sources import Source
 
@@ -42,7 +43,7 @@ class PredictReport:
     out_dir: Path
     records: list[dict] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
-    detector: str = ""  # which model file and engine ran (`Detector.describe()`)
+    detector: str = ""  # which model file and runtime ran (`Detector.describe()`)
 
     @property
     def detections(self) -> int:
@@ -103,10 +104,10 @@ class _PredictSink(Sink):
                              "detections": found.to_dicts()})
 
 
-def predict_images(model: str | Path | Detector, inputs: list[str], out_dir: str | Path, *,
-                   batch: int = 8, draw: bool = True, model_name: str = "",
-                   on_image: Callable[[int, int], None] | None = None,
-                   detector_cfg: DetectorConfig | None = None) -> PredictReport:
+def predict_images(model: str | Path | Detector, inputs: list[str], out_dir: str | Path,
+                   settings: RunSettings | None = None, *, draw: bool = True,
+                   model_name: str = "",
+                   on_image: Callable[[int, int], None] | None = None) -> PredictReport:
     """Detect in every image of ``inputs``; write annotated images and ``detections.json``.
 
     A job preset: the images are one source (read in order), same-size images share a
@@ -117,7 +118,8 @@ def predict_images(model: str | Path | Detector, inputs: list[str], out_dir: str
         inputs: image files, folders and globs.
         out_dir: created if needed; annotated images keep their names (``_2`` etc. when
             two inputs share one) and format.
-        batch: at most this many same-size images per detector call.
+        settings: ``settings.detector``; ``settings.pipeline.batch``: at most this many
+            same-size images per detector call (no tracking: images are no stream).
         draw: False writes only ``detections.json``.
         model_name: recorded in the JSON.
         on_image: called as ``on_image(done, total)`` as images are done (progress bars).
@@ -136,9 +138,11 @@ def predict_images(model: str | Path | Detector, inputs: list[str], out_dir: str
     source = _ImageList(paths, unreadable)
     sink = _PredictSink(out_dir, output_names(paths), draw, report.records)
     # images of one size wait for each other (one device call each); the end sends the rest
+    settings = settings or RunSettings()
+    batch = settings.pipeline.batch
     cfg = PipelineConfig(batch=batch, max_wait_ms=60_000.0, queue_size=max(8, 2 * batch))
     job = Job(model, [JobSource(source, outputs=[sink])], policy="file",
-              detector_cfg=detector_cfg or DetectorConfig(), pipeline_cfg=cfg)
+              detector_cfg=settings.detector, pipeline_cfg=cfg)
 
     def progress(stats) -> None:
         if on_image:

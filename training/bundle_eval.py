@@ -40,7 +40,6 @@ def evaluate_bundle(bundle: str | Path, data: list[str | Path] | None = None, *,
     """
     from realtime.config import DetectorConfig
     from realtime.detectors import load_detector
-    from training.evaluate import _coco_metrics, _voc_ap50
 
     bundle = Path(bundle)
     if not BundleMeta.path(bundle).is_file():
@@ -48,23 +47,17 @@ def evaluate_bundle(bundle: str | Path, data: list[str | Path] | None = None, *,
     meta = BundleMeta.read(bundle)
     names = read_label_map(bundle / LABEL_MAP_FILE)
     paths = _test_records(bundle, meta, data)
-    truth, images = _load_truth(paths)
+    truth, images = load_truth(paths)
     present = [f for f in formats if bundle_file(bundle, f).exists()]
     results = {}
     for name in present:
         cfg = DetectorConfig(score=MIN_SCORE, max_det=100, bundle_format=name, workers=1)
         detector = load_detector(bundle, cfg)
-        found = []
-        for i, image in enumerate(images):
-            d = detector.detect([image])[0]
-            found.append((d.xyxy[:, [1, 0, 3, 2]], d.scores, d.class_ids.astype(int)))
-            report(on_progress, f"eval {name}", i + 1, len(images))
-        detector.close()
-        coco = _coco_metrics(truth, found, names)
-        voc, _ = _voc_ap50(truth, found, names)
-        results[name] = {"file": BUNDLE_FILES[name], "AP": round(coco["AP"], 4),
-                         "AP50": round(coco["AP50"], 4),
-                         "per_class_AP50": {names[k]: round(v, 4) for k, v in voc.items()}}
+        try:
+            scores = score_detector(detector, truth, images, names, on_progress, f"eval {name}")
+        finally:
+            detector.close()
+        results[name] = {"file": BUNDLE_FILES[name], **scores}
     data = [str(p) for p in paths]
     before = meta.evaluation or {}
     if before.get("data") == data:  # same test set: keep the rows not re-evaluated now
@@ -97,7 +90,25 @@ def _test_records(bundle: Path, meta: BundleMeta, data) -> list[Path]:
     return paths
 
 
-def _load_truth(paths: list[Path]) -> tuple[list, list[np.ndarray]]:
+def score_detector(detector, truth: list, images: list[np.ndarray], names: dict[int, str],
+                   on_progress: OnProgress | None = None, task: str = "eval") -> dict:
+    """``{"AP", "AP50", "per_class_AP50": {label: AP50}}`` of ``detector`` (opened with a
+    score threshold near 0: AP needs the tail) on ``images`` against ``truth``
+    (`load_truth`); a report per image goes to ``on_progress`` as ``task``."""
+    from training.evaluate import _coco_metrics, _voc_ap50
+
+    found = []
+    for i, image in enumerate(images):
+        d = detector.detect([image])[0]
+        found.append((d.xyxy[:, [1, 0, 3, 2]], d.scores, d.class_ids.astype(int)))
+        report(on_progress, task, i + 1, len(images))
+    coco = _coco_metrics(truth, found, names)
+    voc, _ = _voc_ap50(truth, found, names)
+    return {"AP": round(coco["AP"], 4), "AP50": round(coco["AP50"], 4),
+            "per_class_AP50": {names[k]: round(v, 4) for k, v in voc.items()}}
+
+
+def load_truth(paths: list[Path]) -> tuple[list, list[np.ndarray]]:
     """Ground truth ``(yxyx pixel boxes, class ids)`` and RGB images of the records."""
     from PIL import Image
 

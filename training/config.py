@@ -90,3 +90,18 @@ class TrainConfig(Section):
         if self.aug_scale_min > self.aug_scale_max:
             yield "aug_scale_min", (f"{self.aug_scale_min} is above aug_scale_max "
                    f"{self.aug_scale_max}")
+
+
+@dataclass
+class RetrainConfig(Section):
+    """``[retrain]``: how `lookout retrain` trains a candidate and when it promotes it."""
+
+    table = "retrain"
+
+    steps: int = doc(300, "training steps of the candidate, from the bundle's own run", ge=1)
+    margin: float = doc(0.02, "promote only if the candidate's test-split AP50 is at most this "
+                        "much below the current model's", ge=0.0, le=1.0)
+    score: float = doc(0.5, "a reviewed object counts as found, and a wrong alert as still "
+                       "firing, at this detection score", ge=0.0, le=1.0)
+    test_fraction: float = doc(0.2, "share of the reviewed frames in the test split (chosen by "
+                               "a hash of each name, so a frame keeps its split)", ge=0.0, lt=1.0)

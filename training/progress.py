@@ -24,22 +24,27 @@ class Interrupted(Exception):
 
 class StopFlag:
     """Turns the first Ctrl+C into a request to stop after the current loop; a second
-    Ctrl+C interrupts at once (KeyboardInterrupt)."""
+    Ctrl+C interrupts at once (KeyboardInterrupt). SIGTERM too where it acts as Ctrl+C
+    (`lookout.cli` installs Python's SIGINT handler for it): a stop while the model is
+    being built must not leave a run whose run.json says "training" and no checkpoint."""
 
     def __init__(self) -> None:
         self.requested = False
-        self._previous = None
+        self._previous: dict[int, object] = {}
 
     def __enter__(self) -> Self:
         try:
-            self._previous = signal.signal(signal.SIGINT, self._handle)
+            self._previous[signal.SIGINT] = signal.signal(signal.SIGINT, self._handle)
+            if signal.getsignal(signal.SIGTERM) is signal.default_int_handler:
+                self._previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, self._handle)
         except ValueError:  # not the main thread: leave signals alone
-            self._previous = None
+            self._previous = {}
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)
+        self._previous = {}
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.requested:

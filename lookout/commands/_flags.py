@@ -1,4 +1,5 @@
-"""The model and pipeline flags, defined once for every verb that runs a model.
+"""The model and pipeline flags, defined once for every verb that runs a model, and
+`run_settings`: the one place flags + config.toml become a run's `RunSettings`.
 
 `MODEL_VERB_FLAGS` says which flags each verb takes; `add_model_flags(parser, verb)`
 adds them. Every flag's default is None, so `lookout.config.override` applies only
@@ -8,10 +9,12 @@ what the user typed and config.toml supplies the rest.
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import shlex
 
+from core.errors import UserError
 from lookout.config import Config, override
 from realtime.config import BUNDLE_FORMATS, DetectorConfig, PipelineConfig
+from realtime.settings import RunSettings
 
 # flag -> (argparse keyword arguments); the dest is the config key it overrides
 DETECTOR_FLAGS: dict[str, dict] = {
@@ -60,7 +63,7 @@ def add_model_flags(parser: argparse.ArgumentParser, verb: str) -> None:
                 group.add_argument(flag, default=None, **kwargs)
 
 
-def detector_config(args: argparse.Namespace, config: Config) -> DetectorConfig:
+def detector_config(args, config: Config) -> DetectorConfig:
     classes = None
     if args.classes is not None:
         classes = [c.strip() for c in args.classes.split(",") if c.strip()]
@@ -69,23 +72,68 @@ def detector_config(args: argparse.Namespace, config: Config) -> DetectorConfig:
                     workers=args.workers, tile=args.tile)
 
 
-def pipeline_config(args: argparse.Namespace, config: Config,
+def pipeline_config(args, config: Config,
                     batch_default: int | None = None) -> PipelineConfig:
     batch = args.batch if args.batch is not None else batch_default
     return override(config.pipeline, batch=batch, max_wait_ms=args.max_wait_ms,
                     stride=args.stride, resize=args.resize, queue_size=args.queue_size)
 
 
-def with_model_flags(args: argparse.Namespace, config: Config,
-                     batch_default: int | None = None) -> Config:
-    """``config`` with the detector and pipeline flags applied (for verbs that pass the
-    whole config on, like watch)."""
-    return dataclasses.replace(config, detector=detector_config(args, config),
-                               pipeline=pipeline_config(args, config, batch_default))
+# frames (images) per detector call when --batch is not given and the verb's own
+# default beats [pipeline] batch: still images batch well; live wants the lowest latency
+BATCH_DEFAULTS = {"predict": 8}
+
+
+def run_settings(args: argparse.Namespace, config: Config, verb: str) -> RunSettings:
+    """The one `RunSettings` of a model verb's run: config.toml's tables with the flags
+    ``verb`` took applied (a flag the verb does not have counts as not given).
+
+    Raises:
+        UserError: a flag's value out of range, naming the flag.
+    """
+    flags = _Given(args)
+    batch_default = config.live.batch if verb == "live" else BATCH_DEFAULTS.get(verb)
+    audio = False if flags.no_audio else None
+    return RunSettings(
+        detector=detector_config(flags, config),
+        pipeline=pipeline_config(flags, config, batch_default),
+        track=track_config(flags, config),
+        annotate=override(config.annotate, crf=flags.crf, preset=flags.preset, audio=audio),
+        live=override(config.live, snapshot_dir=flags.snapshot_dir),
+        watch=watch_config(flags, config),
+        serve=override(config.serve, bind=flags.serve),
+        counts=flags.counts)
+
+
+class _Given:
+    """``args`` where a flag the verb does not take reads as None (not given)."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self._args = args
+
+    def __getattr__(self, name: str):
+        return getattr(self._args, name, None)
+
+
+def watch_config(args, config: Config):
+    """``[watch]`` with watch's flags applied."""
+    watch = config.watch
+    webhook = override(watch.webhook, url=args.webhook)
+    command = watch.command
+    if args.command is not None:
+        argv = shlex.split(args.command)
+        if not argv:
+            raise UserError("--command: empty command")
+        command = override(command, argv=argv)
+    motion = override(watch.motion, enabled=False if args.no_motion else None)
+    return override(watch, events_dir=args.events, clip=args.clip, webhook=webhook,
+                    command=command, motion=motion)
 
 
 def add_track_args(parser: argparse.ArgumentParser,
-                   counts_default: str = "OUT.counts.json beside the output") -> None:
+                   counts_default: str | None = "OUT.counts.json beside the output") -> None:
+    """The tracking and counting flags; ``counts_default=None``: no ``--counts`` (a verb
+    that writes one counts file per clip beside its outputs)."""
     group = parser.add_argument_group("tracking and counting")
     group.add_argument("--track", action=argparse.BooleanOptionalAction, default=None,
                        help="give detections track ids (default: track.enabled, on)")
@@ -99,12 +147,13 @@ def add_track_args(parser: argparse.ArgumentParser,
                        help="frames a lost track is kept (track.max_missed)")
     group.add_argument("--smooth", type=float, default=None, metavar="W",
                        help="smooth boxes and scores along tracks, weight of the past in [0, 1)")
-    group.add_argument("--counts", metavar="PATH",
-                       help=f"counts summary JSON, written at the end when lines or zones are "
-                            f"set (default: {counts_default})")
+    if counts_default is not None:
+        group.add_argument("--counts", metavar="PATH",
+                           help=f"counts summary JSON, written at the end when lines or zones "
+                                f"are set (default: {counts_default})")
 
 
-def track_config(args: argparse.Namespace, config: Config):
+def track_config(args, config: Config):
     """``[track]`` with the flags applied (errors name the flag); ``--line`` adds lines."""
     cfg = override(config.track, enabled=args.track, trails=args.trails,
                    max_missed=args.max_missed, smooth=args.smooth)

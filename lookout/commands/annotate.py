@@ -7,15 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
-from lookout.commands._flags import (
-    add_model_flags,
-    add_track_args,
-    counts_lines,
-    detector_config,
-    pipeline_config,
-    track_config,
-)
-from lookout.config import override
+from lookout.commands._flags import add_model_flags, add_track_args, counts_lines, run_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -59,18 +51,15 @@ def run(args: argparse.Namespace, config) -> int:
         raise UserError("nothing to write: give --out OUT.mp4 (and/or --jsonl, --coco, "
                         "--frames-dir)")
     (clip,) = args.clips
-    outputs = AnnotateOutputs(args.out, args.jsonl, args.coco, args.frames_dir, args.counts)
-    track_cfg = track_config(args, config)
+    outputs = AnnotateOutputs(args.out, args.jsonl, args.coco, args.frames_dir)
+    settings = run_settings(args, config, "annotate")
     console = Console(stderr=True, highlight=False)
     with AnnotateProgress(console, clip) as progress:
-        stats = annotate(args.model, clip, outputs, detector_config(args, config),
-                         pipeline_config(args, config), _annotate_cfg(args, config),
-                         progress=progress.update, track_cfg=track_cfg)
+        stats = annotate(args.model, clip, outputs, settings, progress=progress.update)
     console.print(f"[green]annotated[/] {stats.summary()}")
     console.print(f"  detector: {stats.detector}")
-    counts = None
-    if track_cfg.enabled and (track_cfg.lines or track_cfg.zones):
-        counts = args.counts or default_counts_path(outputs)
+    tracking = settings.tracking
+    counts = tracking.counts_path(default_counts_path(outputs)) if tracking.counting else None
     for path in (args.out, args.jsonl, args.coco, args.frames_dir, counts):
         if path and path != "-":
             console.print(f"  wrote {path}")
@@ -96,11 +85,9 @@ def run_many(args: argparse.Namespace, config, console) -> int:
         raise UserError(f"--jobs must be >= 1, got {args.jobs}")
     clips = expand_clips(args.clips)  # a missing clip fails before the bar and the model
     with AnnotateProgress(console, f"{len(clips)} clips") as progress:
-        stats = annotate_many(args.model, clips, args.out_dir, jobs=args.jobs,
-                              detector_cfg=detector_config(args, config),
-                              pipeline_cfg=pipeline_config(args, config),
-                              annotate_cfg=_annotate_cfg(args, config), progress=progress.update,
-                              track_cfg=track_config(args, config))
+        stats = annotate_many(args.model, clips, args.out_dir, run_settings(args, config,
+                                                                            "annotate"),
+                              jobs=args.jobs, progress=progress.update)
     console.print(f"[green]annotated[/] {stats.summary()}")
     console.print(f"  detector: {stats.detector}")
     for source in stats.sources:
@@ -121,7 +108,3 @@ def _ending(stats, console, failed: int) -> int:
         return 130
     return failed
 
-
-def _annotate_cfg(args: argparse.Namespace, config):
-    return override(config.annotate, crf=args.crf, preset=args.preset,
-                    audio=False if args.no_audio else None)

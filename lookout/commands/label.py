@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lookout.commands._flags import add_model_flags, detector_config
+from lookout.commands._flags import add_model_flags, run_settings
 from lookout.config import Config
 
 
@@ -31,7 +31,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
     from realtime.detectors import load_detector
     from training.labeling.autolabel import images_in, label_images
 
-    cfg = detector_config(args, config)
+    cfg = run_settings(args, config, "label").detector
     images_in(Path(args.images_dir))  # a bad folder fails before the model loads
     console = Console(stderr=True, highlight=False)
     with console.status(f"loading {args.model}"):

@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from lookout.commands._flags import (
-    add_model_flags,
-    add_track_args,
-    detector_config,
-    pipeline_config,
-    track_config,
-)
+from lookout.commands._flags import add_model_flags, add_track_args, run_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,19 +28,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, config) -> int:
     from rich.console import Console
 
-    from lookout.config import override
     from lookout.progress import LiveStatus
     from realtime.live import run_live
 
-    live_cfg = override(config.live, snapshot_dir=args.snapshot_dir)
-    window = live_cfg.window and not args.no_window
+    settings = run_settings(args, config, "live")
+    window = settings.live.window and not args.no_window
     console = Console(stderr=True, highlight=False)
     with LiveStatus(console) as status:
-        result = run_live(args.model, args.source or ["0"], window=window, jsonl=args.jsonl,
-                         detector_cfg=detector_config(args, config),
-                         pipeline_cfg=pipeline_config(args, config, batch_default=live_cfg.batch),
-                         live_cfg=live_cfg, progress=status.update,
-                         track_cfg=track_config(args, config), counts=args.counts)
+        result = run_live(args.model, args.source or ["0"], settings, window=window,
+                          jsonl=args.jsonl, progress=status.update)
     stats = result.stats
     console.print(f"live: {stats.summary()}")
     console.print(f"  detector: {stats.detector}")

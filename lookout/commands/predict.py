@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from lookout.commands._flags import add_model_flags, detector_config
-
-BATCH = 8  # same-size images per detector call unless --batch says otherwise
+from lookout.commands._flags import add_model_flags, run_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -52,9 +50,8 @@ def run(args: argparse.Namespace, config) -> int:
     try:
         # the job runner loads the model and releases it, whatever happens
         report = predict_images(
-            args.model, args.images, args.out, batch=args.batch or BATCH,
-            draw=not args.no_draw, model_name=str(args.model),
-            detector_cfg=detector_config(args, config), on_image=on_image)
+            args.model, args.images, args.out, run_settings(args, config, "predict"),
+            draw=not args.no_draw, model_name=str(args.model), on_image=on_image)
     finally:
         if task is not None:
             progress.stop()

@@ -8,11 +8,9 @@ flushes the delivery spool of an events folder (no model, no source).
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import shlex
 
 from core.errors import UserError
-from lookout.commands._flags import add_model_flags, with_lines, with_model_flags
+from lookout.commands._flags import add_model_flags, run_settings
 from lookout.config import DEFAULT_CONFIG, Config, override
 
 
@@ -43,27 +41,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="flow policy (default: live for cameras and streams)")
     parser.add_argument("--drain", type=float, default=30.0, metavar="S",
                         help="at the end, wait this long for pending deliveries (default 30)")
+    parser.add_argument("--serve", metavar="[HOST:]PORT",
+                        help="also serve the events page with live camera tiles here "
+                             "(serve.bind; not loopback: needs a password, see lookout serve)")
+    parser.add_argument("--replay", nargs="+", metavar="CLIP",
+                        help="run these recorded clips (an event's clips/ID.mp4, or the "
+                             "camera's recordings) through the rules and model in file mode, "
+                             "notifying nobody, and report alert precision and recall against "
+                             "--truth")
+    parser.add_argument("--truth", metavar="DIR",
+                        help="the review folder --replay is scored against (default: "
+                             "[review] dir, else EVENTS_DIR/review)")
     parser.add_argument("--deliver-only", action="store_true",
                         help="only deliver what the events folder's spool still holds, then exit")
     add_model_flags(parser, "watch")
     parser.set_defaults(func=run, fast_exit=True)  # see lookout.cli.main
-
-
-def apply_flags(args: argparse.Namespace, config: Config) -> Config:
-    """Flags override ``[watch]``, ``[detector]`` and ``[pipeline]``."""
-    config = with_model_flags(args, config)
-    watch = config.watch
-    webhook = override(watch.webhook, url=args.webhook)
-    command = watch.command
-    if args.command is not None:
-        argv = shlex.split(args.command)
-        if not argv:
-            raise UserError("--command: empty command")
-        command = override(command, argv=argv)
-    motion = override(watch.motion, enabled=False if args.no_motion else None)
-    watch = override(watch, events_dir=args.events, clip=args.clip, webhook=webhook,
-                     command=command, motion=motion)
-    return dataclasses.replace(config, watch=watch, track=with_lines(config.track, args.line))
 
 
 class FileProgress:
@@ -94,12 +86,14 @@ def run(args: argparse.Namespace, config: Config) -> int:
     from realtime.watch.rules import parse_alert_flag
     from realtime.watch.runner import deliver_pending, run_watch
 
-    config = apply_flags(args, config)
+    settings = run_settings(args, config, "watch")
     if args.deliver_only:
-        result = deliver_pending(config, args.drain)
+        result = deliver_pending(settings, args.drain)
         print(f"delivered {result.delivered}, still pending {result.pending}")
         return 0 if result.pending == 0 else 3
     name = args.config or DEFAULT_CONFIG
+    if args.replay:
+        return run_replay(args, config, settings, name)
     if not args.model or (args.source is None and not config.cameras):
         raise UserError("watch: give MODEL and --source, or [[cameras]] in the config "
                         "(or --deliver-only --events DIR)")
@@ -110,14 +104,14 @@ def run(args: argparse.Namespace, config: Config) -> int:
     cameras = None if args.source is not None else cameras_of(config, name, args.no_motion)
     bar = FileProgress()
     try:
-        result = run_watch(args.model, args.source, config, cameras=cameras, rules=rules,
+        result = run_watch(args.model, args.source, settings, cameras=cameras, rules=rules,
                            rules_where=where, config_name=name, mode=args.mode,
                            drain_s=args.drain, progress=bar)
     finally:
         bar.close()
     stats = result.stats
     print(f"{stats.summary() if stats else ''}; detector ran on {result.detector_runs} of "
-          f"{result.frames} frames; {result.events} event(s) in {config.watch.events_dir}; "
+          f"{result.frames} frames; {result.events} event(s) in {settings.watch.events_dir}; "
           f"delivered {result.delivered}, pending {result.pending}")
     if stats:
         print(f"detector: {stats.detector}")
@@ -129,6 +123,42 @@ def run(args: argparse.Namespace, config: Config) -> int:
     if stats and stats.stopped_by in ("interrupt", "sigterm"):
         return 130  # as every verb stopped by Ctrl+C or SIGTERM (outputs finalized)
     return 1 if stats and stats.errors and len(stats.errors) == len(stats.sources) else 0
+
+
+def run_replay(args: argparse.Namespace, config: Config, settings, name: str) -> int:
+    """``--replay CLIPS --truth DIR``: the clips through the rules, scored against reviews
+    (``settings``: the run's, as a live watch gets them)."""
+    from realtime.watch.replay import replay
+    from realtime.watch.rules import parse_alert_flag
+
+    if not args.model:
+        raise UserError("watch --replay: give MODEL")
+    truth = args.truth or config.review.folder(settings.watch.events_dir)
+    rules, where = (([parse_alert_flag(a) for a in args.alert], "--alert") if args.alert
+                    else (None, f"{name}: watch.rules"))
+    bar = FileProgress()
+    try:
+        # the replay's events go to a temporary folder: --events names the real one
+        result = replay(args.model, args.replay, settings, truth, rules=rules, rules_where=where,
+                        progress=bar)
+    finally:
+        bar.close()
+    score = result.score
+
+    def share(value: float | None) -> str:
+        return "-" if value is None else f"{value:.2f}"
+
+    print(f"replayed {len(args.replay)} clip(s), {result.clip_seconds:.1f} s of video in "
+          f"{result.wall_seconds:.1f} s ({result.speed:.1f}x real time): {result.events} event(s)")
+    print(f"against {truth}: precision {share(score.precision)}, recall {share(score.recall)} "
+          f"({score.true_alerts} right alert(s) fired, {score.missed} not; "
+          f"{score.false_alerts} wrong alert(s) fired, {score.quiet} quiet; "
+          f"{score.uncovered} review(s) not in these clips, {score.unreviewed} unreviewed "
+          "event(s))")
+    for row in score.rows:
+        state = "fires" if row["fired"] else "quiet"
+        print(f"  {row['review']}  {row['verdict']:<6} {row['label']:<12} {state}")
+    return 0
 
 
 def cameras_of(config: Config, config_name: str, no_motion: bool) -> list:

@@ -210,11 +210,13 @@ class _Stages:
     def annotate(self) -> None:
         from lookout.progress import AnnotateProgress
         from realtime.annotate import AnnotateOutputs, annotate
+        from realtime.settings import RunSettings
 
         outputs = AnnotateOutputs(self.paths.annotated, self.paths.detections)
+        settings = RunSettings.of(dataclasses.replace(self.config,
+                                                      detector=self.detector_config()))
         with AnnotateProgress(self.console, str(self.paths.clip)) as bar:
-            stats = annotate(self.detector(), str(self.paths.clip), outputs,
-                             self.detector_config(), self.config.pipeline, self.config.annotate,
+            stats = annotate(self.detector(), str(self.paths.clip), outputs, settings,
                              progress=bar.update)
         if stats.stopped_by in ("interrupt", "sigterm"):
             raise KeyboardInterrupt

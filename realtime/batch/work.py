@@ -1,10 +1,10 @@
-"""What a batch worker does with its elements, with no engine in sight.
+"""What a batch worker does with its elements, with no Ray in sight.
 
 A worker is a callable class: the constructor loads the model once (through
 `load_detector`, so every format lookout runs works, and Keras never loads it), and each
 call takes a batch of elements as columns (``{"index": [...], "file": [...], ...}``) and
 returns ``{"index": [...], "result": [json, ...]}``. A result is JSON text so it crosses
-any engine's serializer unchanged: ``{"file", "record"}`` for an image (the fields of a
+any runner's serializer unchanged: ``{"file", "record"}`` for an image (the fields of a
 ``detections.json`` entry), ``{"file", "outputs", "frames"}`` for a clip, or
 ``{"file", "error"}`` when that file failed (``"fatal": true`` when the model itself
 could not be loaded, which no other file can fix).
@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from realtime.config import AnnotateConfig, DetectorConfig, PipelineConfig
+from realtime.config import DetectorConfig
+from realtime.settings import RunSettings
 
 
 @dataclass(frozen=True)
@@ -31,14 +32,12 @@ class WorkerSpec:
     cwd: str = ""  # relative inputs are read from here (the driver's folder)
     draw: bool = False
     batch: int = 8  # images per detector call (a worker call may get several batches)
-    detector: DetectorConfig = field(default_factory=DetectorConfig)
-    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
-    annotate: AnnotateConfig = field(default_factory=AnnotateConfig)
+    settings: RunSettings = field(default_factory=RunSettings)  # what annotate/predict get
 
 
 class _Worker:
     def __init__(self, spec: WorkerSpec) -> None:
-        # A worker process of the engine starts bare: keep TensorFlow's C++ log quiet.
+        # A Ray worker process starts bare: keep TensorFlow's C++ log quiet.
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         if spec.cwd and Path(spec.cwd).is_dir():  # an actor owns its process: safe to chdir
             os.chdir(spec.cwd)
@@ -49,7 +48,7 @@ class _Worker:
         self.detector = None
         self.load_error = ""
         try:
-            self.detector = load_detector(spec.model, spec.detector)
+            self.detector = load_detector(spec.model, self.detector_cfg(spec.settings))
         except UserError as exc:
             self.load_error = str(exc)
 
@@ -62,6 +61,9 @@ class _Worker:
             results = self.work(batch, files)
         return {"index": np.array(indices, dtype=np.int64),
                 "result": np.array([json.dumps(r) for r in results], dtype=object)}
+
+    def detector_cfg(self, settings: RunSettings) -> DetectorConfig:
+        return settings.detector
 
     def work(self, batch: dict, files: list[str]) -> list[dict]:
         raise NotImplementedError
@@ -116,27 +118,33 @@ class ImageWorker(_Worker):
 
 class ClipWorker(_Worker):
     """Annotate whole clips with lookout's own pipeline (`realtime.annotate.annotate`):
-    ``<stem>.jsonl`` and, with ``draw``, ``<stem>.mp4``, exactly what ``lookout annotate
-    CLIP --jsonl ... --out ...`` writes. A clip that fails leaves no partial outputs."""
+    ``<stem>.jsonl`` (track ids included), ``<stem>.counts.json`` when counting and, with
+    ``draw``, ``<stem>.mp4``: exactly what ``lookout annotate CLIP --jsonl ... --out ...``
+    writes. A clip that fails leaves no partial outputs."""
+
+    def detector_cfg(self, settings: RunSettings) -> DetectorConfig:
+        return settings.tracking.detector_cfg(settings.detector)  # as annotate loads it
 
     def work(self, batch: dict, files: list[str]) -> list[dict]:
-        from realtime.annotate import AnnotateOutputs, annotate
+        from realtime.annotate import AnnotateOutputs, annotate, default_counts_path
 
         out_dir = Path(self.spec.out_dir)
+        settings = self.spec.settings
         results = []
         for file, stem in zip(files, [str(s) for s in batch["output"]], strict=True):
             outputs = AnnotateOutputs(video=out_dir / f"{stem}.mp4" if self.spec.draw else None,
                                       jsonl=out_dir / f"{stem}.jsonl")
+            counts = default_counts_path(outputs) if settings.tracking.counting else None
             try:
-                stats = annotate(self.detector, file, outputs, self.spec.detector,
-                                 self.spec.pipeline, self.spec.annotate)
+                stats = annotate(self.detector, file, outputs, settings)
             except Exception as exc:  # noqa: BLE001 - one bad clip must not stop the rest
-                for path in (outputs.video, outputs.jsonl):
+                for path in (outputs.video, outputs.jsonl, counts):
                     if path is not None:
                         Path(path).unlink(missing_ok=True)
                 results.append({"file": file, "error": _reason(exc, file)})
                 continue
-            written = [Path(p).name for p in (outputs.jsonl, outputs.video) if p is not None]
+            written = [Path(p).name for p in (outputs.jsonl, outputs.video, counts)
+                       if p is not None and Path(p).is_file()]
             result = {"file": file, "outputs": written, "frames": stats.frames_written}
             if stats.failure_report:
                 result["warning"] = stats.failure_report

@@ -109,11 +109,11 @@ class BatchDetector(Detector):
                 results[i] = self._adapt(raw, row, shape[0], shape[1])
         return results  # type: ignore[return-value]
 
-    engine = "TensorFlow"  # what runs the model, for `describe`
+    runtime = "TensorFlow"  # what runs the model, for `describe`
 
     def describe(self) -> str:
         workers = f", {self.workers} workers" if self.workers > 1 else ""
-        return f"{Path(self.source).name} ({self.engine}{workers})"
+        return f"{Path(self.source).name} ({self.runtime}{workers})"
 
     def warmup(self, height: int = 240, width: int = 320, batch: int = 1) -> None:
         """Run once on grey images so the first real frame does not pay for tracing and

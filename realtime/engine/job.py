@@ -12,13 +12,14 @@ From Python::
     run_job(Job("models/raccoon", [JobSource("a.mp4", on_result=on_prediction),
                                    JobSource("rtsp://cam/stream", on_result=on_prediction)]))
 
-``annotate``, ``live``, ``watch`` and ``predict`` only describe a `Job` (their sources,
+``annotate``, ``live``, ``predict`` and batch's clips only describe a `Job` (their sources,
 outputs and policy) and hand it here; none of them opens or closes anything itself.
+``watch`` first opens its own parts (events folder, spool, notifiers, the model: see
+`realtime.watch.runner.WatchRun`) and hands the loaded model here.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -70,11 +71,6 @@ class Job:
         max_open: at most this many sources open at once (0 = all). A lone source is
             opened before the model loads, so a bad path fails fast.
         isolate: one source failing ends only that source (default: when there are several).
-        on_model: called with the loaded detector before the engine starts (e.g. to check
-            rules against its labels).
-        services: context managers entered before the model loads and exited, in reverse
-            order, after every source and sink is closed (e.g. watch's notifiers, event
-            recorder and deliveries: a wrong broker password fails before the slow load).
         stop: an event that stops the run cleanly when set (SIGTERM handlers).
     """
 
@@ -85,8 +81,6 @@ class Job:
     pipeline_cfg: PipelineConfig = field(default_factory=PipelineConfig)
     max_open: int = 0
     isolate: bool | None = None
-    on_model: Callable[[Detector], None] | None = None
-    services: Sequence[contextlib.AbstractContextManager] = ()
     stop: threading.Event | None = None
 
 
@@ -99,17 +93,12 @@ def is_live_spec(spec: str | int | Source) -> bool:
 
 
 def run_job(job: Job, progress: Callable[[JobStats], None] | None = None,
-            every_s: float = 0.25, tick: Callable[[], None] | None = None,
-            on_start: Callable[[Engine], None] | None = None) -> JobStats:
+            every_s: float = 0.25, tick: Callable[[], None] | None = None) -> JobStats:
     """Open, run and close ``job``.
 
     Steps: open a lone source (fail fast) → load the model → start the engine → wait
     (``progress(stats)`` every ``every_s``, ``tick()`` every poll, on this thread) → stop
     every stage, finalize every output, close every source, release the model.
-
-    Args:
-        on_start: called with the engine before it starts (e.g. to hook its stop event
-            to SIGTERM).
 
     Returns:
         The stats (``stopped_by == "interrupt"`` after Ctrl+C; outputs finalized).
@@ -133,20 +122,13 @@ def run_job(job: Job, progress: Callable[[JobStats], None] | None = None,
     try:
         for i, src in enumerate(job.sources):
             opened.append(_open_now(src, cfg, isolate) if i < first else None)
-        with contextlib.ExitStack() as services:
-            for service in job.services:
-                services.enter_context(service)
-            detector = _load(job.model, job.detector_cfg)
-            if job.on_model is not None:
-                job.on_model(detector)
-            streams = [_stream(src, source, cfg, isolate, job.policy)
-                       for src, source in zip(job.sources, opened, strict=True)]
-            engine = Engine(streams, detector, cfg, mode=mode, isolate=isolate,
-                            max_open=job.max_open, stop_event=job.stop)
-            opened = []  # the engine closes them from here on
-            if on_start is not None:
-                on_start(engine)
-            return engine.run(progress, every_s, tick)
+        detector = _load(job.model, job.detector_cfg)
+        streams = [_stream(src, source, cfg, isolate, job.policy)
+                   for src, source in zip(job.sources, opened, strict=True)]
+        engine = Engine(streams, detector, cfg, mode=mode, isolate=isolate,
+                        max_open=job.max_open, stop_event=job.stop)
+        opened = []  # the engine closes them from here on
+        return engine.run(progress, every_s, tick)
     finally:
         for source in opened:
             if source is not None:

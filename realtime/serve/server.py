@@ -36,17 +36,14 @@ class PageServer:
         environ: where ``cfg.password_env`` is looked up (default: the process's).
 
     Raises:
-        UserError: a bad bind, a missing folder, or another address than loopback
-            without a password (one line each).
+        UserError: a bad bind, or another address than loopback without a password (one
+            line each); `start`: a missing folder, a port in use.
     """
 
     def __init__(self, root: str | Path, cfg: ServeConfig, *, bind: str | None = None,
                  live: LiveSource | None = None,
                  environ: Mapping[str, str] | None = None) -> None:
         self.root = Path(root)
-        if not self.root.is_dir():
-            raise UserError(f"{self.root}: no such events folder (lookout watch --events "
-                            "DIR writes one)")
         self.cfg = cfg
         self.host, self.port = parse_bind(bind or cfg.bind or f"{DEFAULT_HOST}:{DEFAULT_PORT}")
         self.password = Password.from_settings(cfg.password_env, cfg.password_hash,
@@ -54,6 +51,7 @@ class PageServer:
         require_password(self.host, self.password, cfg.password_env)
         self.live = live
         self._server = None
+        self._page = None
         self._thread: threading.Thread | None = None
         self._failed: BaseException | None = None
 
@@ -74,10 +72,15 @@ class PageServer:
         """Listen; returns once the socket is bound (or raises `UserError`)."""
         import uvicorn
 
+        if not self.root.is_dir():
+            raise UserError(f"{self.root}: no such events folder (lookout watch --events "
+                            "DIR writes one)")
+
         from realtime.serve.app import Page, create_app
 
         policy = Policy(self.password, Sessions(self.cfg.session_hours * 3600))
-        app = create_app(Page(self.root, self.cfg, policy, self.live))
+        self._page = Page(self.root, self.cfg, policy, self.live)
+        app = create_app(self._page)
         # log_config=None: keep lookout's logging; no access log (URLs only, but quiet)
         config = uvicorn.Config(app, host=self.host, port=self.port, log_config=None,
                                 access_log=False, lifespan="off", timeout_graceful_shutdown=2,
@@ -98,6 +101,12 @@ class PageServer:
             self.port = sockets[0].getsockname()[1]
         log.info("%s", self.describe())
         return self
+
+    def tiles_encoded(self) -> int:
+        """How many live-tile JPEGs the page made (the benchmark compares it with the
+        tiles served)."""
+        page = self._page
+        return page.tiles.encoded if page is not None and page.tiles is not None else 0
 
     def _run(self) -> None:
         try:

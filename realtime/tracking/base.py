@@ -25,7 +25,7 @@ class TrackInfo:
 
 
 class Tracker(Protocol):
-    """What the track step and the watch engine need from a tracker."""
+    """What the track step and the watch sink need from a tracker."""
 
     tracks: dict[int, TrackInfo]  # alive tracks by id
     ended: list[TrackInfo]  # tracks dropped by the last update

@@ -19,10 +19,9 @@ from core.fileio import atomic_write_text
 from realtime.detections import Detections
 from realtime.frames import FrameResult
 from realtime.sinks.base import Sink
-from realtime.tracking.base import TrackInfo
+from realtime.tracking.base import Tracker, TrackInfo
 from realtime.tracking.config import TrackConfig
 from realtime.tracking.counting import Counter, anchor_points
-from realtime.tracking.tracker import build_tracker
 from realtime.tracking.view import TrackView
 
 
@@ -55,18 +54,18 @@ class Smoother:
 class TrackStep(Sink):
     """Args:
         sinks: the source's sinks; they receive the tracked results.
-        cfg: the ``[track]`` table (checked).
-        high_score: the detector's own threshold: boxes below it only continue tracks.
-        fps: the source's frame rate (``max_missed`` frames -> seconds).
+        cfg: the ``[track]`` table (checked): smoothing and trails.
+        tracker, counter: this source's own (`realtime.tracking.setup.Tracking` builds
+            them, and the step: ``Tracking.step``).
         counts_path: where `close` writes the counts summary (None: nowhere).
     """
 
-    def __init__(self, sinks: list[Sink], cfg: TrackConfig, high_score: float, fps: float,
+    def __init__(self, sinks: list[Sink], cfg: TrackConfig, tracker: Tracker, counter: Counter,
                  counts_path: str | Path | None = None) -> None:
         self.sinks, self.cfg = list(sinks), cfg
-        self.tracker = build_tracker(cfg, high_score, fps)
+        self.tracker = tracker
         self.smoother = Smoother(cfg.smooth)
-        self.counter = Counter(cfg)
+        self.counter = counter
         self.trails: dict[int, tuple[int, deque]] = {}
         self.counts_path = Path(counts_path) if counts_path else None
         self._closed = False
@@ -131,18 +130,3 @@ class TrackStep(Sink):
         if error is not None:
             raise error
 
-
-def with_tracking(sinks: list[Sink], cfg: TrackConfig | None, high_score: float, fps: float,
-                  counts_path: str | Path | None = None) -> list[Sink]:
-    """``sinks`` behind a `TrackStep` when tracking is on (else unchanged)."""
-    if cfg is None or not cfg.enabled:
-        return sinks
-    return [TrackStep(sinks, cfg, high_score, fps, counts_path)]
-
-
-def detector_score(cfg: TrackConfig | None, score: float) -> float:
-    """The threshold the detector should run at: ByteTrack's second stage needs the boxes
-    down to ``low_score`` (those that continue no track are dropped again)."""
-    if cfg is None or not cfg.enabled or cfg.method != "bytetrack":
-        return score
-    return min(score, cfg.low_score)

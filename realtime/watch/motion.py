@@ -3,7 +3,7 @@
 Each frame is downscaled, turned grey and blurred, then compared with a running
 background (``cv2.accumulateWeighted``); the share of pixels that changed by more than
 ``pixel_threshold`` decides "motion". A `MotionGate` is the pipeline's ``gate``: it
-says per frame whether the detector runs. While the watch engine reports objects
+says per frame whether the detector runs. While the watch sink reports objects
 present, it also re-checks every ``recheck_s`` so a person standing still is not lost;
 ``idle_recheck_s`` (off by default) re-checks an empty scene too, which also catches an
 object that was already standing there when watching started.
@@ -62,7 +62,7 @@ class MotionGate:
         self._last_run: float | None = None
 
     def set_objects_present(self, present: bool) -> None:
-        """Called by the watch engine: while True, re-check every ``recheck_s``."""
+        """Called by the watch sink: while True, re-check every ``recheck_s``."""
         if present:
             self._objects_present.set()
         else:

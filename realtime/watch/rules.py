@@ -141,6 +141,29 @@ def compile_rules(configs: list[WatchRuleConfig], names: dict[int, str] | None,
     return [_compile(c, names, f"{where}[{i}]", places) for i, c in enumerate(configs)]
 
 
+def rules_for_model(configs: list[WatchRuleConfig], compiled: list[Rule],
+                    names: dict[int, str], where: str = "watch.rules") -> list[Rule]:
+    """``compiled`` (`compile_rules` of ``configs`` without labels, before the model
+    loaded) checked against the model's labels; no rule: every label alerts.
+
+    Raises:
+        UserError: ``WHERE[i].labels: 'x' is not a label of this model (it has: ...)``.
+    """
+    if not configs:
+        return compile_rules([], names, where)
+    for i, c in enumerate(configs):
+        _check_labels(c, names, f"{where}[{i}]")
+    return compiled
+
+
+def _check_labels(c: WatchRuleConfig, names: dict[int, str], where: str) -> None:
+    known = set(names.values())
+    for label in c.labels:
+        if label not in known:
+            raise UserError(f"{where}.labels: {label!r} is not a label of this model "
+                            f"(it has: {', '.join(sorted(known))})")
+
+
 def _compile(c: WatchRuleConfig, names: dict[int, str] | None, where: str,
              places: TrackConfig | None = None) -> Rule:
     def bad(key: str, message: str) -> UserError:
@@ -148,11 +171,8 @@ def _compile(c: WatchRuleConfig, names: dict[int, str] | None, where: str,
 
     if not c.labels:
         raise bad("labels", "needs at least one label")
-    known = set(names.values()) if names is not None else set(c.labels)
-    for label in c.labels:
-        if label not in known:
-            raise bad("labels", f"{label!r} is not a label of this model "
-                                f"(it has: {', '.join(sorted(known))})")
+    if names is not None:
+        _check_labels(c, names, where)
     # ranges and K <= N are checked when the WatchRuleConfig is built
     zones, fraction = _zones(c.zones, lambda i, m: bad(f"zones[{i}]", m))
     line, _, direction = c.crossing.rpartition(":")  # the form is checked by the config

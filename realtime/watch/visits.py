@@ -23,9 +23,7 @@ import numpy as np
 
 from realtime.detections import Detections
 from realtime.frames import Frame, FrameResult
-from realtime.tracking.config import TrackConfig
-from realtime.tracking.counting import Counter
-from realtime.tracking.tracker import build_tracker
+from realtime.tracking.setup import Tracking
 from realtime.watch.camera import slug
 from realtime.watch.events import Event, new_event_id, utc_iso
 from realtime.watch.rules import Rule, RuleState
@@ -90,22 +88,24 @@ class VisitTracker:
         camera: the camera's name, carried by every event (and its id, so file names).
         edge_margin: a box this close to the frame edge counts as cut (worse snapshot).
         clips: events get a clip path (the recorder records it).
-        track: the ``[track]`` table (tracker settings, the lines and zones rules name).
+        tracking: the run's tracking builder (`Tracking`): this camera's tracker and its
+            line and zone counter come from it (tracker settings, the lines and zones
+            rules name).
         fps: the source's frame rate (the tracker's motion model step).
     """
 
     def __init__(self, rules: list[Rule], camera: str = "", edge_margin: int = 2,
-                 clips: bool = False, track: TrackConfig | None = None,
+                 clips: bool = False, tracking: Tracking | None = None,
                  fps: float = 0.0) -> None:
         self.rules, self.camera, self.edge_margin, self.clips = rules, camera, edge_margin, clips
         self.labels = frozenset().union(*(r.labels for r in rules))
         self.min_score = min(r.min_score for r in rules)
-        track = track or TrackConfig()
+        tracking = tracking or Tracking()
         # K-of-N confirmation already filters flickers: ids from the first sighting. An
         # object unseen for a rule's end_after_s is gone: the tracker may forget it then.
-        self.tracker = build_tracker(dataclasses.replace(track, min_hits=1), self.min_score,
-                                     fps, max_missed_s=max(r.end_after_s for r in rules))
-        self.counter = Counter(track)
+        self.tracker = tracking.tracker(fps, high_score=self.min_score, min_hits=1,
+                                        max_missed_s=max(r.end_after_s for r in rules))
+        self.counter = tracking.counter()
         self.watches: dict[tuple[int, int], _Watch] = {}
         self.open: dict[str, _Open] = {}
         self.last_end: dict[int, float] = {}  # rule index -> when its last event ended

@@ -13,12 +13,15 @@ from lookout.cli import main
 from realtime.annotate import AnnotateOutputs, annotate
 from realtime.config import DetectorConfig, PipelineConfig
 from realtime.detectors import Detector, load_detector
+from realtime.engine.job import Job, JobSource, run_job
+from realtime.engine.streams import PipelineError
 from realtime.media import count_frames, probe
-from realtime.pipeline import PipelineError, run_pipeline
+from realtime.settings import RunSettings
 from realtime.sinks.base import Sink
 from realtime.sinks.records import JsonlSink
 from realtime.sinks.video import VideoSink
 from realtime.sources import open_source
+from realtime.tracking.config import TrackConfig
 from tests.fixtures.media import corrupt, make_clip
 
 
@@ -61,7 +64,8 @@ def test_cli_annotates_a_clip_keeping_fps_size_and_audio(color_bundle, clip, tmp
 def test_threaded_output_equals_a_sequential_frame_by_frame_run(detector, clip, tmp_path):
     jsonl = tmp_path / "threaded.jsonl"
     annotate(detector, str(clip), AnnotateOutputs(None, jsonl=jsonl),
-             pipeline_cfg=PipelineConfig(batch=4, max_wait_ms=5, queue_size=2))
+             RunSettings(pipeline=PipelineConfig(batch=4, max_wait_ms=5, queue_size=2),
+                         track=TrackConfig(enabled=False)))  # as the tutorials' loop
     threaded = [(r["frame"], r["detections"]) for r in read_jsonl(jsonl)]
 
     sequential, cap = [], cv2.VideoCapture(str(clip))  # the tutorials' loop, batch 1
@@ -79,7 +83,7 @@ def test_threaded_output_equals_a_sequential_frame_by_frame_run(detector, clip, 
 def test_stride_halves_fps_and_frames(detector, clip, tmp_path):
     out = tmp_path / "half.mp4"
     stats = annotate(detector, str(clip), AnnotateOutputs(out),
-                     pipeline_cfg=PipelineConfig(stride=2))
+                     RunSettings(pipeline=PipelineConfig(stride=2)))
     assert stats.frames_written == 12
     assert probe(out).fps == 6.0 and count_frames(out) == 12
     assert probe(out).duration == pytest.approx(2.0, abs=0.1)  # still in sync with the audio
@@ -104,7 +108,8 @@ def test_ctrl_c_finalizes_a_playable_partial_video(detector, tmp_path):
             return detector.detect(images)
 
     stats = annotate(Slow(), str(long_clip), AnnotateOutputs(out),
-                     pipeline_cfg=PipelineConfig(batch=1, queue_size=2), progress=interrupt)
+                     RunSettings(pipeline=PipelineConfig(batch=1, queue_size=2)),
+                     progress=interrupt)
     assert stats.stopped_by == "interrupt"
     frames = count_frames(out)
     assert 8 <= frames < 240 and frames == stats.frames_written
@@ -125,7 +130,8 @@ def test_error_in_a_stage_still_leaves_a_playable_video(detector, clip, tmp_path
     out, source = tmp_path / "broken.mp4", open_source(str(clip))
     video = VideoSink(out, source.fps, audio_from=clip)
     with pytest.raises(PipelineError, match="sinks stage failed: OSError: disk full"):
-        run_pipeline(source, detector, [video, Broken()], PipelineConfig(batch=2))
+        run_job(Job(detector, [JobSource(source, outputs=[video, Broken()])],
+                    pipeline_cfg=PipelineConfig(batch=2)))
     assert count_frames(out) == 10 and probe(out).has_audio
     assert not [t for t in threading.enumerate() if t.name.startswith("lookout-")]
 
@@ -158,6 +164,6 @@ def test_user_mistakes_are_one_line_errors(color_bundle, clip, tmp_path, monkeyp
 
 def test_jsonl_to_stdout(detector, clip, capsys):
     sink = JsonlSink("-")
-    run_pipeline(open_source(str(clip)), detector, [sink])
+    run_job(Job(detector, [JobSource(open_source(str(clip)), outputs=[sink])]))
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 24 and json.loads(lines[0])["frame"] == 0

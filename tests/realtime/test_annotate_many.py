@@ -14,6 +14,7 @@ from realtime.annotate import AnnotateOutputs, annotate, annotate_many
 from realtime.config import DetectorConfig, PipelineConfig
 from realtime.detectors import load_detector
 from realtime.media import probe
+from realtime.settings import RunSettings
 from tests.fixtures.media import make_clip, truncate
 
 pytestmark = pytest.mark.slow
@@ -51,14 +52,14 @@ def test_three_clips_at_once_equal_three_single_runs(detector, clips, tmp_path):
     cfg = PipelineConfig(batch=4)
     stats = annotate_many(detector, [str(clips[0]), str(clips[1]),
                                      str(clips[2].parent / "*.mov")],
-                          tmp_path / "many", pipeline_cfg=cfg)
+                          tmp_path / "many", RunSettings(pipeline=cfg))
     assert [s.frames_written for s in stats.sources] == [24, 18, 30]
     assert stats.frames_written == 72 and stats.stopped_by == "end" and not stats.errors
     for clip in clips:
         single = AnnotateOutputs(tmp_path / "one" / f"{clip.stem}.mp4",
                                  tmp_path / "one" / f"{clip.stem}.jsonl")
         (tmp_path / "one").mkdir(exist_ok=True)
-        annotate(detector, str(clip), single, pipeline_cfg=cfg)
+        annotate(detector, str(clip), single, RunSettings(pipeline=cfg))
         many_video, many_jsonl = tmp_path / "many" / f"{clip.stem}.mp4", \
             tmp_path / "many" / f"{clip.stem}.jsonl"
         assert many_jsonl.read_text() == single.jsonl.read_text()
@@ -72,10 +73,10 @@ def test_three_clips_at_once_equal_three_single_runs(detector, clips, tmp_path):
 
 
 def test_jobs_bounds_open_clips_and_gives_the_same_outputs(detector, clips, tmp_path):
-    annotate_many(detector, [str(c) for c in clips], tmp_path / "j1", jobs=1,
-                  pipeline_cfg=PipelineConfig(batch=4))
-    annotate_many(detector, [str(c) for c in clips], tmp_path / "j3", jobs=3,
-                  pipeline_cfg=PipelineConfig(batch=2))
+    annotate_many(detector, [str(c) for c in clips], tmp_path / "j1",
+                  RunSettings(pipeline=PipelineConfig(batch=4)), jobs=1)
+    annotate_many(detector, [str(c) for c in clips], tmp_path / "j3",
+                  RunSettings(pipeline=PipelineConfig(batch=2)), jobs=3)
     for clip in clips:
         assert (tmp_path / "j1" / f"{clip.stem}.jsonl").read_text() == \
             (tmp_path / "j3" / f"{clip.stem}.jsonl").read_text()

@@ -18,11 +18,11 @@ import cv2
 import pytest
 
 from lookout.cli import main
-from realtime.annotate import AnnotateOutputs, annotate
 from realtime.batch.job import clip_stems, plan_inputs
-from realtime.config import DetectorConfig
+from realtime.config import DetectorConfig, PipelineConfig
 from realtime.detectors import load_detector
 from realtime.predict import predict_images
+from realtime.settings import RunSettings
 from tests.fixtures.media import make_clip
 from tests.fixtures.models import make_blob_image
 
@@ -59,8 +59,8 @@ def test_batch_matches_predict_and_annotate(color_bundle, inputs: Path, tmp_path
     monkeypatch.chdir(inputs.parent)  # relative paths, as a user types them
     rel = inputs.name
     out = tmp_path / "out"
-    code = main(["batch", str(color_bundle), rel, "--out", str(out), "--draw", "--score", "0.5",
-                 "--batch", "4"])
+    flags = ["--score", "0.5", "--batch", "4", "--line", "0,0.5,1,0.5"]
+    code = main(["batch", str(color_bundle), rel, "--out", str(out), "--draw", *flags])
     err = capsys.readouterr().err
     assert code == 1, err  # the broken image fails the run, after everything else ran
     assert f"failed {rel}/broken.jpg: cannot decode image" in err
@@ -70,7 +70,8 @@ def test_batch_matches_predict_and_annotate(color_bundle, inputs: Path, tmp_path
     cfg = DetectorConfig(score=0.5)
     detector = load_detector(color_bundle, cfg)
     try:
-        predicted = predict_images(detector, [rel], tmp_path / "predict", batch=4)
+        predicted = predict_images(detector, [rel], tmp_path / "predict",
+                                   RunSettings(pipeline=PipelineConfig(batch=4)))
         lines = [json.loads(x) for x in (out / "detections.jsonl").read_text().splitlines()]
         assert lines == predicted.records and len(lines) == 5
         assert {d["label"] for d in lines[0]["detections"]} == {"red", "blue"}
@@ -78,17 +79,35 @@ def test_batch_matches_predict_and_annotate(color_bundle, inputs: Path, tmp_path
             assert (out / record["output"]).read_bytes() == \
                 (tmp_path / "predict" / record["output"]).read_bytes()
 
-        # Clips: byte for byte what `annotate` writes for that clip.
-        for stem in ("walk", "quiet"):
-            ref = AnnotateOutputs(video=tmp_path / f"{stem}.mp4", jsonl=tmp_path / f"{stem}.jsonl")
-            annotate(detector, f"{rel}/{stem}.mp4", ref, cfg)
-            assert (out / f"{stem}.jsonl").read_bytes() == Path(ref.jsonl).read_bytes()
-            assert (out / f"{stem}.mp4").read_bytes() == Path(ref.video).read_bytes()
     finally:
         detector.close()
+    # Clips: byte for byte what `lookout annotate` writes for that clip with the same
+    # flags: tracked, counted (per frame and the summary), drawn.
+    for stem in ("walk", "quiet"):
+        ref = tmp_path / "ref" / stem
+        assert main(["annotate", str(color_bundle), f"{rel}/{stem}.mp4", "--out",
+                     f"{ref}.mp4", "--jsonl", f"{ref}.jsonl", *flags]) == 0
+        for suffix in (".jsonl", ".mp4", ".counts.json"):
+            assert (out / f"{stem}{suffix}").read_bytes() == Path(f"{ref}{suffix}").read_bytes()
+    assert '"counts"' in (out / "walk.jsonl").read_text()
     assert sorted(os.listdir(out)) == sorted(
-        ["detections.jsonl", "quiet.jsonl", "quiet.mp4", "walk.jsonl", "walk.mp4"]
-        + [f"img{i}.png" for i in range(5)])
+        ["detections.jsonl", "quiet.jsonl", "quiet.mp4", "walk.jsonl", "walk.mp4",
+         "quiet.counts.json", "walk.counts.json"] + [f"img{i}.png" for i in range(5)])
+
+
+def test_batch_on_a_clip_writes_the_jsonl_annotate_writes_with_default_flags(
+        color_bundle, inputs: Path, tmp_path: Path, monkeypatch) -> None:
+    """Track ids included: both verbs get their settings from one builder."""
+    monkeypatch.chdir(inputs.parent)
+    clip = f"{inputs.name}/walk.mp4"
+    assert main(["batch", str(color_bundle), clip, "--out", str(tmp_path / "batch")]) == 0
+    assert main(["annotate", str(color_bundle), clip, "--jsonl",
+                 str(tmp_path / "walk.jsonl")]) == 0
+    written = (tmp_path / "batch" / "walk.jsonl").read_bytes()
+    assert written == (tmp_path / "walk.jsonl").read_bytes()
+    lines = [json.loads(line) for line in written.splitlines()]
+    assert len(lines) == 12
+    assert {d["track_id"] for d in lines[-1]["detections"]} == {1, 2}  # red and blue
 
 
 def test_missing_model_and_no_inputs_are_one_line(color_bundle, tmp_path: Path, capsys) -> None:

@@ -11,6 +11,7 @@ from lookout.cli import main
 from realtime.config import DetectorConfig, LiveConfig, PipelineConfig
 from realtime.detectors import load_detector
 from realtime.live import run_live, stats_line
+from realtime.settings import RunSettings
 from tests.fixtures.media import MjpegServer
 
 
@@ -32,9 +33,10 @@ def test_live_stream_without_window_streams_detections(detector, tmp_path):
             raise KeyboardInterrupt
 
     try:
-        stats = run_live(detector, server.url, window=False, jsonl=str(jsonl),
-                         pipeline_cfg=PipelineConfig(batch=1, open_timeout_s=3),
-                         live_cfg=LiveConfig(), progress=ctrl_c_after_30_frames).stats
+        settings = RunSettings(pipeline=PipelineConfig(batch=1, open_timeout_s=3),
+                               live=LiveConfig())
+        stats = run_live(detector, server.url, settings, window=False, jsonl=str(jsonl),
+                         progress=ctrl_c_after_30_frames).stats
     finally:
         server.close()
     assert stats.stopped_by == "interrupt" and stats.mode == "live"
@@ -75,9 +77,10 @@ def test_live_tracks_and_counts_per_source(detector, tmp_path):
             raise KeyboardInterrupt
 
     try:
-        run_live(detector, server.url, window=False, jsonl=str(jsonl),
-                 pipeline_cfg=PipelineConfig(batch=1, open_timeout_s=3), live_cfg=LiveConfig(),
-                 progress=stop_after_40_frames, track_cfg=track, counts=counts)
+        settings = RunSettings(pipeline=PipelineConfig(batch=1, open_timeout_s=3),
+                               live=LiveConfig(), track=track, counts=counts)
+        run_live(detector, server.url, settings, window=False, jsonl=str(jsonl),
+                 progress=stop_after_40_frames)
     finally:
         server.close()
     records = [json.loads(line) for line in jsonl.read_text().splitlines()]

@@ -12,6 +12,7 @@ import pytest
 from lookout.config import DetectorConfig, LiveConfig, PipelineConfig
 from realtime.detectors import load_detector
 from realtime.live import run_live, stats_line
+from realtime.settings import RunSettings
 from realtime.sinks.base import StopPipeline
 from tests.fixtures.media import MjpegServer
 from tests.realtime.test_sinks import ScreenDouble
@@ -43,9 +44,9 @@ def test_two_cameras_no_window_one_jsonl_stream(detector, cameras, tmp_path):
             pressed.append(True)
             raise KeyboardInterrupt
 
-    result = run_live(detector, [c.url for c in cameras], window=False, jsonl=str(jsonl),
-                      pipeline_cfg=PipelineConfig(batch=2, open_timeout_s=3),
-                      live_cfg=LiveConfig(), progress=stop_when_both_ran)
+    settings = RunSettings(pipeline=PipelineConfig(batch=2, open_timeout_s=3), live=LiveConfig())
+    result = run_live(detector, [c.url for c in cameras], settings, window=False,
+                      jsonl=str(jsonl), progress=stop_when_both_ran)
     stats = result.stats
     assert stats.stopped_by == "interrupt" and len(stats.sources) == 2
     records = [json.loads(line) for line in jsonl.read_text().splitlines()]
@@ -69,10 +70,10 @@ def test_two_cameras_one_window_a_tile_each_q_quits_all(detector, cameras, tmp_p
             screen.typed.append("s")
             screen.typed.append("q")
 
-    result = run_live(detector, [c.url for c in cameras], window=True, display=screen,
-                      pipeline_cfg=PipelineConfig(batch=2, open_timeout_s=3),
-                      live_cfg=LiveConfig(snapshot_dir=str(tmp_path / "snaps")),
-                      progress=press_q_when_both_shown)
+    settings = RunSettings(pipeline=PipelineConfig(batch=2, open_timeout_s=3),
+                           live=LiveConfig(snapshot_dir=str(tmp_path / "snaps")))
+    result = run_live(detector, [c.url for c in cameras], settings, window=True,
+                      display=screen, progress=press_q_when_both_shown)
     assert result.stats.stopped_by == "sink" and screen.closed
     frame = shown_tiles[0]
     assert frame.shape == (360, 1280, 3)  # two 640x360 tiles side by side

@@ -1,4 +1,5 @@
-"""The threaded pipeline: order, batching, gate, live drop policy, errors, stop requests.
+"""The threaded engine on one source (`run_job`): order, batching, gate, live drop
+policy, errors, stop requests.
 
 These use a small deterministic in-test `Detector` (cheap, and it records its batches);
 the end-to-end runs with the real bundle are in test_annotate.py.
@@ -14,8 +15,9 @@ import pytest
 from core.errors import UserError
 from realtime.batching import shrink
 from realtime.config import PipelineConfig
+from realtime.engine.job import Job, JobSource, run_job
 from realtime.engine.lanes import Lane
-from realtime.pipeline import PipelineError, run_pipeline
+from realtime.engine.streams import PipelineError
 from tests.fixtures.engine import (
     BrightnessDetector,
     ListSink,
@@ -27,7 +29,8 @@ from tests.fixtures.engine import (
 def run(source, detector, sinks, **kw):
     mode = kw.pop("mode", "file")
     gate = kw.pop("gate", None)
-    return run_pipeline(source, detector, sinks, PipelineConfig(**kw), mode=mode, gate=gate)
+    return run_job(Job(detector, [JobSource(source, outputs=sinks, gate=gate)], policy=mode,
+                       pipeline_cfg=PipelineConfig(**kw)))
 
 
 def test_file_mode_is_lossless_ordered_and_equals_a_sequential_run():

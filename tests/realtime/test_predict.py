@@ -12,9 +12,10 @@ import pytest
 
 from core.errors import UserError
 from lookout.cli import main
-from realtime.config import DetectorConfig
+from realtime.config import DetectorConfig, PipelineConfig
 from realtime.detectors import load_detector
 from realtime.predict import predict_images
+from realtime.settings import RunSettings
 from tests.fixtures.models import expected_detections, make_blob_image
 
 
@@ -80,7 +81,8 @@ def test_batches_same_size_images(color_bundle, images, tmp_path):
     calls = []
     original = detector.detect
     detector.detect = lambda batch: calls.append([im.shape[:2] for im in batch]) or original(batch)
-    report = predict_images(detector, [str(p) for p in pictures], tmp_path / "o", batch=2)
+    report = predict_images(detector, [str(p) for p in pictures], tmp_path / "o",
+                            RunSettings(pipeline=PipelineConfig(batch=2)))
     assert calls == [[(96, 96)] * 2, [(120, 160)] * 2, [(96, 96)]]  # full groups first
     assert len(report.records) == 5 and not report.failed
 

@@ -217,3 +217,45 @@ def test_event_index_reads_only_complete_new_lines(tmp_path):
     index.refresh()
     assert index.get(first)["phases"][0][0] == "new" and len(index.events()) == 3
     writer.close()
+
+
+def test_the_cli_serves_until_sigterm(folder, tmp_path):
+    """``lookout serve`` as a person starts it: the page answers, SIGTERM stops it cleanly."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.fixtures.procs import finish
+
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(repo), "COLUMNS": "300"}
+    env.pop("LOOKOUT_SERVE_PASSWORD", None)
+    proc = subprocess.Popen([sys.executable, "-m", "lookout", "serve", str(folder[0]),
+                             "--bind", "127.0.0.1:0"], cwd=tmp_path, env=env,
+                            stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        line = ""
+        while "page on" not in line:
+            line = proc.stderr.readline()
+            assert line, "lookout serve ended before listening"
+        url = re.search(r"page on (http://[\d.]+:\d+)", line).group(1)
+        assert Client(url).get("/api/events").json()["total"] == 3
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        finish(proc, 30)
+    assert proc.returncode == 0
+
+
+def test_watch_serve_elsewhere_without_a_password_is_refused_before_the_model(tmp_path, capsys,
+                                                                             monkeypatch):
+    from lookout.cli import main
+
+    monkeypatch.delenv("LOOKOUT_SERVE_PASSWORD", raising=False)
+    code = main(["watch", str(tmp_path / "no-model.tflite"), "--source", "0",
+                 "--events", str(tmp_path / "events"), "--serve", "0.0.0.0:8080"])
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and len(err.splitlines()) == 1
+    assert "listening on 0.0.0.0 needs a password" in err
+    assert not (tmp_path / "events").exists()  # refused before anything was opened

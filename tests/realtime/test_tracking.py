@@ -20,7 +20,7 @@ from realtime.tracking.config import (
 )
 from realtime.tracking.counting import Counter
 from realtime.tracking.iou import IoUTracker
-from realtime.tracking.step import TrackStep
+from realtime.tracking.setup import Tracking
 from realtime.tracking.tracker import build_tracker
 from tests.fixtures.tracks import Mover, id_switches, sequence
 
@@ -223,8 +223,8 @@ def test_each_source_has_its_own_tracker_state(tmp_path):
     steps = crossing(seed=2)
     a, b = Collect(), Collect()
     cfg = TrackConfig(zones=[ZoneConfig(points=[[0, 0], [0.5, 0], [0.5, 1], [0, 1]])])
-    step_a = TrackStep([a], cfg, 0.5, FPS, tmp_path / "a.json")
-    step_b = TrackStep([b], cfg, 0.5, FPS, tmp_path / "b.json")
+    step_a = Tracking(cfg, 0.5).step([a], FPS, tmp_path / "a.json")[0]
+    step_b = Tracking(cfg, 0.5).step([b], FPS, tmp_path / "b.json")[0]
     feed(step_a, steps, "a")
     feed(step_b, steps[:30], "b")
     step_a.close()
@@ -242,7 +242,7 @@ def test_smoothing_calms_jittery_boxes_and_is_off_by_default():
 
     def jitter(smooth):
         out = Collect()
-        feed(TrackStep([out], TrackConfig(smooth=smooth, min_hits=1), 0.5, FPS), steps)
+        feed(Tracking(TrackConfig(smooth=smooth, min_hits=1), 0.5).step([out], FPS)[0], steps)
         widths = np.array([r.detections.xyxy[0, 2] - r.detections.xyxy[0, 0]
                            for r in out.results])
         return float(np.std(np.diff(widths))), out
@@ -259,7 +259,7 @@ def test_trails_follow_shown_tracks_and_draw():
     out = Collect()
     cfg = TrackConfig(trails=True, trail_length=5,
                       lines=[LineConfig(name="door", points=[[0, 0.5], [1, 0.5]])])
-    feed(TrackStep([out], cfg, 0.5, FPS), crossing(seed=2)[:20])
+    feed(Tracking(cfg, 0.5).step([out], FPS)[0], crossing(seed=2)[:20])
     view = out.results[-1].tracking
     assert sorted(tid for tid, _, _ in view.trails) == [1, 2]
     assert all(len(pts) == 5 for _, _, pts in view.trails)
@@ -320,7 +320,7 @@ def test_the_live_window_shows_ids_lines_and_trails(tmp_path):
     board, seen = DisplayBoard(), Collect()
     window = LiveWindow(board, "t", tmp_path, display=ScreenDouble())
     cfg = TrackConfig(trails=True, lines=[LineConfig(name="door", points=[[0, 0.5], [1, 0.5]])])
-    feed(TrackStep([BoardSink(board), seen], cfg, 0.5, FPS), crossing(seed=2)[:12])
+    feed(Tracking(cfg, 0.5).step([BoardSink(board), seen], FPS)[0], crossing(seed=2)[:12])
     window.tick()  # the main thread shows the newest result
     window.handle_key("s")
     last = seen.results[-1]

@@ -12,9 +12,10 @@ import time
 import pytest
 
 from realtime.config import PipelineConfig
+from realtime.watch.cameras import Camera, camera_name
 from realtime.watch.config import WatchRuleConfig
 from realtime.watch.events import read_events
-from realtime.watch.runner import Camera, camera_name, run_watch
+from realtime.watch.runner import run_watch
 from tests.fixtures.doorbell import Visit, write_doorbell_clip
 from tests.fixtures.webhook import WebhookServer, free_port
 from tests.realtime.test_watch_e2e import by_id, watch_config

@@ -1,4 +1,4 @@
-"""The watch engine split in two: a pure visit tracker (no files, no clock of its own)
+"""The watch sink split in two: a pure visit tracker (no files, no clock of its own)
 and a recorder thread that writes; a slow disk slows only the recorder."""
 
 from __future__ import annotations
@@ -8,14 +8,14 @@ import time
 
 from realtime.frames import Frame, FrameResult
 from realtime.watch.config import WatchConfig, WatchRuleConfig
-from realtime.watch.engine import WatchEngine
 from realtime.watch.events import read_events
 from realtime.watch.rules import compile_rules
+from realtime.watch.sink import WatchSink
 from realtime.watch.snapshots import SnapshotStore
 from realtime.watch.visits import VisitTracker
 from tests.fixtures.doorbell import Visit, doorbell_frames
 from tests.fixtures.models import LABELS
-from tests.realtime.test_watch_engine import numpy_detector
+from tests.realtime.test_watch_sink import numpy_detector
 
 FPS = 10
 RULE = WatchRuleConfig(labels=["red"], end_after_s=2.0, cooldown_s=5.0)
@@ -63,16 +63,16 @@ def test_a_slow_disk_slows_the_recorder_not_the_tracker(tmp_path, monkeypatch):
 
     monkeypatch.setattr(SnapshotStore, "save", slow_save)
     cfg = WatchConfig(events_dir=str(tmp_path / "ev"))
-    engine = WatchEngine(compile_rules([RULE], LABELS), cfg, camera="front")
+    sink = WatchSink(compile_rules([RULE], LABELS), cfg, camera="front")
     spent = 0.0
     frames = list(doorbell_frames((Visit(1.0, 2.0), Visit(11.0, 1.5)), seconds=16))
     for i, rgb in enumerate(frames):
         result = FrameResult(Frame("c", i, i / FPS, rgb), numpy_detector(rgb))
         t0 = time.monotonic()
-        engine.write(result)
+        sink.write(result)
         spent += time.monotonic() - t0
     assert spent < 1.5  # the 4+ seconds of snapshot writing happened elsewhere
-    engine.close()  # waits for the recorder: nothing is lost
+    sink.close()  # waits for the recorder: nothing is lost
     records = read_events(tmp_path / "ev" / "events.jsonl")
     assert [r["phase"] for r in records if r["phase"] != "update"] == ["new", "end", "new", "end"]
     assert all(r["camera"] == "front" for r in records)

@@ -17,7 +17,7 @@ from core.progress import report as report_progress
 from realtime.detectors.base import Detector
 from realtime.inputs import IMAGE_SUFFIXES
 from realtime.predict import read_rgb
-from training.labeling.voc_writer import VocObject, voc_xml
+from realtime.review.voc import VocObject, voc_xml
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The watch engine fed frames directly (numpy twin of the colour-blob model, no TF):
+"""The watch sink fed frames directly (numpy twin of the colour-blob model, no TF):
 events per visit, timing, best snapshot, cooldown, one event per visit, clips, retention."""
 
 from __future__ import annotations
@@ -15,11 +15,12 @@ import pytest
 from core.errors import UserError
 from realtime.detections import Detections
 from realtime.frames import Frame, FrameResult
+from realtime.tracking.setup import Tracking
 from realtime.watch.config import WatchConfig, WatchRuleConfig
-from realtime.watch.engine import WatchEngine
 from realtime.watch.events import read_events
 from realtime.watch.motion import MotionGate
 from realtime.watch.rules import compile_rules
+from realtime.watch.sink import WatchSink
 from realtime.watch.snapshots import SnapshotStore
 from realtime.watch.spool import Spool
 from tests.fixtures.doorbell import Visit, doorbell_frames
@@ -37,22 +38,22 @@ def numpy_detector(rgb: np.ndarray) -> Detections:
                       [d["class_id"] for d in found], [d["label"] for d in found])
 
 
-def run_engine(tmp_path, frames, rule_kw=None, gate=True, detect=None, **cfg_kw):
-    """Feed ``frames`` (10 fps) through a WatchEngine; ``detect(rgb, index)`` defaults to
+def run_sink(tmp_path, frames, rule_kw=None, gate=True, detect=None, **cfg_kw):
+    """Feed ``frames`` (10 fps) through a WatchSink; ``detect(rgb, index)`` defaults to
     the numpy colour-blob detector."""
     cfg = WatchConfig(events_dir=str(tmp_path / "events"), **cfg_kw)
     rule = WatchRuleConfig(**{"labels": ["red"], "end_after_s": 2.0, "cooldown_s": 5.0,
                               **(rule_kw or {})})
     motion = MotionGate(cfg.motion) if gate else None
-    engine = WatchEngine(compile_rules([rule], LABELS), cfg, gate=motion)
+    sink = WatchSink(compile_rules([rule], LABELS), cfg, gate=motion)
     for i, rgb in enumerate(frames):
         frame = Frame("clip", i, i / FPS, rgb)
         run = motion(frame) if motion else True
         found = (detect(rgb, i) if detect else numpy_detector(rgb)) if run else Detections.empty()
-        engine.write(FrameResult(frame, found, run))
-    engine.close()
+        sink.write(FrameResult(frame, found, run))
+    sink.close()
     records = read_events(tmp_path / "events" / "events.jsonl")
-    return engine, records
+    return sink, records
 
 
 def events_of(records):
@@ -65,9 +66,9 @@ def events_of(records):
 
 def test_two_visits_make_exactly_two_events_with_accurate_times(tmp_path):
     visits = (Visit(3.0, 4.0), Visit(14.0, 3.0))
-    engine, records = run_engine(tmp_path, doorbell_frames(visits, seconds=22))
+    sink, records = run_sink(tmp_path, doorbell_frames(visits, seconds=22))
     events = events_of(records)
-    assert len(events) == 2 and engine.events == 2
+    assert len(events) == 2 and sink.events == 2
     for visit, phases in zip(visits, events.values(), strict=True):
         new, end = phases["new"], phases["end"]
         assert abs(new["start"] - visit.enter) <= TOLERANCE_S
@@ -82,7 +83,7 @@ def test_two_visits_make_exactly_two_events_with_accurate_times(tmp_path):
         assert boxed.shape == clean.shape == (120, 160, 3)
         assert np.abs(boxed.astype(int) - clean).max() > 100  # boxes drawn on one only
     # the detector ran on a minority of frames: walking in/out plus ~1 re-check a second
-    assert engine.detector_runs < 0.4 * engine.frames
+    assert sink.detector_runs < 0.4 * sink.frames
 
 
 def test_every_phase_is_logged_before_it_is_spooled(tmp_path):
@@ -97,20 +98,20 @@ def test_every_phase_is_logged_before_it_is_spooled(tmp_path):
         seen_at_spool_time.append(spooled <= logged)
 
     rule = WatchRuleConfig(labels=["red"], end_after_s=2.0, cooldown_s=5.0)
-    engine = WatchEngine(compile_rules([rule], LABELS), cfg, spool=spool,
+    sink = WatchSink(compile_rules([rule], LABELS), cfg, spool=spool,
                          notifiers=["webhook", "console"], on_spooled=on_spooled)
     for i, rgb in enumerate(doorbell_frames(seconds=22)):
-        engine.write(FrameResult(Frame("c", i, i / FPS, rgb), numpy_detector(rgb)))
-    engine.close()
+        sink.write(FrameResult(Frame("c", i, i / FPS, rgb), numpy_detector(rgb)))
+    sink.close()
     assert seen_at_spool_time == [True] * 4  # 2 events x (new, end)
     assert spool.counts()["pending"] == 8  # x 2 notifiers; updates are not notified
 
 
 def test_cooldown_keeps_a_quick_return_from_alerting_again(tmp_path):
     visits = (Visit(1.0, 2.0), Visit(7.0, 2.0))  # back 2 s after leaving; cooldown 5 s
-    engine, records = run_engine(tmp_path, doorbell_frames(visits, seconds=12))
-    assert len(events_of(records)) == 1 and engine.suppressed == 1
-    engine, records = run_engine(tmp_path / "b", doorbell_frames(visits, seconds=12),
+    sink, records = run_sink(tmp_path, doorbell_frames(visits, seconds=12))
+    assert len(events_of(records)) == 1 and sink.suppressed == 1
+    sink, records = run_sink(tmp_path / "b", doorbell_frames(visits, seconds=12),
                                  rule_kw={"cooldown_s": 1.0})
     assert len(events_of(records)) == 2
 
@@ -127,29 +128,29 @@ def test_two_objects_at_once_are_one_visit(tmp_path):
         return Detections(boxes, [0.9] * len(boxes), [1] * len(boxes), ["red"] * len(boxes))
 
     frames = [np.zeros((120, 160, 3), np.uint8)] * 120
-    engine, records = run_engine(tmp_path, frames, gate=False, detect=detect)
-    assert len(engine.tracker.tracks) == 0 and engine.events == 1
+    sink, records = run_sink(tmp_path, frames, gate=False, detect=detect)
+    assert len(sink.tracker.tracks) == 0 and sink.events == 1
     (phases,) = events_of(records).values()
     assert phases["new"]["start"] == 1.0 and phases["end"]["end"] == 7.9
 
 
 def test_zone_excludes_objects_outside_it(tmp_path):
     # the object's feet are at y=114 of 120: a zone in the top half never sees it
-    engine, records = run_engine(tmp_path, doorbell_frames(seconds=12),
+    sink, records = run_sink(tmp_path, doorbell_frames(seconds=12),
                                  rule_kw={"zones": [[[0, 0], [1, 0], [1, 0.5], [0, 0.5]]]})
-    assert records == [] and engine.events == 0
+    assert records == [] and sink.events == 0
 
 
 def test_stop_mid_visit_ends_the_event_as_stopped(tmp_path):
     frames = list(doorbell_frames((Visit(1.0, 30.0),), seconds=5))
-    _engine, records = run_engine(tmp_path, frames)
+    _sink, records = run_sink(tmp_path, frames)
     (phases,) = events_of(records).values()
     assert phases["end"]["end_reason"] == "stopped"
     assert phases["end"]["end"] >= 4.5  # still seen until the stop
 
 
 def test_clip_has_pre_roll_and_is_playable(tmp_path):
-    _engine, records = run_engine(tmp_path, doorbell_frames((Visit(3.0, 2.0),), seconds=9),
+    _sink, records = run_sink(tmp_path, doorbell_frames((Visit(3.0, 2.0),), seconds=9),
                                  clip=True, pre_roll_s=1.0)
     (phases,) = events_of(records).values()
     path = tmp_path / "events" / phases["end"]["clip"]
@@ -179,8 +180,8 @@ def test_snapshot_retention_by_count_and_age(tmp_path):
 
 
 def test_without_gate_the_detector_runs_on_every_frame(tmp_path):
-    engine, records = run_engine(tmp_path, doorbell_frames(seconds=12), gate=False)
-    assert engine.detector_runs == engine.frames == 120
+    sink, records = run_sink(tmp_path, doorbell_frames(seconds=12), gate=False)
+    assert sink.detector_runs == sink.frames == 120
     assert len(events_of(records)) == 1
 
 
@@ -200,10 +201,10 @@ def test_many_visits_leave_nothing_behind(tmp_path):
         return Detections([[x, 10, x + 20, 40]], [0.9], [1], ["red"])
 
     frames = [np.zeros((60, 100, 3), np.uint8)] * 1800
-    engine, records = run_engine(tmp_path, frames, rule_kw={"cooldown_s": 0.0}, gate=False,
+    sink, records = run_sink(tmp_path, frames, rule_kw={"cooldown_s": 0.0}, gate=False,
                                  detect=detect, snapshot_keep=5)
-    assert engine.events == 30 and len(events_of(records)) == 30
-    assert not engine.watches and not engine.tracker.tracks and not engine.open
+    assert sink.events == 30 and len(events_of(records)) == 30
+    assert not sink.watches and not sink.tracker.tracks and not sink.open
     assert len(list((tmp_path / "events" / "snapshots").iterdir())) <= 2 * 6
 
 
@@ -218,15 +219,15 @@ def test_rules_can_require_a_line_crossing_or_a_zone(tmp_path):
 
     def run(rule_kw, feet_y, x=80, name="r"):
         rule = WatchRuleConfig(labels=["red"], end_after_s=1.0, cooldown_s=0.0, **rule_kw)
-        engine = WatchEngine(compile_rules([rule], LABELS, places=track),
-                             WatchConfig(events_dir=str(tmp_path / name)), track=track, fps=FPS)
+        sink = WatchSink(compile_rules([rule], LABELS, places=track),
+                             WatchConfig(events_dir=str(tmp_path / name)), tracking=Tracking(track), fps=FPS)
         for i, y in enumerate(feet_y):
             frame = Frame("clip", i, i / FPS, np.zeros((120, 160, 3), np.uint8))
             dets = Detections([[x, y - 30, x + 20, y]], [0.9], [1], ["red"]) if y else \
                 Detections.empty()
-            engine.write(FrameResult(frame, dets))
-        engine.close()
-        return engine
+            sink.write(FrameResult(frame, dets))
+        sink.close()
+        return sink
 
     down = [40 + 3 * i for i in range(25)] + [0] * 20  # feet 40 -> 112: crosses y=60 inward
     up = [112 - 3 * i for i in range(25)] + [0] * 20

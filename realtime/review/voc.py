@@ -1,5 +1,9 @@
 """Pascal VOC XML written byte for byte as labelImg writes it, so labelImg opens it as its own.
 
+The one writer of labelImg XML: `lookout label` (training) and the review folder
+(`realtime.review.store`) both write through `voc_xml`, so a reviewed frame and a
+model-labelled one are the same file format down to the byte.
+
 labelImg (``libs/pascal_voc_io.py``) pretty-prints with tabs, no XML declaration, integer
 pixel corners with the minimum clamped to 1, ``truncated`` = 1 for a box touching the
 right/bottom edge (or at 1), and ``verified="yes"`` on the root only once a person has
@@ -10,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
 
@@ -72,3 +77,29 @@ def voc_xml(image: Path, width: int, height: int, depth: int, objects: list[VocO
         ]
     lines.append("</annotation>")
     return "\n".join(lines) + "\n"
+
+
+def read_objects(xml: str | bytes) -> list[VocObject]:
+    """The boxes of a VOC annotation (as labelImg or `voc_xml` wrote it; a person may have
+    edited it since). Only what the review folder needs to show it again; datasets are
+    read by training's checked reader, which names every problem.
+
+    Raises:
+        ValueError: not XML, or an object without a name or a numeric box.
+    """
+    try:
+        root = ElementTree.fromstring(xml)
+    except ElementTree.ParseError as exc:
+        raise ValueError(f"malformed XML ({exc})") from None
+    objects = []
+    for obj in root.iter("object"):
+        label = (obj.findtext("name") or "").strip()
+        try:
+            coords = [float(obj.findtext(f"bndbox/{k}") or "")
+                      for k in ("xmin", "ymin", "xmax", "ymax")]
+        except ValueError:
+            raise ValueError(f"object {label!r} has no numeric bndbox") from None
+        if not label:
+            raise ValueError("an object without a <name>")
+        objects.append(VocObject(label, *coords))
+    return objects
