@@ -29,17 +29,22 @@ class JsonRecord:
     - ``FILE``: the file name inside its folder (``run.json``);
     - ``KINDS``: field → accepted JSON types (``float`` accepts integers too); ``None``
       is accepted for every field not in ``REQUIRED``;
-    - ``REQUIRED``: the fields a file must have.
+    - ``REQUIRED``: the fields a file must have;
+    - ``ORDER``: the fields written first, in this order (the order the file has always
+      had; the rest follow in declaration order).
     """
 
     FILE: ClassVar[str] = ""
     KINDS: ClassVar[dict[str, tuple[type, ...]]] = {}
     REQUIRED: ClassVar[tuple[str, ...]] = ()
-    _NOT_FIELDS: ClassVar[tuple[str, ...]] = ("extra", "source")
+    ORDER: ClassVar[tuple[str, ...]] = ()
+    _NOT_FIELDS: ClassVar[tuple[str, ...]] = ("extra", "source", "present")
 
-    # where it was read from (for messages); not written
+    # where it was read from (for messages) and the keys the file had; neither is written
     source: Path | None = dataclasses.field(default=None, kw_only=True, compare=False,
                                             repr=False)
+    present: frozenset[str] | None = dataclasses.field(default=None, kw_only=True,
+                                                       compare=False, repr=False)
 
     @classmethod
     def path(cls, folder: str | Path) -> Path:
@@ -61,18 +66,32 @@ class JsonRecord:
                                                       name in cls.REQUIRED, name, source),
                                        source)
         extra = {k: v for k, v in data.items() if k not in names}
-        return cls(**values, extra=extra, source=Path(source))
+        return cls(**values, extra=extra, source=Path(source), present=frozenset(data))
 
     @classmethod
     def convert(cls, name: str, value: Any, source: str | Path) -> Any:
         """Hook: turn a checked JSON value into the field's Python value."""
         return value
 
+    def encode(self, name: str, value: Any) -> Any:
+        """Hook: the JSON value of a field (the inverse of `convert`)."""
+        return value
+
     def to_dict(self) -> dict:
-        """The JSON object, fields in declaration order, unknown keys last."""
-        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-               if f.name not in self._NOT_FIELDS}
-        return {**out, **self.extra}
+        """The JSON object, fields in declaration order, unknown keys last. A record that
+        was read leaves out the fields its file did not have while they keep their
+        default (fields added by a later release), so reading and writing an older file
+        changes nothing."""
+        out = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name in self._NOT_FIELDS or (self.present is not None
+                                              and f.name not in self.present
+                                              and value == _default(f)):
+                continue
+            out[f.name] = self.encode(f.name, value)
+        head = {k: out.pop(k) for k in self.ORDER if k in out}
+        return {**head, **out, **self.extra}
 
     @classmethod
     def read(cls, folder: str | Path) -> Self:
@@ -102,6 +121,12 @@ class JsonRecord:
         path = self.path(folder)
         atomic_write_json(path, self.to_dict(), indent=2, default=str)
         return path
+
+
+def _default(f: dataclasses.Field) -> Any:
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return None if f.default is dataclasses.MISSING else f.default
 
 
 def _checked(value: Any, kinds: tuple[type, ...], required: bool, name: str,

@@ -70,6 +70,7 @@ class BundleMeta(JsonRecord):
         "export_check": (dict,), "anchors": (dict,), "training_data": (dict,),
         "evaluation": (dict,)}
     REQUIRED: ClassVar[tuple[str, ...]] = ("name", "architecture", "classes")
+    ORDER: ClassVar[tuple[str, ...]] = ("name", "architecture", "input_size", "classes")
 
     name: str
     architecture: str
@@ -107,14 +108,13 @@ class BundleMeta(JsonRecord):
                                 f"file names, got {value}")
         return value
 
+    def encode(self, name: str, value: Any) -> Any:
+        return {str(k): v for k, v in value.items()} if name == "classes" else value
+
     def to_dict(self) -> dict:
         out = super().to_dict()
-        # the order model.json has always had; classes keys as JSON strings
-        order = ("name", "architecture", "input_size", "classes")
-        out = {**{k: out[k] for k in order}, **{k: v for k, v in out.items() if k not in order}}
-        out["classes"] = {str(k): v for k, v in self.classes.items()}
         if self.evaluation is None:  # written by `lookout eval`, not by the export
-            del out["evaluation"]
+            out.pop("evaluation", None)
         return out
 
     @property

@@ -131,7 +131,7 @@ def retrain(bundle: str | Path, review_dir: str | Path, *, data: str | Path | No
     dataset = _combine(base, splits, names, work / "dataset")
     stage(1)
     settings = {**run.train, **(train_changes or {}), "init": str(run_dir.resolve()),
-                "steps": cfg.steps}
+                "steps": cfg.steps, "time": ""}  # retrain counts steps, not the run's budget
     train_cfg = TrainConfig(**settings)
     train(dataset, work / "run", train_cfg, evaluate_at_end=False, on_progress=on_progress,
           notify=notify)

@@ -30,9 +30,11 @@ class RunRecord(JsonRecord):
         train: the ``[train]`` settings used (`TrainConfig` as a dict; `train_config`).
         init: what ``--init`` restored (`training.init.prepare_init`), None for none.
         data_fit: what training read off the data (`training.fit.DataFit.as_dict`).
+        budget: what ``--time`` planned (`training.plan`), None without a time budget.
         status: ``training`` | ``interrupted`` | ``done``.
         resumed_from: the step a ``--resume`` started at; replicas: devices in sync.
         step, images_per_sec, loss, train_seconds: where the last session ended.
+        stopped_by: what ended it: ``steps`` | ``time`` (the budget) | ``interrupt``.
         lookout_run: the format's version (1).
         extra: keys this release does not know, written back unchanged.
     """
@@ -41,11 +43,13 @@ class RunRecord(JsonRecord):
     KINDS: ClassVar[dict[str, tuple[type, ...]]] = {
         "lookout_run": (int,), "model": (str,), "input_size": (int,), "num_classes": (int,),
         "classes": (dict,), "dataset": (str,), "train_images": (int,), "train": (dict,),
-        "init": (dict,), "data_fit": (dict,), "status": (str,), "resumed_from": (int,),
-        "replicas": (int,), "step": (int,), "images_per_sec": (float,),
+        "init": (dict,), "data_fit": (dict,), "budget": (dict,), "status": (str,),
+        "resumed_from": (int,), "replicas": (int,), "step": (int,), "images_per_sec": (float,),
         "loss": (float, str),  # a string in runs of releases that wrote numpy floats
-        "train_seconds": (float,)}
+        "train_seconds": (float,), "stopped_by": (str,)}
     REQUIRED: ClassVar[tuple[str, ...]] = ("model", "input_size", "dataset", "train")
+    ORDER: ClassVar[tuple[str, ...]] = ("lookout_run", "model", "input_size", "num_classes",
+                                        "classes", "dataset", "train_images", "train")
 
     model: str
     input_size: int
@@ -57,6 +61,7 @@ class RunRecord(JsonRecord):
     train_images: int | None = None
     init: dict | None = None
     data_fit: dict | None = None
+    budget: dict | None = None
     status: str = "training"
     resumed_from: int | None = None
     replicas: int | None = None
@@ -64,6 +69,7 @@ class RunRecord(JsonRecord):
     images_per_sec: float | None = None
     loss: float | None = None
     train_seconds: float | None = None
+    stopped_by: str | None = None
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -91,13 +97,8 @@ class RunRecord(JsonRecord):
                 raise UserError(f"{source}: 'loss' must be a number, got {value!r}") from None
         return value
 
-    def to_dict(self) -> dict:
-        out = super().to_dict()
-        order = ("lookout_run", "model", "input_size", "num_classes", "classes", "dataset",
-                 "train_images", "train")  # the order run.json has always had
-        out = {**{k: out[k] for k in order}, **{k: v for k, v in out.items() if k not in order}}
-        out["classes"] = {str(k): v for k, v in self.classes.items()}
-        return out
+    def encode(self, name: str, value: Any) -> Any:
+        return {str(k): v for k, v in value.items()} if name == "classes" else value
 
     def train_config(self, **changes: Any) -> TrainConfig:
         """The run's ``[train]`` settings (checked as when built), with ``changes``."""

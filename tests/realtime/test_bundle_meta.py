@@ -58,7 +58,10 @@ def test_previous_release_round_trips_byte_for_byte(tmp_path):
 def test_oldest_bundle_and_newer_keys_load(tmp_path):
     oldest = {k: PREVIOUS[k] for k in ("name", "architecture", "input_size", "classes")}
     write(tmp_path, {**oldest, "added_later": {"x": 1}})
+    before = (tmp_path / "model.json").read_text()
     meta = BundleMeta.read(tmp_path)
+    meta.write(tmp_path)  # fields it never had are not added
+    assert (tmp_path / "model.json").read_text() == before
     assert meta.files is None and meta.int8_ap50_drop() is None and not meta.small_objects
     assert meta.extra == {"added_later": {"x": 1}}
     meta.replace(evaluation={"formats": {}}).write(tmp_path)
@@ -102,3 +105,10 @@ def test_file_table(tmp_path):
     assert not is_bundle(tmp_path)
     (tmp_path / "saved_model").mkdir()
     assert is_bundle(tmp_path)
+
+
+def test_a_new_record_writes_every_field_but_evaluation(tmp_path):
+    BundleMeta(name="m", architecture="a", classes={1: "x"}, input_size=64).write(tmp_path)
+    data = json.loads((tmp_path / "model.json").read_text())
+    assert list(data)[:4] == ["name", "architecture", "input_size", "classes"]
+    assert data["classes"] == {"1": "x"} and data["int8"] is None and "evaluation" not in data

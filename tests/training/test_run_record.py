@@ -41,13 +41,14 @@ def test_previous_release_round_trips_byte_for_byte(tmp_path):
 
 def test_a_run_still_training_and_newer_keys(tmp_path):
     first = {k: PREVIOUS[k] for k in list(PREVIOUS)[:11]}  # what train writes before step 1
-    write(tmp_path, {**first, "status": "training", "budget": {"time": "30m"},
+    write(tmp_path, {**first, "status": "training", "added_later": {"x": 1},
                      "loss": "1.25"})  # a numpy float written as a string once
     run = RunRecord.read(tmp_path)
-    assert run.step is None and run.loss == 1.25 and run.extra == {"budget": {"time": "30m"}}
-    run.replace(status="done", step=4).write(tmp_path)
+    assert run.step is None and run.loss == 1.25 and run.extra == {"added_later": {"x": 1}}
+    run.replace(status="done", step=4, stopped_by="steps").write(tmp_path)
     again = json.loads((tmp_path / "run.json").read_text())
-    assert again["budget"] == {"time": "30m"} and again["status"] == "done"
+    assert again["added_later"] == {"x": 1} and again["status"] == "done"
+    assert again["stopped_by"] == "steps" and "budget" not in again  # None, not in the file
 
 
 @pytest.mark.parametrize(("change", "message"), [
