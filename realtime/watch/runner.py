@@ -328,7 +328,10 @@ class WatchRun:
             return None
         from realtime.serve.server import PageServer
 
-        return PageServer(self.root, serve, live=self.live)
+        model = self.model if isinstance(self.model, str | Path) else None
+        review = getattr(self.settings, "review", None)  # lookout's Config has [review]
+        return PageServer(self.root, serve, live=self.live, model=model,
+                          review_dir=review.folder(self.root) if review is not None else None)
 
     # ------------------------------------------------------------------ reading
 
