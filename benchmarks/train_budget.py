@@ -23,8 +23,9 @@ def _params(data_dir: Path, model: str, size: int, min_level: int, batch: int):
     from training.anchors import AnchorChoice
     from training.config import TrainConfig
     from training.data import load_dataset
+    from training.experiment import build_experiment
     from training.fit import DataFit
-    from training.presets import PRESETS, build_experiment
+    from training.presets import PRESETS
 
     data = load_dataset(data_dir)
     levels = PRESETS[model].levels
@@ -91,13 +92,13 @@ class _Stepper:
 
 def budget(args, tmp: Path) -> None:
     """Previous defaults against the new ones, equal --time, scratch and checkpoint."""
-    import json
 
     from bench_train import _raccoon_data, _score, _tutorial
     from small_objects import build_mosaic_dataset
 
     from training.budget import parse_duration
     from training.config import TrainConfig
+    from training.run_record import RunRecord
 
     seconds = parse_duration(args.time, "--time")
     mosaics = build_mosaic_dataset(_tutorial("raccoon"), tmp, grid=args.grid, canvas=args.canvas)
@@ -123,7 +124,7 @@ def budget(args, tmp: Path) -> None:
                     info, lines, took = _timed_run(data_dir, run, dataclasses.replace(
                         cfg, init=init), tmp, checkpoint, None if name == "new" else seconds)
                     coco = _score(run, data_dir)[0]
-                    size = json.loads((run / "run.json").read_text())["input_size"]
+                    size = RunRecord.read(run).input_size
                     rows.append((set_name, start, name, repeat, size, info.step, took, coco))
                     print(f"[{set_name} / {start} / {name} / run {repeat + 1}] {size} px, "
                           f"{info.step} steps in {took:.0f} s: AP {coco['AP']:.3f} "
