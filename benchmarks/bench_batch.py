@@ -6,7 +6,7 @@ equal parallelism):
 
 - clips: ``lookout batch DIR --draw`` over N clips against ``lookout annotate`` run once
   per clip (a shell loop: one process, one model load per clip), and against the floor:
-  `annotate` called N times in one process on one loaded model (no engine at all).
+  `annotate` called N times in one process on one loaded model (no Ray at all).
 - images: ``lookout batch DIR --draw`` over M images against one ``lookout predict DIR``
   (predict already runs its images one after the other through one model); both again on
   one image, which is their start-up, so the marginal cost per image is
@@ -73,7 +73,7 @@ def make_inputs(work: Path, clips: int, frames: int, images: int) -> tuple[Path,
 
 
 def in_process_floor(model: Path, clips: list[Path], out: Path) -> float:
-    """`annotate` on every clip in this process, one model load: no engine, no start-up."""
+    """`annotate` on every clip in this process, one model load: no Ray, no start-up."""
     from realtime.annotate import AnnotateOutputs, annotate
     from realtime.detectors import load_detector
     from realtime.settings import RunSettings

@@ -79,9 +79,25 @@ def main(argv: list[str] | None = None) -> int:
         _sigterm_like_ctrl_c()
     try:
         return _main(argv)
+    except Exception as exc:
+        if not _caused_by_interrupt(exc):
+            raise
+        print("interrupted", file=sys.stderr)  # e.g. Ctrl+C inside a native module's
+        return 130                              # import: "ImportError: initialization failed"
     except KeyboardInterrupt:  # before the verb started, or after it ended
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _caused_by_interrupt(exc: BaseException | None) -> bool:
+    """Whether a KeyboardInterrupt is in ``exc``'s chain of causes."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _main(argv: list[str] | None) -> int:

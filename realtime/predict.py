@@ -43,7 +43,7 @@ class PredictReport:
     out_dir: Path
     records: list[dict] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
-    detector: str = ""  # which model file and engine ran (`Detector.describe()`)
+    detector: str = ""  # which model file and runtime ran (`Detector.describe()`)
 
     @property
     def detections(self) -> int:

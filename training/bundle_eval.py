@@ -23,9 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import UserError
-from core.fileio import atomic_write_json
 from core.progress import OnProgress, report
+from realtime.bundle import BUNDLE_FILES, LABEL_MAP_FILE, BundleMeta, bundle_file
 from realtime.labelmap import read_label_map
+from training.run_record import RunRecord
 
 FORMATS = ("saved_model", "frozen_graph", "tflite", "int8")  # rows, in this order
 DEFAULT_FORMATS = ("saved_model", "tflite", "int8")  # the frozen graph = the SavedModel
@@ -46,38 +47,33 @@ def evaluate_bundle(bundle: str | Path, data: list[str | Path] | None = None, *,
         data: TFRecord files (default: the test split of the bundle's training run).
         on_progress: gets a report per image (task ``eval FORMAT``).
     """
-    from realtime.detectors.loader import BUNDLE_FILES
-
     bundle = Path(bundle)
-    meta_path = bundle / "model.json"
-    if not meta_path.is_file():
-        raise UserError(f"{bundle}: not a model bundle (no model.json)")
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    names = read_label_map(bundle / "label_map.pbtxt")
+    if not BundleMeta.path(bundle).is_file():
+        raise UserError(f"{bundle}: not a model bundle (no {BundleMeta.FILE})")
+    meta = BundleMeta.read(bundle)
+    names = read_label_map(bundle / LABEL_MAP_FILE)
     paths = _test_records(bundle, meta, data)
     truth, images = load_truth(paths)
-    present = [f for f in formats if (bundle / BUNDLE_FILES[f][0]).exists()]
+    present = [f for f in formats if bundle_file(bundle, f).exists()]
     data = [str(p) for p in paths]
-    before = meta.get("evaluation") or {}
+    before = meta.evaluation or {}
     same_data = before.get("data") == data
-    meta["evaluation"] = {**(before if same_data else {}), "data": data, "images": len(images),
-                          "tiles": _evaluate_tiles(bundle, meta, truth, images, names,
-                                                   on_progress)}
-    atomic_write_json(meta_path, meta, indent=2)  # tile = auto reads it below
+    tiles = _evaluate_tiles(bundle, meta, truth, images, names, on_progress)
+    meta = meta.replace(evaluation={**(before if same_data else {}), "data": data,
+                                    "images": len(images), "tiles": tiles})
+    meta.write(bundle)  # tile = auto reads it below
     results = {}
     for name in present:
         results[name] = _evaluate_format(bundle, name, tile, truth, images, names, on_progress)
     if same_data:  # same test set: keep the rows not re-evaluated now
         results = {**before.get("formats", {}), **results}
     results = {f: results[f] for f in FORMATS if f in results}
-    evaluation = {"data": data, "images": len(images), "tiles": meta["evaluation"]["tiles"],
-                  "formats": results}
+    evaluation = {"data": data, "images": len(images), "tiles": tiles, "formats": results}
     if ("tflite" in results and "int8" in results
             and results["tflite"].get("tile") == results["int8"].get("tile")):
         evaluation["int8_ap50_drop"] = round(results["tflite"]["AP50"]
                                              - results["int8"]["AP50"], 4)
-    meta["evaluation"] = evaluation
-    atomic_write_json(meta_path, meta, indent=2)
+    meta.replace(evaluation=evaluation).write(bundle)
     return evaluation
 
 
@@ -87,7 +83,6 @@ def _evaluate_format(bundle: Path, name: str, tile: str | int, truth: list,
     """One row: ``name``'s file through the runtime with ``tile``, and its metrics."""
     from realtime.config import DetectorConfig
     from realtime.detectors import load_detector
-    from realtime.detectors.loader import BUNDLE_FILES
     from realtime.detectors.tiling import TiledDetector
 
     cfg = DetectorConfig(score=MIN_SCORE, max_det=100, bundle_format=name, workers=1, tile=tile)
@@ -97,19 +92,18 @@ def _evaluate_format(bundle: Path, name: str, tile: str | int, truth: list,
     finally:
         detector.close()
     tiled = detector.tile if isinstance(detector, TiledDetector) else "off"
-    return {"file": BUNDLE_FILES[name][0], **row, "tile": tiled}
+    return {"file": BUNDLE_FILES[name], **row, "tile": tiled}
 
 
-def _evaluate_tiles(bundle: Path, meta: dict, truth: list, images: list[np.ndarray],
+def _evaluate_tiles(bundle: Path, meta: BundleMeta, truth: list, images: list[np.ndarray],
                     names: dict[int, str], on_progress: OnProgress | None) -> dict:
     """The fastest float file whole and tiled as ``tile = auto`` would (module doc)."""
     from realtime.config import DetectorConfig
     from realtime.detectors import load_detector
-    from realtime.detectors.loader import BUNDLE_FILES
     from realtime.detectors.tiling import AUTO_FACTOR, TILE_MARGIN, TiledDetector
 
-    size = meta.get("input_size")
-    fmt = "tflite" if (bundle / BUNDLE_FILES["tflite"][0]).is_file() else "saved_model"
+    size = meta.input_size
+    fmt = "tflite" if bundle_file(bundle, "tflite").is_file() else "saved_model"
     record = {"format": fmt, "tile": size, "min_frame": None, "frames_tiled": 0,
               "margin": TILE_MARGIN}
     if not (isinstance(size, int) and size > 0):
@@ -131,18 +125,15 @@ def _evaluate_tiles(bundle: Path, meta: dict, truth: list, images: list[np.ndarr
     return {**record, "whole": whole, "tiled": tiles}
 
 
-def _test_records(bundle: Path, meta: dict, data) -> list[Path]:
+def _test_records(bundle: Path, meta: BundleMeta, data) -> list[Path]:
     if data:
         paths = [Path(p) for p in data]
     else:
-        run_dir = Path(meta.get("training_run") or "")
-        dataset_json = None
-        if (run_dir / "run.json").is_file():
-            run = json.loads((run_dir / "run.json").read_text())
-            dataset_json = Path(run.get("dataset", "")) / "dataset.json"
+        run = RunRecord.read_if_present(meta.training_run) if meta.training_run else None
+        dataset_json = Path(run.dataset) / "dataset.json" if run else None
         if dataset_json is None or not dataset_json.is_file():
             raise UserError(f"{bundle}: its training run's dataset is not here "
-                            f"({meta.get('training_run')}); pass --data RECORDS")
+                            f"({meta.training_run}); pass --data RECORDS")
         split = json.loads(dataset_json.read_text())["splits"].get("test")
         if not split:
             raise UserError(f"{dataset_json}: no test split; pass --data RECORDS")

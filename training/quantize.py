@@ -19,8 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from training.run_record import RunRecord
 
-def representative_images(run: dict, size: int, limit: int,
+
+def representative_images(run: RunRecord, size: int, limit: int,
                           split: str = "train") -> list[np.ndarray]:
     """Up to ``limit`` images of the run's ``split`` records, letterboxed to ``size``."""
     from PIL import Image
@@ -28,7 +30,7 @@ def representative_images(run: dict, size: int, limit: int,
     from realtime.detectors.tflite import letterbox
     from training.datasets.records import iter_records
 
-    meta_path = Path(run.get("dataset", "")) / "dataset.json"
+    meta_path = Path(run.dataset) / "dataset.json"
     if not meta_path.is_file():
         return []
     meta = json.loads(meta_path.read_text())

@@ -30,7 +30,7 @@ def detection_graph(run_dir: str | Path, checkpoint: str):
     from official.vision.ops import preprocess_ops
     from official.vision.serving.detection import DetectionModule
 
-    from training.export import EXPORT_SCORE_THRESHOLD
+    from realtime.bundle import EXPORT_SCORE_THRESHOLD
 
     generator = load_params(run_dir).task.model.detection_generator
     # Per class (regular NMS) like Model Garden's v2 NMS, with its IoU and detection cap.

@@ -113,8 +113,9 @@ def run_settings(args: argparse.Namespace, config: Config, verb: str) -> RunSett
         annotate=override(config.annotate, crf=flags.crf, preset=flags.preset, audio=audio),
         live=override(config.live, snapshot_dir=flags.snapshot_dir),
         watch=watch_config(flags, config),
-        serve=config.serve,
-        counts=flags.counts)
+        serve=override(config.serve, bind=flags.serve),
+        counts=flags.counts,
+        review=config.review)
 
 
 class _Given:

@@ -24,14 +24,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, help="output folder (on a cluster: shared)")
     parser.add_argument("--draw", action="store_true",
                         help="also write annotated images and annotated .mp4 clips")
-    engine = parser.add_argument_group("engine (Ray)")
-    engine.add_argument("--ray-address", default=None, metavar="ADDR",
+    ray = parser.add_argument_group("Ray")
+    ray.add_argument("--ray-address", default=None, metavar="ADDR",
                         help="run on this Ray cluster: auto, HOST:6379 or ray://HOST:10001 "
                              "(default: a private local Ray instance)")
-    engine.add_argument("--parallel", type=int, default=0, metavar="N",
+    ray.add_argument("--parallel", type=int, default=0, metavar="N",
                         help="workers, each with its own model copy (0 = one per cluster "
                              "node; 1 locally)")
-    engine.add_argument("--gpus-per-worker", type=float, default=0.0, metavar="G",
+    ray.add_argument("--gpus-per-worker", type=float, default=0.0, metavar="G",
                         help="GPUs Ray reserves for each worker (e.g. 1, or 0.5 to share)")
     add_model_flags(parser, "batch")
     add_track_args(parser, counts_default=None)
@@ -50,13 +50,12 @@ def run(args: argparse.Namespace, config) -> int:
     )
 
     from realtime.batch import BatchSettings, run_batch
-    from realtime.batch.ray_engine import EngineOptions
+    from realtime.batch.ray_runner import RayOptions
 
-    engine = EngineOptions(address=args.ray_address, parallel=max(0, args.parallel),
-                           batch=args.batch or BATCH, gpus_per_worker=args.gpus_per_worker,
-                           verbose=bool(getattr(args, "verbose", False)))
-    settings = BatchSettings(draw=args.draw, run=run_settings(args, config, "batch"),
-                             engine=engine)
+    ray = RayOptions(address=args.ray_address, parallel=max(0, args.parallel),
+                     batch=args.batch or BATCH, gpus_per_worker=args.gpus_per_worker,
+                     verbose=bool(getattr(args, "verbose", False)))
+    settings = BatchSettings(draw=args.draw, run=run_settings(args, config, "batch"), ray=ray)
     console = Console(stderr=True, highlight=False)
     console.print(f"model: {model_choice(args.model, settings.run.detector)}", soft_wrap=True)
     columns = (TextColumn("[bold]batch[/]"), BarColumn(), MofNCompleteColumn(),
@@ -68,10 +67,10 @@ def run(args: argparse.Namespace, config) -> int:
     console.print(f"[green]done[/]: {len(report.images)} image(s), {report.detections} "
                   f"detection(s), {len(report.clips)} clip(s) on {report.workers} worker(s) "
                   f"in {report.seconds:.1f} s → {report.out_dir}")
-    if not args.ray_address and report.engine_seconds > report.seconds / 4:
-        console.print(f"[dim]starting and stopping Ray took {report.engine_seconds:.1f} of "
+    if not args.ray_address and report.ray_seconds > report.seconds / 4:
+        console.print(f"[dim]starting and stopping Ray took {report.ray_seconds:.1f} of "
                       f"{report.seconds:.1f} s: for a job this small, lookout predict and "
-                      "lookout annotate are faster (no engine to start)[/]", soft_wrap=True)
+                      "lookout annotate are faster (no Ray to start)[/]", soft_wrap=True)
     for clip in report.clips:
         if clip.get("warning"):
             console.print(f"[yellow]warning[/] {escape(clip['file'])}: {escape(clip['warning'])}", soft_wrap=True)

@@ -36,9 +36,10 @@ def run(args: argparse.Namespace, config: Config) -> int:
     from rich.table import Table
 
     from lookout.progress import Bars
+    from realtime.bundle import BundleMeta
     from training.evaluate import evaluate
 
-    if (Path(args.run_dir) / "model.json").is_file():
+    if BundleMeta.path(args.run_dir).is_file():
         return run_bundle(args, config)
     with Bars() as bars:
         metrics = evaluate(args.run_dir, args.data, checkpoint=args.checkpoint, on_progress=bars)

@@ -54,18 +54,17 @@ def run(args: argparse.Namespace, config: Config) -> int:
 
 def summary_lines(bundle, config: Config) -> list[str]:
     """What the export's checks and evaluation found, and what `auto` will run."""
-    import json
-
     from lookout.commands.eval import evaluation_lines
+    from realtime.bundle import BundleMeta
 
-    meta = json.loads((bundle / "model.json").read_text(encoding="utf-8"))
+    meta = BundleMeta.read(bundle)
     lines = []
-    if agreement := (meta.get("tflite") or {}).get("agreement_with_saved_model"):
+    if agreement := (meta.tflite or {}).get("agreement_with_saved_model"):
         lines.append(f"model.tflite agreement with the SavedModel: "
                      f"{describe_agreement(agreement)}")
-    if summary := (meta.get("int8") or {}).get("summary"):
+    if summary := meta.int8_summary:
         lines.append(f"int8 agreement with model.tflite: {summary}")
-    evaluation = meta.get("evaluation") or {}
+    evaluation = meta.evaluation or {}
     if "skipped" in evaluation:
         lines.append(f"not evaluated: {evaluation['skipped']}")
     elif evaluation:

@@ -41,6 +41,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="flow policy (default: live for cameras and streams)")
     parser.add_argument("--drain", type=float, default=30.0, metavar="S",
                         help="at the end, wait this long for pending deliveries (default 30)")
+    parser.add_argument("--serve", metavar="[HOST:]PORT",
+                        help="also serve the events page with live camera tiles here "
+                             "(serve.bind; not loopback: needs a password, see lookout serve)")
     parser.add_argument("--replay", nargs="+", metavar="CLIP",
                         help="run these recorded clips (an event's clips/ID.mp4, or the "
                              "camera's recordings) through the rules and model in file mode, "
@@ -90,7 +93,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
         return 0 if result.pending == 0 else 3
     name = args.config or DEFAULT_CONFIG
     if args.replay:
-        return run_replay(args, config, name)
+        return run_replay(args, config, settings, name)
     if not args.model or (args.source is None and not config.cameras):
         raise UserError("watch: give MODEL and --source, or [[cameras]] in the config "
                         "(or --deliver-only --events DIR)")
@@ -122,20 +125,21 @@ def run(args: argparse.Namespace, config: Config) -> int:
     return 1 if stats and stats.errors and len(stats.errors) == len(stats.sources) else 0
 
 
-def run_replay(args: argparse.Namespace, config: Config, name: str) -> int:
-    """``--replay CLIPS --truth DIR``: the clips through the rules, scored against reviews."""
+def run_replay(args: argparse.Namespace, config: Config, settings, name: str) -> int:
+    """``--replay CLIPS --truth DIR``: the clips through the rules, scored against reviews
+    (``settings``: the run's, as a live watch gets them)."""
     from realtime.watch.replay import replay
     from realtime.watch.rules import parse_alert_flag
 
     if not args.model:
         raise UserError("watch --replay: give MODEL")
-    truth = args.truth or config.review.folder(config.watch.events_dir)
+    truth = args.truth or config.review.folder(settings.watch.events_dir)
     rules, where = (([parse_alert_flag(a) for a in args.alert], "--alert") if args.alert
                     else (None, f"{name}: watch.rules"))
     bar = FileProgress()
     try:
         # the replay's events go to a temporary folder: --events names the real one
-        result = replay(args.model, args.replay, config, truth, rules=rules, rules_where=where,
+        result = replay(args.model, args.replay, settings, truth, rules=rules, rules_where=where,
                         progress=bar)
     finally:
         bar.close()

@@ -1,4 +1,4 @@
-"""`run_batch`: plan the inputs into image and clip elements, run them on the engine,
+"""`run_batch`: plan the inputs into image and clip elements, run them on Ray,
 write ``detections.jsonl`` and report what failed.
 
 Outputs in ``out_dir``: ``detections.jsonl`` (one line per image, the fields of a
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from core.errors import UserError
 from core.fileio import atomic_write_text
-from realtime.batch.ray_engine import EngineOptions, RayEngine
+from realtime.batch.ray_runner import RayOptions, RayRunner
 from realtime.batch.work import WorkerSpec
 from realtime.inputs import IMAGE_SUFFIXES, VIDEO_SUFFIXES, expand_inputs, unique_names
 from realtime.predict import output_names
@@ -30,11 +30,11 @@ DETECTIONS = "detections.jsonl"
 @dataclass(frozen=True)
 class BatchSettings:
     """What to run and how: ``run`` is what ``predict`` and ``annotate`` get (clips are
-    tracked and counted as annotate does), ``engine`` where it runs."""
+    tracked and counted as annotate does), ``ray`` where it runs."""
 
     draw: bool = False
     run: RunSettings = field(default_factory=RunSettings)
-    engine: EngineOptions = field(default_factory=EngineOptions)
+    ray: RayOptions = field(default_factory=RayOptions)
 
 
 @dataclass
@@ -47,7 +47,7 @@ class BatchReport:
     failed: list[tuple[str, str]] = field(default_factory=list)
     workers: int = 0
     seconds: float = 0.0
-    engine_seconds: float = 0.0  # of ``seconds``: starting (or joining) and stopping Ray
+    ray_seconds: float = 0.0  # of ``seconds``: starting (or joining) and stopping Ray
 
     @property
     def detections(self) -> int:
@@ -72,7 +72,7 @@ def clip_stems(clips: list[str]) -> list[str]:
 def run_batch(model: str | Path, inputs: list[str], out_dir: str | Path,
               settings: BatchSettings | None = None,
               on_item: Callable[[int, int], None] | None = None) -> BatchReport:
-    """Run ``model`` over every image and clip of ``inputs`` on the engine.
+    """Run ``model`` over every image and clip of ``inputs`` on Ray.
 
     Args:
         model: anything `load_detector` opens; loaded once per worker.
@@ -97,7 +97,7 @@ def run_batch(model: str | Path, inputs: list[str], out_dir: str | Path,
     out.mkdir(parents=True, exist_ok=True)
 
     spec = WorkerSpec(model=str(Path(model).resolve()), out_dir=str(out.resolve()),
-                      cwd=os.getcwd(), draw=settings.draw, batch=settings.engine.batch,
+                      cwd=os.getcwd(), draw=settings.draw, batch=settings.ray.batch,
                       settings=settings.run)
     image_elements = list(zip(range(len(images)), images, output_names(
         [Path(f) for f in images]), strict=True))
@@ -115,10 +115,10 @@ def run_batch(model: str | Path, inputs: list[str], out_dir: str | Path,
             on_item(len(results), total)
 
     report = BatchReport(out, failed=list(problems))
-    with RayEngine(settings.engine) as engine:
-        report.workers = engine.workers()
-        engine.run(spec, image_elements, clip_elements, collect)
-    report.engine_seconds = engine.fixed_seconds
+    with RayRunner(settings.ray) as ray:
+        report.workers = ray.workers()
+        ray.run(spec, image_elements, clip_elements, collect)
+    report.ray_seconds = ray.fixed_seconds
     for index in sorted(results):
         result = results[index]
         if "error" in result:

@@ -1,10 +1,10 @@
-"""What a batch worker does with its elements, with no engine in sight.
+"""What a batch worker does with its elements, with no Ray in sight.
 
 A worker is a callable class: the constructor loads the model once (through
 `load_detector`, so every format lookout runs works, and Keras never loads it), and each
 call takes a batch of elements as columns (``{"index": [...], "file": [...], ...}``) and
 returns ``{"index": [...], "result": [json, ...]}``. A result is JSON text so it crosses
-any engine's serializer unchanged: ``{"file", "record"}`` for an image (the fields of a
+any runner's serializer unchanged: ``{"file", "record"}`` for an image (the fields of a
 ``detections.json`` entry), ``{"file", "outputs", "frames"}`` for a clip, or
 ``{"file", "error"}`` when that file failed (``"fatal": true`` when the model itself
 could not be loaded, which no other file can fix).
@@ -37,7 +37,7 @@ class WorkerSpec:
 
 class _Worker:
     def __init__(self, spec: WorkerSpec) -> None:
-        # A worker process of the engine starts bare: keep TensorFlow's C++ log quiet.
+        # A Ray worker process starts bare: keep TensorFlow's C++ log quiet.
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         if spec.cwd and Path(spec.cwd).is_dir():  # an actor owns its process: safe to chdir
             os.chdir(spec.cwd)

@@ -44,7 +44,7 @@ class TFLiteDetector(BatchDetector):
     interpreters (default one per core) of ``cfg.threads`` threads each (default: an
     equal share of the cores)."""
 
-    engine = "LiteRT/XNNPACK"
+    runtime = "LiteRT/XNNPACK"
 
     def __init__(self, path: Path, names: dict[int, str], labels_source: str,
                  cfg: DetectorConfig, kind: str = "tflite") -> None:

@@ -16,7 +16,6 @@ It knows nothing of the pipeline: annotate, live, watch and predict get it throu
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import UserError
+from realtime.bundle import BundleMeta
 from realtime.detections import Detections
 from realtime.detectors.base import Detector
 
@@ -219,8 +219,7 @@ def with_tiling(detector: Detector, model: Path, spec: str | int, max_det: int =
     if choice == "off":
         return detector
     if choice == "auto":
-        meta = _model_json(model)
-        size, why = auto_tiles(meta)
+        size, why = auto_tiles(_bundle_meta(model))
         if size is None:
             return detector
         tiled = TiledDetector(detector, size, min_frame=int(AUTO_FACTOR * size), max_det=max_det)
@@ -229,26 +228,27 @@ def with_tiling(detector: Detector, model: Path, spec: str | int, max_det: int =
     return TiledDetector(detector, choice, max_det=max_det)
 
 
-def auto_tiles(meta: dict) -> tuple[int | None, str]:
+def auto_tiles(meta: BundleMeta | None) -> tuple[int | None, str]:
     """``(tile size or None, why)`` for ``tile = auto`` from a bundle's ``model.json``:
-    tiles at the input size when ``evaluation.tiles`` shows they won by `TILE_MARGIN`."""
-    size = meta.get("input_size")
-    record = (meta.get("evaluation") or {}).get("tiles") or {}
+    tiles at the input size when its evaluation shows they won by `TILE_MARGIN`."""
+    size = meta.input_size if meta else None
     if not (isinstance(size, int) and size > 0):
         return None, "auto: no input size in model.json"
-    try:
-        gain = float(record["tiled"]["AP50"]) - float(record["whole"]["AP50"])
-    except (KeyError, TypeError, ValueError):
+    gain = meta.tiles_ap50_gain()
+    if gain is None:
         return None, "auto: tiles were never evaluated on this bundle (`lookout eval BUNDLE`)"
-    if round(gain, 6) >= TILE_MARGIN:
+    if gain >= TILE_MARGIN:
         return size, f"auto: tiles won {gain:+.3f} AP50 on the test split (margin {TILE_MARGIN})"
     return None, f"auto: tiles won {gain:+.3f} AP50 on the test split, under {TILE_MARGIN}"
 
 
-def _model_json(model: Path) -> dict:
+def _bundle_meta(model: Path) -> BundleMeta | None:
+    """The ``model.json`` of a bundle folder, or of the folder of a model file; None when
+    there is none (or, beside a model file, when it is some other tool's model.json)."""
     path = Path(model)
-    path = path / "model.json" if path.is_dir() else path.parent / "model.json"
+    if path.is_dir():
+        return BundleMeta.read_if_present(path)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
+        return BundleMeta.read_if_present(path.parent)
+    except UserError:
+        return None

@@ -12,8 +12,10 @@ From Python::
     run_job(Job("models/raccoon", [JobSource("a.mp4", on_result=on_prediction),
                                    JobSource("rtsp://cam/stream", on_result=on_prediction)]))
 
-``annotate``, ``live``, ``watch`` and ``predict`` only describe a `Job` (their sources,
+``annotate``, ``live``, ``predict`` and batch's clips only describe a `Job` (their sources,
 outputs and policy) and hand it here; none of them opens or closes anything itself.
+``watch`` first opens its own parts (events folder, spool, notifiers, the model: see
+`realtime.watch.runner.WatchRun`) and hands the loaded model here.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from realtime.tracking.config import TrackConfig
 from realtime.tracking.setup import Tracking
 from realtime.watch.camera import camera_from_source
 from realtime.watch.config import WatchConfig, WatchMotionConfig, WatchRuleConfig
+from realtime.watch.live import LatestFrame
 from realtime.watch.motion import MotionGate
 from realtime.watch.recorder import EventRecorder
 from realtime.watch.rules import Rule, compile_rules
@@ -97,13 +98,15 @@ class CameraWatch:
         self.motion = MotionGate(self.cfg.motion)
         self.source: Source | None = None  # opened in start() when it is the only camera
         self.sink: WatchSink | None = None
+        self.latest = LatestFrame()  # its newest frame, for the page's live tile
 
     def outputs(self, recorder: EventRecorder, tracking: Tracking) -> Callable:
         """Builds the camera's sink once it is open (its tracker needs the fps)."""
         def build(source: Source) -> list[WatchSink]:
             self.sink = WatchSink(self.rules, self.cfg, camera=self.camera.name,
                                   recorder=recorder, gate=self.motion, tracking=tracking,
-                                  fps=source.fps, counts_path=self.counts_path)
+                                  fps=source.fps, counts_path=self.counts_path,
+                                  latest=self.latest)
             log.info("%s: watching %s with %d rule(s)", self.camera.name, source.describe(),
                      len(self.rules))
             return [self.sink]

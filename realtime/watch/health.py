@@ -83,5 +83,6 @@ def _camera(cur: dict, prev: dict, dt: float) -> str:
 
 
 def _run(cur: dict) -> str:
+    model = f", model {cur['model']}" if cur.get("model") else ""
     return (f"events {cur['events']} ({cur['open']} open), deliveries pending "
-            f"{cur['pending']}, rss {rss_mb():.0f} MiB")
+            f"{cur['pending']}, rss {rss_mb():.0f} MiB{model}")

@@ -6,11 +6,13 @@ opened yet). Its `start()` opens, in order:
 1. the events folder;
 2. the spool (with recovery of what the last run logged but never spooled), the
    notifiers and their deliveries, the event recorder and the health line;
-3. the model (each camera's rules checked against its labels, once);
+3. the model (each camera's rules checked against its labels, once); a bundle is
+   watched and a promoted one switched to between batches (`realtime.watch.reload`);
 4. the cameras: a lone camera is opened now, so a bad path fails before anything runs;
    several open in their own readers, a camera that is down retried there;
-5. the server, when one is given (an object with ``start()``/``stop()``, e.g. the
-   events page of ``watch --serve``).
+5. the server, when one is given (an object with ``start()``/``stop()``), or the
+   events page with live tiles when ``[serve] bind`` is set (``watch --serve``): built
+   (bind and password checked) with the run, listening only now.
 
 `run()` runs one job: each camera's frames pass its own motion gate, the shared detector,
 then its own `WatchSink` (built once its camera is open, with its compiled rules and the
@@ -29,13 +31,14 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, Self
+from typing import TYPE_CHECKING, Protocol, Self
 
 from core.errors import UserError
 from realtime.config import DetectorConfig, PipelineConfig
 from realtime.detectors.base import Detector
 from realtime.engine.job import Job, JobSource, run_job
 from realtime.engine.stats import JobStats
+from realtime.serve.config import ServeConfig
 from realtime.sources import open_source
 from realtime.tracking.config import TrackConfig
 from realtime.tracking.setup import Tracking
@@ -44,11 +47,16 @@ from realtime.watch.cameras import Camera, CameraWatch, name_cameras
 from realtime.watch.config import WatchConfig, WatchRuleConfig
 from realtime.watch.delivery import Deliverer
 from realtime.watch.health import HealthReporter
-from realtime.watch.notifiers import Notifier, build_notifiers, routes
+from realtime.watch.live import WatchLive
+from realtime.watch.notifiers import build_notifiers
+from realtime.watch.notify_base import Notifier, routes
 from realtime.watch.recorder import EventRecorder
 from realtime.watch.recovery import recover
 from realtime.watch.rules import rules_for_model
 from realtime.watch.spool import Spool
+
+if TYPE_CHECKING:
+    from realtime.watch.reload import HotModel
 
 log = logging.getLogger("lookout.watch")
 
@@ -68,6 +76,7 @@ class WatchSettings(Protocol):
     detector: DetectorConfig
     pipeline: PipelineConfig
     track: TrackConfig
+    serve: ServeConfig
 
 
 @dataclass
@@ -85,7 +94,7 @@ def deliver_pending(config: WatchSettings, drain_s: float = 30.0) -> WatchResult
     """Only deliver what the spool holds (after recovery), then stop: no model, no source."""
     cfg = config.watch
     root = Path(cfg.events_dir)
-    notifiers = build_notifiers(cfg, page_url=_public_url(config))
+    notifiers = build_notifiers(cfg, page_url=config.serve.public_url)
     spool = Spool(root / "spool.sqlite")
     started: list[Notifier] = []
     try:
@@ -101,7 +110,7 @@ def deliver_pending(config: WatchSettings, drain_s: float = 30.0) -> WatchResult
         spool.close()
 
 
-def run_watch(model: str | Path | Detector, source_spec: str | None, config: WatchSettings, *,
+def run_watch(model: str | Path | Detector | HotModel, source_spec: str | None, config: WatchSettings, *,
               cameras: list[Camera] | None = None, rules: list[WatchRuleConfig] | None = None,
               rules_where: str = "watch.rules", config_name: str = "config.toml",
               mode: str | None = None, drain_s: float = 30.0, progress=None,
@@ -110,7 +119,9 @@ def run_watch(model: str | Path | Detector, source_spec: str | None, config: Wat
     ends, Ctrl+C or SIGTERM.
 
     Args:
-        model: a model path, or an already loaded `Detector` (left open).
+        model: a model path (a bundle is reloaded when `lookout retrain` promotes a new
+            one, see `realtime.watch.reload`), a `HotModel`, or a loaded `Detector` (left
+            open, never reloaded).
         config: the run's settings (`realtime.settings.RunSettings`, or lookout's root
             `Config`): ``watch``, ``detector``, ``pipeline``, ``track``.
         rules: the run's rule configs (default: ``config.watch.rules``); ``rules_where``
@@ -118,7 +129,8 @@ def run_watch(model: str | Path | Detector, source_spec: str | None, config: Wat
         config_name: the config file, named in errors about other ``[watch]`` values.
         mode: ``file`` | ``live`` (default: live for cameras and streams).
         drain_s: at the end, wait this long for pending deliveries.
-        server: started after the cameras and stopped before them (see `Server`).
+        server: started after the cameras and stopped before them (see `Server`);
+            default: the page when ``config.serve.bind`` is set.
     """
     if cameras is None:
         cameras = [Camera(str(source_spec))]
@@ -139,13 +151,12 @@ class WatchRun:
     """One watch run: `start`, `run`, `stop` (see the module's docstring for the steps).
     Building it only checks values: every camera's rules, motion and notifier tables."""
 
-    def __init__(self, model: str | Path | Detector, cameras: list[Camera],
+    def __init__(self, model: str | Path | Detector | HotModel, cameras: list[Camera],
                  settings: WatchSettings, *, rules: list[WatchRuleConfig] | None = None,
                  rules_where: str = "watch.rules", config_name: str = "config.toml",
                  mode: str | None = None, drain_s: float = 30.0,
                  server: Server | None = None) -> None:
         self.model, self.settings, self.mode, self.drain_s = model, settings, mode, drain_s
-        self.server = server
         self.cfg = settings.watch
         self.root = Path(self.cfg.events_dir)
         self.tracking = Tracking(settings.track, settings.detector.score)
@@ -156,7 +167,11 @@ class WatchRun:
             config_name, settings.track, self.tracking.counts_path(
                 default_counts, tag=slug(cam.name) if len(cameras) > 1 else None))
             for cam in cameras]
-        self.notifiers = build_notifiers(self.cfg, page_url=_public_url(settings))
+        self.notifiers = build_notifiers(self.cfg, page_url=settings.serve.public_url)
+        # what the page shows of the running cameras (their sinks swap one reference a frame)
+        self.live = WatchLive({c.camera.name: c.latest for c in self.cameras},
+                              self.camera_counters)
+        self.server = server if server is not None else self._page(settings.serve)
         self.stop_event = threading.Event()  # set: the run ends cleanly (SIGTERM)
         self.terminated = threading.Event()  # SIGTERM: drain deliveries only briefly
         # opened by start(), closed by stop()
@@ -166,6 +181,7 @@ class WatchRun:
         self.recorder: EventRecorder | None = None
         self.health: HealthReporter | None = None
         self.detector: Detector | None = None
+        self.hot = None  # the HotModel behind a model given as a path
         self.server_started = False
         self.stats: JobStats | None = None  # the running job's, for the health line
         self.delivered = self.pending = 0
@@ -175,18 +191,20 @@ class WatchRun:
     def start(self) -> Self:
         """Open the run's parts in order; `stop` closes whatever was opened, even when a
         step here failed."""
-        self._open_events_folder()
-        self._open_delivery()
-        self._load_model()
-        self._open_cameras()
-        self._start_server()
+        self._open_events_folder()  # 1. where everything of the run is written
+        self._open_delivery()  # 2. spool (+ recovery), notifiers, deliveries, recorder, health
+        self._load_model()  # 3. each camera's rules checked against its labels
+        self._open_cameras()  # 4. a lone camera now: a bad path fails before anything runs
+        self._start_server()  # 5. the optional `Server` (watch --serve's page), if given
         return self
 
     def stop(self) -> None:
         """Close what `start` opened, in reverse; every step runs, the first error is
         raised at the end."""
-        _each(self._stop_server, self._close_cameras, self._release_model,
-              self._close_delivery)
+        _each(self._stop_server,  # 5. the optional server
+              self._close_cameras,  # 4. cameras the job never took
+              self._release_model,  # 3. (a model given loaded stays open)
+              self._close_delivery)  # 2. recorder, deliveries drained, notifiers, spool
 
     def run(self, progress: Callable[[JobStats], None] | None = None) -> JobStats:
         """Run every camera until they end, Ctrl+C or `stop_event`; the job owns the
@@ -231,12 +249,16 @@ class WatchRun:
         self.health = HealthReporter(self.counters, self.cfg.health_every_s).start()
 
     def _load_model(self) -> None:
+        """A loaded `Detector` as given; a path through `HotModel`, which switches to a
+        promoted bundle between batches (a `HotModel` may be handed in as it is)."""
         if isinstance(self.model, Detector):
             self.detector = self.model
         else:
-            from realtime.detectors import load_detector
+            from realtime.watch.reload import HotModel
 
-            self.detector = load_detector(self.model, self.settings.detector)
+            self.hot = (self.model if isinstance(self.model, HotModel)
+                        else HotModel(self.model, self.settings.detector))
+            self.detector = self.hot.start()
         for cam in self.cameras:
             cam.rules = rules_for_model(cam.rule_configs, cam.rules, self.detector.names,
                                         cam.where)
@@ -268,7 +290,9 @@ class WatchRun:
 
     def _release_model(self) -> None:
         detector, self.detector = self.detector, None
-        if detector is not None and detector is not self.model:
+        if self.hot is not None:
+            self.hot.stop()
+        elif detector is not None and detector is not self.model:
             detector.close()
 
     def _close_delivery(self) -> None:
@@ -298,6 +322,17 @@ class WatchRun:
                 self.spool.close()
             self.health = self.recorder = self.deliverer = self.spool = None
 
+    def _page(self, serve: ServeConfig) -> Server | None:
+        """``watch --serve``: the events page with live tiles (None without a bind)."""
+        if not serve.bind:
+            return None
+        from realtime.serve.server import PageServer
+
+        model = self.model if isinstance(self.model, str | Path) else None
+        review = getattr(self.settings, "review", None)  # lookout's Config has [review]
+        return PageServer(self.root, serve, live=self.live, model=model,
+                          review_dir=review.folder(self.root) if review is not None else None)
+
     # ------------------------------------------------------------------ reading
 
     def camera_counters(self) -> dict[str, dict]:
@@ -312,6 +347,8 @@ class WatchRun:
         out = {"events": sum(c["events"] for c in cams.values()),
                "open": sum(c["open"] for c in cams.values()),
                "pending": self.spool.counts()["pending"] if self.spool is not None else 0}
+        if self.hot is not None:  # which model runs, as the health line and page say
+            out["model"] = self.hot.version
         if len(cams) == 1:
             return {**out, **next(iter(cams.values()))}
         return {**out, "cameras": cams}
@@ -338,12 +375,6 @@ def _each(*steps: Callable[[], None]) -> None:
                 log.exception("while stopping")
     if first is not None:
         raise first
-
-
-def _public_url(config: WatchSettings) -> str:
-    """``serve.public_url`` when the settings have a ``[serve]`` table (alerts link there)."""
-    serve = getattr(config, "serve", None)
-    return serve.public_url if serve is not None else ""
 
 
 def _start(notifiers: list[Notifier], started: list[Notifier]) -> None:

@@ -18,6 +18,7 @@ from core.fileio import atomic_write_text
 from realtime.frames import FrameResult
 from realtime.sinks.base import Sink
 from realtime.tracking.setup import Tracking
+from realtime.watch.live import LatestFrame
 from realtime.watch.motion import MotionGate
 from realtime.watch.recorder import EventRecorder
 from realtime.watch.rules import Rule
@@ -37,6 +38,7 @@ class WatchSink(Sink):
         tracking: the run's tracking builder (tracker settings, the lines and zones
             rules name); the visit tracker gets its tracker and counter from it.
         fps: the source's frame rate (the tracker's motion model step).
+        latest: where each result is left for the page's live tile (None: no page).
         counts_path: where the line and zone counts go at the end (default: the events
             folder's ``counts.json``).
     """
@@ -47,8 +49,9 @@ class WatchSink(Sink):
                  gate: MotionGate | None = None,
                  on_spooled: Callable[[], None] | None = None,
                  clock: Callable[[], float] = time.time, tracking: Tracking | None = None,
-                 fps: float = 0.0, counts_path: str | Path | None = None) -> None:
-        self.camera, self.gate, self.clock = camera, gate, clock
+                 fps: float = 0.0, counts_path: str | Path | None = None,
+                 latest: LatestFrame | None = None) -> None:
+        self.camera, self.gate, self.clock, self.latest = camera, gate, clock, latest
         self.counts_path = Path(counts_path or Path(cfg.events_dir) / "counts.json")
         self.visits = VisitTracker(rules, camera, cfg.edge_margin, clips=cfg.clip,
                                    tracking=tracking, fps=fps)
@@ -67,6 +70,8 @@ class WatchSink(Sink):
     counter = property(lambda self: self.visits.counter)
 
     def write(self, result: FrameResult) -> None:
+        if self.latest is not None:  # one reference swap: the page does the rest
+            self.latest.put(result)
         self.recorder.push_frame(self.camera, result.frame)
         self.recorder.submit(self.visits.update(result, self.clock()))
         if self.gate is not None:

@@ -78,6 +78,8 @@ VERB_CALLS = {
     "live": (["live", "m", "--no-window"], "realtime.live.run_live", 2),
     "watch": (["watch", "m", "--source", "c.mp4"], "realtime.watch.runner.run_watch", 2),
     "batch": (["batch", "m", "c.mp4", "--out", "o"], "realtime.batch.run_batch", 3),
+    "watch --replay": (["watch", "m", "--replay", "c.mp4", "--truth", "t"],
+                       "realtime.watch.replay.replay", 2),
 }
 
 

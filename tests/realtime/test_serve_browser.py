@@ -112,3 +112,48 @@ def test_another_address_asks_for_the_password(browser, tmp_path):
         cookie = browser.get_cookie("lookout_session")
         assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
     writer.close()
+
+
+def test_watch_serve_camera_tile_shows_the_live_picture(browser, tmp_path):
+    """A real watch run on a live MJPEG camera with the page inside it: the tile's
+    picture changes between two screenshots and its health says the camera is up."""
+    import threading
+
+    from realtime.serve.config import ServeConfig as Serve
+    from realtime.settings import RunSettings
+    from realtime.watch.cameras import Camera
+    from realtime.watch.config import WatchConfig, WatchDeliveryConfig, WatchRuleConfig
+    from realtime.watch.runner import WatchRun
+    from tests.fixtures.engine import BrightnessDetector
+    from tests.fixtures.media import MjpegServer
+
+    camera = MjpegServer(fps=10, width=320, height=240).start()
+    watch = WatchConfig(events_dir=str(tmp_path / "events"), health_every_s=3600,
+                        rules=[WatchRuleConfig(labels=["thing"])],
+                        delivery=WatchDeliveryConfig(console=False))
+    settings = RunSettings(watch=watch, serve=Serve(bind="127.0.0.1:0", live_fps=4, poll_s=0.5))
+    run = WatchRun(BrightnessDetector(), [Camera(camera.url, "porch")], settings, mode="live")
+    thread = threading.Thread(target=run.run)
+    run.start()
+    thread.start()
+    try:
+        browser.get(run.server.url + "/cameras")
+        tile = wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, '[data-camera="porch"]'))
+        img = tile.find_element(By.CSS_SELECTOR, "img.live")
+        wait(browser, lambda d: d.execute_script(
+            "return arguments[0].complete && arguments[0].naturalWidth", img) == 320)
+        health = tile.find_element(By.CSS_SELECTOR, ".health")
+        wait(browser, lambda d: "running" in health.text and " 0.0 fps" not in health.text)
+        first = img.screenshot_as_png
+        wait(browser, lambda d: img.screenshot_as_png != first)  # the picture moves
+        screenshot(browser, tmp_path, "cameras")
+        assert "reconnects 0" in health.text and "detector" in health.text
+        cameras = browser.execute_async_script(
+            "fetch('/api/cameras').then(r => r.json()).then(arguments[0])")
+        assert cameras["live"] and cameras["cameras"][0]["up"]
+    finally:
+        run.stop_event.set()
+        thread.join(30)
+        run.stop()
+        camera.close()
+    assert not thread.is_alive()

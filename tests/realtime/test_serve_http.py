@@ -217,3 +217,84 @@ def test_event_index_reads_only_complete_new_lines(tmp_path):
     index.refresh()
     assert index.get(first)["phases"][0][0] == "new" and len(index.events()) == 3
     writer.close()
+
+
+def test_the_cli_serves_until_sigterm(folder, tmp_path):
+    """``lookout serve`` as a person starts it: the page answers, SIGTERM stops it cleanly."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.fixtures.procs import finish
+
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(repo), "COLUMNS": "300"}
+    env.pop("LOOKOUT_SERVE_PASSWORD", None)
+    proc = subprocess.Popen([sys.executable, "-m", "lookout", "serve", str(folder[0]),
+                             "--bind", "127.0.0.1:0"], cwd=tmp_path, env=env,
+                            stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        line = ""
+        while "page on" not in line:
+            line = proc.stderr.readline()
+            assert line, "lookout serve ended before listening"
+        url = re.search(r"page on (http://[\d.]+:\d+)", line).group(1)
+        assert Client(url).get("/api/events").json()["total"] == 3
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        finish(proc, 30)
+    assert proc.returncode == 0
+
+
+def test_watch_serve_elsewhere_without_a_password_is_refused_before_the_model(tmp_path, capsys,
+                                                                             monkeypatch):
+    from lookout.cli import main
+
+    monkeypatch.delenv("LOOKOUT_SERVE_PASSWORD", raising=False)
+    code = main(["watch", str(tmp_path / "no-model.tflite"), "--source", "0",
+                 "--events", str(tmp_path / "events"), "--serve", "0.0.0.0:8080"])
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and len(err.splitlines()) == 1
+    assert "listening on 0.0.0.0 needs a password" in err
+    assert not (tmp_path / "events").exists()  # refused before anything was opened
+
+
+def test_hash_password_prints_a_hash_the_page_accepts(monkeypatch, capsys):
+    import getpass
+
+    from lookout.cli import main
+    from realtime.serve.security import Password, hash_problem
+
+    answers = iter(["tr0ub4dor&3", "tr0ub4dor&3"])
+    monkeypatch.setattr(getpass, "getpass", lambda prompt="": next(answers))
+    assert main(["serve", "--hash-password"]) == 0
+    hashed = capsys.readouterr().out.strip()
+    assert hash_problem(hashed) is None and "tr0ub4dor" not in hashed
+    password = Password(hashed, "serve.password_hash")
+    assert password.check("tr0ub4dor&3") and not password.check("tr0ub4dor&4")
+    assert ServeConfig(password_hash=hashed).password_hash == hashed
+    with pytest.raises(UserError, match="password_hash: not a hash"):
+        ServeConfig(password_hash="hunter2")
+
+
+@pytest.mark.parametrize("zone, day, bounds", [
+    ("Europe/Berlin", "2026-03-29", ("2026-03-28T23:00:00.000Z", "2026-03-29T22:00:00.000Z")),
+    ("America/New_York", "2026-11-01",
+     ("2026-11-01T04:00:00.000Z", "2026-11-02T05:00:00.000Z")),
+    ("UTC", "2026-12-05", ("2026-12-05T00:00:00.000Z", "2026-12-06T00:00:00.000Z")),
+])
+def test_a_day_filter_is_the_local_day_daylight_saving_included(monkeypatch, zone, day, bounds):
+    from realtime.serve.views import EventFilter
+
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        flt = EventFilter(day=day)
+        assert flt.bounds == bounds
+        assert flt.match({"started_at": bounds[0]})
+        assert not flt.match({"started_at": bounds[1]})
+    finally:
+        monkeypatch.undo()
+        time.tzset()

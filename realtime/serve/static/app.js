@@ -44,6 +44,8 @@
     }
     img.addEventListener("load", function () { next(wait); });
     img.addEventListener("error", function () { next(2000); });
+    // the first picture may have arrived (or failed: no frame yet) before this script ran
+    if (img.complete) { next(img.naturalWidth ? wait : 2000); }
   }
 
   function healthText(c) {

@@ -1,4 +1,4 @@
-"""The engine glue: map the `work` classes over a Ray Data dataset.
+"""The Ray glue: map the `work` classes over a Ray Data dataset.
 
 Ray Data, not Apache Beam: Beam 2.77 requires protobuf < 7 and pyarrow < 26, and next to
 TensorFlow 2.20 and tf-models-official 2.20 pip resolves it to protobuf 6.33 / pyarrow 25,
@@ -25,8 +25,8 @@ from realtime.batch.work import ClipWorker, ImageWorker, WorkerSpec
 
 
 @dataclass(frozen=True)
-class EngineOptions:
-    """How the engine runs: ``address`` None = a local Ray instance; ``parallel`` workers
+class RayOptions:
+    """How Ray runs: ``address`` None = a local Ray instance; ``parallel`` workers
     (each one model copy; 0 = one per node of the cluster, 1 locally)."""
 
     address: str | None = None
@@ -39,10 +39,10 @@ class EngineOptions:
 Element = tuple[int, str, str]  # (index, file, output name or stem)
 
 
-class RayEngine:
+class RayRunner:
     """Start (or join) Ray, run the element lists, stop. A context manager."""
 
-    def __init__(self, options: EngineOptions) -> None:
+    def __init__(self, options: RayOptions) -> None:
         self.options = options
         self._started = False
         self.fixed_seconds = 0.0  # starting (or joining) and stopping Ray: paid once a run
