@@ -136,7 +136,9 @@ def test_retrain_route_needs_csrf_and_a_model(folder, tmp_path):
         assert client.post("/api/retrain", headers=csrf).status == 404
     bundle = tmp_path / "door"
     bundle.mkdir()
-    (bundle / "model.json").write_text(json.dumps({"training_run": str(tmp_path / "gone")}))
+    (bundle / "model.json").write_text(json.dumps({
+        "name": "door", "architecture": "test", "classes": {"1": "red"},
+        "training_run": str(tmp_path / "gone")}))
     (bundle / "label_map.pbtxt").write_text("item { id: 1 name: 'red' }\n")
     server = page_server(root, model=bundle)
     with server as srv:

@@ -110,7 +110,9 @@ def test_review_an_event_in_the_browser(browser, tmp_path):
     bundle.mkdir()
     (bundle / "label_map.pbtxt").write_text("item { id: 1 name: 'red' }\n"
                                             "item { id: 2 name: 'blue' }\n")
-    (bundle / "model.json").write_text(json.dumps({"training_run": str(tmp_path / "gone")}))
+    (bundle / "model.json").write_text(json.dumps({
+        "name": "door", "architecture": "test", "classes": {"1": "red", "2": "blue"},
+        "training_run": str(tmp_path / "gone")}))
     folder = tmp_path / "events" / "review"
     with page_server(tmp_path / "events", ServeConfig(), model=bundle) as srv:
         root, canvas = open_event(browser, srv.url + f"/events/{event}")
