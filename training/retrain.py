@@ -31,6 +31,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,7 @@ from core.errors import UserError
 from core.fileio import atomic_write_json
 from core.progress import OnProgress, report
 from training.config import DatasetConfig, RetrainConfig, TrainConfig
+from training.progress import Interrupted
 from training.retrain_eval import ModelScore, decide, score_reviews
 
 STAGES = ("building the dataset", "training the candidate", "exporting the candidate",
@@ -80,7 +82,8 @@ def review_split(name: str, test_fraction: float) -> str:
 def retrain(bundle: str | Path, review_dir: str | Path, *, data: str | Path | None = None,
             work_dir: str | Path | None = None, cfg: RetrainConfig | None = None,
             train_changes: dict | None = None, on_progress: OnProgress | None = None,
-            notify: Callable[[str, bool], None] | None = None) -> RetrainResult:
+            notify: Callable[[str, bool], None] | None = None,
+            stop: threading.Event | None = None) -> RetrainResult:
     """Train a candidate for ``bundle`` on its data plus the reviews, compare, maybe promote.
 
     Args:
@@ -91,10 +94,23 @@ def retrain(bundle: str | Path, review_dir: str | Path, *, data: str | Path | No
         cfg: ``[retrain]`` (steps, margin, score, test_fraction).
         train_changes: ``[train]`` fields to change from the bundle's run (e.g. batch).
         notify: ``notify(text, warning)`` gets what training chose, as `train` says it.
+        stop: set it (from another thread, e.g. the page's "stop" button) to end the
+            retrain at the next progress report; nothing is promoted then.
 
     Raises:
-        UserError: not a bundle, its run or dataset is gone, no reviews, ...
+        UserError: not a bundle, its run or dataset is gone, no reviews, stopped, ...
     """
+    if stop is not None:
+        on_progress = _stoppable(on_progress, stop)
+    try:
+        return _retrain(bundle, review_dir, data, work_dir, cfg, train_changes, on_progress,
+                        notify)
+    except Interrupted:
+        raise UserError(f"retrain of {bundle} stopped; the current model stays") from None
+
+
+def _retrain(bundle, review_dir, data, work_dir, cfg, train_changes, on_progress,
+             notify) -> RetrainResult:
     from realtime.labelmap import read_label_map
     from realtime.review.store import ReviewStore
     from training.train import read_run, train
@@ -131,8 +147,9 @@ def retrain(bundle: str | Path, review_dir: str | Path, *, data: str | Path | No
     settings = {**run["train"], **(train_changes or {}), "init": str(run_dir.resolve()),
                 "steps": cfg.steps}
     train_cfg = TrainConfig(**settings)
-    train(dataset, work / "run", train_cfg, evaluate_at_end=False, on_progress=on_progress,
-          notify=notify)
+    if train(dataset, work / "run", train_cfg, evaluate_at_end=False, on_progress=on_progress,
+             notify=notify).interrupted:
+        raise Interrupted
     stage(2)
     from training.export import export_bundle
 
@@ -155,6 +172,18 @@ def retrain(bundle: str | Path, review_dir: str | Path, *, data: str | Path | No
     atomic_write_json(work / RECORD, result.as_dict(), indent=2)
     report(on_progress, "retrain", len(STAGES), len(STAGES), "done")
     return result
+
+
+def _stoppable(on_progress: OnProgress | None, stop: threading.Event) -> OnProgress:
+    """``on_progress`` that raises `Interrupted` once ``stop`` is set: training saves a
+    checkpoint and ends; the other steps end where they report."""
+    def report_or_stop(progress) -> None:
+        if on_progress is not None:
+            on_progress(progress)
+        if stop.is_set():
+            raise Interrupted
+
+    return report_or_stop
 
 
 def _base_dataset(run: dict, data, names: dict[int, str], work: Path,

@@ -174,3 +174,28 @@ def test_bad_input_is_one_line(bundle: Path, tmp_path: Path, make, message) -> N
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 1, (out, err)
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_stop_request_ends_it_and_keeps_the_current_model(bundle: Path, tmp_path: Path) -> None:
+    """What the page's stop button does: set the event; training ends at its next report."""
+    import threading
+
+    from core.errors import UserError
+
+    frame, boxes = _fruit_frame(min(p.stem for p in (datasets.require("fruit-nuts") / "test")
+                                    .glob("*.xml")))
+    event = "20261205T100000Z-abcdef"
+    events = make_events(tmp_path / "events", [(event, boxes[0][0], list(boxes[0][1]), frame)])
+    ReviewStore(events).save(event, "right", [ReviewBox(label, box) for label, box in boxes])
+    before = (bundle / "model.json").read_bytes()
+    stop = threading.Event()
+
+    def on_progress(p) -> None:
+        if p.task == "train":
+            stop.set()
+
+    with pytest.raises(UserError, match="stopped; the current model stays"):
+        retrain(bundle, events / "review", work_dir=tmp_path / "work",
+                cfg=RetrainConfig(steps=2), on_progress=on_progress, stop=stop)
+    assert (bundle / "model.json").read_bytes() == before
+    assert not bundle.with_name(bundle.name + ".prev").exists()
