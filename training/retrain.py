@@ -209,7 +209,7 @@ def _review_records(reviews: list, review_dir: Path, names: dict[int, str], work
                     test_fraction: float) -> dict[str, list]:
     """Build the reviewed frames into records, split by `review_split`; ``{split: reviews}``
     of the frames that went in (the records are under ``work/reviews-SPLIT``)."""
-    from training.datasets.build import build_dataset
+    from training.datasets.build import DatasetErrors, build_dataset
 
     groups: dict[str, list] = {"train": [], "test": []}
     for review in reviews:
@@ -223,8 +223,13 @@ def _review_records(reviews: list, review_dir: Path, names: dict[int, str], work
             for src in (review.image, review.xml):
                 _link_or_copy(src, folder / src.name)
         # every frame of this folder into the one split it belongs to
-        build_dataset(folder, work / f"reviews-{split}", DatasetConfig(test_fraction=0.0),
-                      label_map=names)
+        try:
+            build_dataset(folder, work / f"reviews-{split}", DatasetConfig(test_fraction=0.0),
+                          label_map=names)
+        except DatasetErrors as exc:  # name the review's own file, not the copy's
+            first = str(exc.report.errors[0]) if exc.report.errors else str(exc)
+            raise UserError(f"{review_dir}: a review the model cannot learn from: "
+                            f"{first.replace(str(folder), str(review_dir))}") from None
     return groups
 
 

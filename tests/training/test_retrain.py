@@ -199,3 +199,18 @@ def test_a_stop_request_ends_it_and_keeps_the_current_model(bundle: Path, tmp_pa
                 cfg=RetrainConfig(steps=2), on_progress=on_progress, stop=stop)
     assert (bundle / "model.json").read_bytes() == before
     assert not bundle.with_name(bundle.name + ".prev").exists()
+
+
+def test_a_review_with_a_label_the_model_lacks_is_one_line(bundle: Path, tmp_path: Path) -> None:
+    from core.errors import UserError
+    from tests.fixtures.models import make_blob_image
+
+    event = "20261205T100000Z-abcdef"
+    events = make_events(tmp_path / "events", [(event, "date", [1, 1, 9, 9],
+                                                make_blob_image(48, 64))])
+    ReviewStore(events).save(event, "wrong", [ReviewBox("cat", (2, 2, 30, 30))])
+    with pytest.raises(UserError) as err:
+        retrain(bundle, events / "review", work_dir=tmp_path / "work", cfg=RetrainConfig(steps=2))
+    text = str(err.value)
+    assert str(events / "review") in text and "'cat' is not in the label map" in text
+    assert "--skip-bad" not in text and len(text.splitlines()) == 1
