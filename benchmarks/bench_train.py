@@ -367,7 +367,8 @@ def small(args, tmp: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lookout bench train", description=__doc__.split("\n")[0])
     parser.add_argument("--mode", default="throughput",
-                        choices=["throughput", "sizes", "raccoon", "finetune", "small"])
+                        choices=["throughput", "sizes", "raccoon", "finetune", "small", "costs",
+                                 "budget"])
     parser.add_argument("--model", default="retinanet-mobilenetv2-fpn")
     parser.add_argument("--input-size", type=int, default=256)
     parser.add_argument("--batch", type=int, default=4)
@@ -384,11 +385,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pretrained", default=None,
                         help="finetune mode: the run used as pretrained weights (default: a "
                              "raccoon run of --minutes trained first)")
+    parser.add_argument("--time", default="15m", help="budget mode: training time per run")
+    parser.add_argument("--pairs", default="320/3,384/3,448/3,512/3,640/3,256/2,320/2,384/2,"
+                        "512/2", help="costs mode: SIZE/MIN_LEVEL pairs timed against 256/3")
+    parser.add_argument("--turns", type=int, default=5, help="costs mode: steps of each, in turns")
     parser.add_argument("--work-dir", default=None,
                         help="keep data and runs here (default: a temporary folder)")
     args = parser.parse_args(argv)
+    from train_budget import budget, costs
+
     modes = {"throughput": throughput, "sizes": sizes, "raccoon": raccoon,
-             "finetune": finetune, "small": small}
+             "finetune": finetune, "small": small, "costs": costs, "budget": budget}
     if args.work_dir:
         Path(args.work_dir).mkdir(parents=True, exist_ok=True)
         modes[args.mode](args, Path(args.work_dir))

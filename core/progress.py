@@ -14,21 +14,23 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Progress:
     """``done`` of ``total`` (None = unknown) for ``task`` (train, evaluate, export, ...);
-    ``note`` is a short human line (loss, the current stage, a speed)."""
+    ``note`` is a short human line (loss, the current stage, a speed); ``eta`` the
+    seconds left when the library knows better than a rate (a time budget, a probe)."""
 
     task: str
     done: float
     total: float | None = None
     note: str = ""
+    eta: float | None = None
 
 
 OnProgress = Callable[[Progress], None]
 
 
 def report(on_progress: OnProgress | None, task: str, done: float,
-           total: float | None = None, note: str = "") -> None:
+           total: float | None = None, note: str = "", eta: float | None = None) -> None:
     if on_progress is not None:
-        on_progress(Progress(task, done, total, note))
+        on_progress(Progress(task, done, total, note, eta))
 
 
 def counter(on_progress: OnProgress | None, task: str,

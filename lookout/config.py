@@ -58,7 +58,7 @@ class Config(Section):
     dataset: DatasetConfig = doc(DatasetConfig(), "[dataset]: lookout dataset check/build")
     train: TrainConfig = doc(TrainConfig(), "[train]: lookout train")
     detector: DetectorConfig = doc(DetectorConfig(), "[detector]: every command that runs a model")
-    pipeline: PipelineConfig = doc(PipelineConfig(), "[pipeline]: annotate, live, watch")
+    pipeline: PipelineConfig = doc(PipelineConfig(), "[pipeline]: annotate, live, watch, batch's clips")
     annotate: AnnotateConfig = doc(AnnotateConfig(), "[annotate]: lookout annotate")
     live: LiveConfig = doc(LiveConfig(), "[live]: lookout live")
     watch: WatchConfig = doc(WatchConfig(), "[watch]: lookout watch (doorbell mode)")
@@ -66,7 +66,7 @@ class Config(Section):
                                           "without --source, one model for all")
     demo: DemoConfig = doc(DemoConfig(), "[demo]: lookout demo (the whole path on sample data)")
     track: TrackConfig = doc(TrackConfig(), "[track]: track ids, counting lines and zones "
-                                            "(annotate, live, watch)")
+                                            "(annotate, live, watch, batch)")
     review: ReviewConfig = doc(ReviewConfig(), "[review]: the review folder (serve, retrain)")
     retrain: RetrainConfig = doc(RetrainConfig(), "[retrain]: lookout retrain (reviews → "
                                                   "candidate → compared → promoted or kept)")

@@ -73,9 +73,9 @@ class Mp4Writer:
         """Finish the file and rename it into place (nothing is written without frames)."""
         if self._writer is None:
             return
-        self._writer.close()  # ffmpeg writes the moov atom: the temp file is playable now
-        self._writer = None
+        writer, self._writer = self._writer, None
         try:
+            writer.close()  # ffmpeg writes the moov atom: the temp file is playable now
             from realtime.media import mux_audio
 
             if self.audio_from and mux_audio(self.tmp_video, self.audio_from, self.tmp_final,
@@ -83,7 +83,7 @@ class Mp4Writer:
                 os.replace(self.tmp_final, self.path)
             else:
                 os.replace(self.tmp_video, self.path)
-        finally:
+        finally:  # also when ffmpeg failed: no hidden half-file is left beside the target
             self._remove_temps()
 
     def abort(self) -> None:

@@ -7,6 +7,9 @@ import os
 import signal
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# `train.init = "auto"` (the default) would fetch COCO weights from the internet; tests
+# (and every `lookout` they start) stay offline: cache and loopback mirrors only.
+os.environ.setdefault("LOOKOUT_OFFLINE", "1")
 
 # A shell starts a background job (`make test &`) with SIGINT ignored, and every lookout
 # the tests start would inherit that and shrug off the Ctrl+C they send it. A handled

@@ -23,8 +23,13 @@ MATCH_IOU = 0.5  # Model Garden's RetinaNet parser: match_threshold
 DEFAULT_SIZE = 4.0  # official.vision.configs.retinanet.Anchor
 DEFAULT_SCALES = 3
 DEFAULT_RATIOS = (0.5, 1.0, 2.0)
-SEARCH_BOXES = 4000
-LOW_RECALL = 0.95  # below this at the preset's levels, a finer level is tried too  # boxes sampled for the search; the final recall uses all of them
+SEARCH_BOXES = 4000  # boxes sampled for the search; the final recall uses all of them
+LOW_RECALL = 0.95  # below this at the preset's levels, a finer level is tried too
+# Fitted anchors replace Model Garden's only for a clear recall gain: on a held-out set of
+# large objects, fitted anchors at recall 0.994 (defaults 0.981) scored AP50 0.855 against
+# the defaults' 0.913 (issue 23), so a gain of about 0.01 on boxes that already match is
+# not worth a change; a gain of 0.05 means one box in twenty more is learnt at all.
+FITTED_GAIN = 0.05
 
 
 @dataclass
@@ -123,7 +128,7 @@ def fit_anchors(stats: BoxStats, size: int, min_level: int, max_level: int, *,
     (recall first; then tighter starting boxes; then fewer anchors); ``finer`` lets it
     add level ``min_level - 1`` when boxes are too small for the preset's levels (not for
     backbones whose levels are fixed, like SpineNet). Model Garden's
-    defaults stay unless the fit's recall beats theirs by more than 0.005.
+    defaults stay unless the fit's recall beats theirs by `FITTED_GAIN`.
     """
     default = AnchorChoice(min_level=min_level, max_level=max_level, iou=iou)
     full_default = anchor_recall(stats, size, default, iou)[0]
@@ -146,7 +151,7 @@ def fit_anchors(stats: BoxStats, size: int, min_level: int, max_level: int, *,
             best = finer
     best.recall = anchor_recall(stats, size, best, iou)[0]
     best.default_recall = full_default
-    if best.recall <= full_default + 0.005:
+    if best.recall < full_default + FITTED_GAIN:
         default.recall = default.default_recall = full_default
         return default
     return best

@@ -68,7 +68,8 @@ class BoxStats:
         ds = tf.data.TFRecordDataset([str(p) for p in paths]).map(parse)
         for h, w, x0, y0, x1, y1 in ds.as_numpy_iterator():
             longs.append(max(h, w))
-            rows.extend(zip(x0 * w, y0 * h, x1 * w, y1 * h, [w] * len(x0), [h] * len(x0)))
+            rows.extend(zip(x0 * w, y0 * h, x1 * w, y1 * h, [w] * len(x0), [h] * len(x0),
+                            strict=True))
         return cls.from_boxes(rows, longs)
 
     def __len__(self) -> int:

@@ -53,11 +53,19 @@ class TrainConfig(Section):
                               "where a GPU trains)", ge=0)
     anchors: str = doc("auto", "auto (anchor size, ratios and scales fitted to the training "
                        "boxes) | default (Model Garden's)", choices=("auto", "default"))
-    steps: int = doc(2000, "training steps", ge=1)
+    time: str = doc("", "wall-clock training time, e.g. 30m, 2h, 90s: the run plans its "
+                    "steps, input size and levels for it and stops by the clock ('' = "
+                    "train.steps, or train.cpu_time on a CPU when steps is 0)")
+    cpu_time: str = doc("30m", "the budget on a CPU when neither time nor steps is given")
+    steps: int = doc(0, "training steps (0 = as many as the time allows; 2000 where a GPU "
+                        "trains with no time); with time, whichever is reached first ends "
+                        "the run", ge=0)
     batch: int = doc(8, "global batch size", ge=1)
     lr: float = doc(0.01, "base learning rate (cosine decay with warm-up)", gt=0.0)
-    init: str = doc("", "coco | imagenet | a name from `lookout train --list-init` | checkpoint "
-                        "path, URL or runs/NAME to start from ('' = from scratch)")
+    init: str = doc("auto", "auto (the preset's COCO checkpoint when it is cached, in the "
+                    "weights mirror or downloadable, else from scratch, saying so) | none | "
+                    "coco | imagenet | a name from `lookout train --list-init` | checkpoint "
+                    "path, URL or runs/NAME to start from")
     weights_url: str = doc("", "mirror of Model Garden's weights (http(s) URL or folder with "
                                "the same paths); '' = $LOOKOUT_WEIGHTS_URL or the published URLs")
     freeze: str = doc("", "modules left untrained: backbone | backbone,decoder ('' = none)")
@@ -85,6 +93,14 @@ class TrainConfig(Section):
         elif self.input_size <= 0 or self.input_size % preset.size_multiple:
             yield "input_size", (f"{self.model} needs a positive multiple of "
                    f"{preset.size_multiple}, got {self.input_size}")
+        from core.errors import UserError
+        from training.budget import parse_duration
+
+        for key in ("time", "cpu_time"):
+            try:
+                parse_duration(getattr(self, key), key)
+            except UserError as exc:
+                yield key, str(exc).split(": ", 1)[1]
         frozen = [m.strip() for m in self.freeze.split(",") if m.strip()]
         if any(m not in ("backbone", "decoder") for m in frozen):
             yield "freeze", f"can freeze backbone and decoder, got {self.freeze!r}"

@@ -105,7 +105,7 @@ def _check_labels(path: Path, labels, texts, names: dict[int, str], label_map: P
         raise UserError(f"{path}: label ids {unknown} are not in {label_map} "
                         f"(it has {dict(sorted(names.items()))})")
     if len(texts) == len(labels):
-        for label_id, text in zip(labels, texts):
+        for label_id, text in zip(labels, texts, strict=True):
             name = text.decode("utf-8", "replace")
             if name and names[int(label_id)] != name:
                 raise UserError(f"{path}: label id {int(label_id)} is {name!r} in the records but "

@@ -36,6 +36,35 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def cache_path(url: str, cache_dir: str | Path | None = None, group: str | None = None) -> Path:
+    """Where `fetch` keeps ``url`` (whether or not it is there yet)."""
+    base = url.partition("#")[0]
+    name = Path(urllib.parse.urlparse(base).path).name or "download"
+    key = hashlib.sha256((group or base).encode()).hexdigest()[:16]
+    return Path(cache_dir or default_cache_dir()) / key / name
+
+
+def is_cached(url: str, cache_dir: str | Path | None = None, group: str | None = None) -> bool:
+    """Has `fetch` finished downloading ``url`` (its digest recorded beside it)?"""
+    target = cache_path(url, cache_dir, group)
+    return target.is_file() and target.with_name(f"{target.name}.json").is_file()
+
+
+def reachable(url: str, timeout: float = 3.0) -> str | None:
+    """None when ``url``'s host accepts a TCP connection within ``timeout`` s, else why
+    not (one short try, so an offline machine falls back at once instead of waiting for
+    a download's long timeout)."""
+    import socket
+
+    parts = urllib.parse.urlparse(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname or "", port), timeout=timeout):
+            return None
+    except OSError as exc:
+        return str(getattr(exc, "strerror", None) or exc) or type(exc).__name__
+
+
 def fetch(url: str, cache_dir: str | Path | None = None, on_progress: OnProgress | None = None,
           group: str | None = None) -> Path:
     """Return the local copy of ``url`` (downloading or resuming as needed).
@@ -45,10 +74,10 @@ def fetch(url: str, cache_dir: str | Path | None = None, on_progress: OnProgress
     """
     base, _, fragment = url.partition("#")
     expected = fragment.removeprefix("sha256=").lower() if fragment.startswith("sha256=") else None
-    name = Path(urllib.parse.urlparse(base).path).name or "download"
-    folder = Path(cache_dir or default_cache_dir()) / hashlib.sha256((group or base).encode()).hexdigest()[:16]
-    folder.mkdir(parents=True, exist_ok=True)
-    target, part, meta = folder / name, folder / f"{name}.part", folder / f"{name}.json"
+    target = cache_path(url, cache_dir, group)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    name = target.name
+    part, meta = target.with_name(f"{name}.part"), target.with_name(f"{name}.json")
 
     if target.is_file() and meta.is_file():
         recorded = json.loads(meta.read_text()).get("sha256")

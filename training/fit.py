@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from training.anchors import AnchorChoice, anchor_recall, fit_anchors
+from training.anchors import FITTED_GAIN, AnchorChoice, anchor_recall, fit_anchors
 from training.autosize import BoxStats, SizeChoice, choose_input_size, default_cap
 from training.config import TrainConfig
 from training.presets import PRESETS
@@ -44,13 +44,30 @@ class DataFit:
 
 
 def fit_to_data(cfg: TrainConfig, train_records: list[Path],
-                stats: BoxStats | None = None) -> DataFit:
-    """Resolve ``input_size``, ``anchors`` and ``aug_zoom`` of ``cfg`` from the boxes."""
+                stats: BoxStats | None = None, *, size: int | None = None,
+                finer: bool | None = None) -> DataFit:
+    """Resolve ``input_size``, ``anchors`` and ``aug_zoom`` of ``cfg`` from the boxes.
+
+    Args:
+        size: the input size the time budget chose (`training.plan`), in place of auto.
+        finer: may the anchors add a pyramid level finer than the preset's (default: yes,
+            but for SpineNet, whose levels are fixed); the budget says no when it cannot
+            afford one.
+    """
     preset = PRESETS[cfg.model]  # model, input_size and the choices: checked by TrainConfig
     stats = stats if stats is not None else BoxStats.from_records(train_records)
     lines, warnings = [], []
     size_choice = None
-    if cfg.input_size == "auto":
+    if size is not None:
+        size_choice = choose_input_size(stats, preset.size_multiple, size, floor=size)
+        size_choice.size = size
+        lines.append(f"input {size} (chosen for the time budget): 10% of boxes are under "
+                     f"{size_choice.p10_px:.0f} px at the input")
+        if size_choice.under_target > 0.15:
+            warnings.append(f"{size_choice.under_target:.0%} of boxes are under 16 px at input "
+                            f"{size}; a longer --time lets a larger input pay, or run the "
+                            "model with tiled detection (--tile auto)")
+    elif cfg.input_size == "auto":
         cap = cfg.max_input_size or default_cap()
         size_choice = choose_input_size(stats, preset.size_multiple, cap)
         size = size_choice.size
@@ -68,18 +85,23 @@ def fit_to_data(cfg: TrainConfig, train_records: list[Path],
     # (Model Garden's for a published checkpoint, run.json's for an earlier run): fitting
     # new ones would change the head's shapes. A plain path or URL: the user's call.
     inherited = _init_anchors(cfg) if cfg.anchors == "auto" and cfg.init else None
-    if inherited is not None:
+    finer = "spinenet" not in cfg.model if finer is None else finer  # SpineNet fixes levels
+    if inherited is not None and inherited.source == "pretrained":
+        anchors, line = _weigh_pretrained(stats, size, min_level, max_level)
+        lines.append(anchors.describe())
+        lines.append(line)
+    elif inherited is not None:
         anchors = inherited
         anchors.recall = anchor_recall(stats, size, anchors)[0]
+        lines.append(anchors.describe())
+        lines.append("anchors kept as the --init model's: the restored head is built for them")
     elif cfg.anchors == "auto":
-        anchors = fit_anchors(stats, size, min_level, max_level,
-                              finer="spinenet" not in cfg.model)  # SpineNet fixes its levels
+        anchors = fit_anchors(stats, size, min_level, max_level, finer=finer)
+        lines.append(anchors.describe())
     else:
         anchors = AnchorChoice(min_level=min_level, max_level=max_level)
         anchors.recall = anchors.default_recall = anchor_recall(stats, size, anchors)[0]
-    lines.append(anchors.describe())
-    if inherited is not None:
-        lines.append("anchors kept as the --init model's: the restored head is built for them")
+        lines.append(anchors.describe())
     if anchors.recall is not None and anchors.recall < 0.9:
         warnings.append(f"only {anchors.recall:.0%} of the boxes match an anchor at IoU "
                         f"{anchors.iou:g}; small objects will be missed: consider tiled "
@@ -91,17 +113,43 @@ def fit_to_data(cfg: TrainConfig, train_records: list[Path],
     return DataFit(size, anchors, zoom, size_choice, lines, warnings)
 
 
+# A published checkpoint's head was trained with Model Garden's anchors: fitted ones
+# leave its two output layers (classes and boxes per anchor) untrained, and a finer level
+# leaves the FPN unmatched. Worth it only for a large recall gain: twice `FITTED_GAIN`.
+PRETRAINED_GAIN = 2 * FITTED_GAIN
+
+
+def _weigh_pretrained(stats: BoxStats, size: int, min_level: int,
+                      max_level: int) -> tuple[AnchorChoice, str]:
+    """Model Garden's anchors (the pretrained head's output layers kept) or fitted ones
+    (those layers start fresh), and one line saying which and why."""
+    fitted = fit_anchors(stats, size, min_level, max_level, finer=False)
+    default = AnchorChoice(min_level=min_level, max_level=max_level)
+    default.recall = default.default_recall = anchor_recall(stats, size, default)[0]
+    if fitted.source == "fitted" and fitted.recall >= default.recall + PRETRAINED_GAIN:
+        return fitted, (f"anchors fitted, although the pretrained head's two output layers "
+                        f"were trained for Model Garden's and must learn them afresh: recall "
+                        f"{fitted.recall:.3f} against {default.recall:.3f} with the "
+                        "checkpoint's anchors")
+    gain = f"{fitted.recall:.3f}" if fitted.source == "fitted" else "no better"
+    return default, (f"anchors kept as the pretrained checkpoint's (Model Garden's), with its "
+                     f"head's output layers: fitted ones would reach recall {gain}, under the "
+                     f"+{PRETRAINED_GAIN:g} that would pay for training those layers afresh")
+
+
 def _init_anchors(cfg: TrainConfig) -> AnchorChoice | None:
-    """The anchors the ``--init`` model was built with: Model Garden's for a catalogue name
-    (``coco``, ``imagenet``, a full name), run.json's for an earlier lookout run; None for a
+    """The anchors the ``--init`` model was built with: Model Garden's for a published
+    detector (``coco``, a full name; source ``pretrained``), run.json's for an earlier lookout run; None for a
     checkpoint path or URL (nothing says which)."""
     import json
 
-    from training.catalogue import lookup
+    from training.catalogue import FULL, lookup
 
-    if lookup(cfg.init, cfg.model) is not None:
+    weights = lookup(cfg.init, cfg.model)
+    if weights is not None:  # a backbone alone (ImageNet) leaves the anchors free
         min_level, max_level = PRESETS[cfg.model].levels
-        return AnchorChoice(min_level=min_level, max_level=max_level)
+        return (AnchorChoice(min_level=min_level, max_level=max_level, source="pretrained")
+                if weights.contents == FULL else None)
     path = Path(cfg.init) / "run.json"
     try:
         fit = json.loads(path.read_text(encoding="utf-8")).get("data_fit") if path.is_file() else None

@@ -147,3 +147,51 @@ def prepare_init(spec: str, params, cache_dir: str | Path | None = None,
     params.task.init_checkpoint_modules = [m for m in modules if m in ("backbone", "decoder")]
     return {"checkpoint": prefix, "weights": weights.name if weights else None, "url": url,
             "modules": modules, "skipped": skipped, "counts": counts}
+
+
+OFFLINE_ENV = "LOOKOUT_OFFLINE"  # "1": `auto` never downloads (cache and mirror only)
+CONNECT_S = 3.0  # how long `auto` waits for the weights' host before training from scratch
+
+
+def auto_init(preset: str, cache_dir: str | Path | None = None,
+              on_progress: OnProgress | None = None,
+              mirror: str | None = None) -> tuple[str, str]:
+    """``train.init = "auto"``: ``("coco", "")`` when the preset's COCO checkpoint is in the
+    cache, in the weights mirror or downloadable (it is downloaded here); otherwise
+    ``("", line)``: from scratch, with one line saying why and how to fix it."""
+    import os
+
+    from training import catalogue
+    from training.download import is_cached, reachable
+
+    try:
+        weights = catalogue.lookup("coco", preset)
+        url = catalogue.weights_url(weights, mirror)
+    except UserError as exc:
+        return "", _scratch_line(preset, str(exc))
+    remote = url.startswith(("http://", "https://"))
+    group = None if weights.is_archive else url.partition("#")[0]
+    probe = url if weights.is_archive else url.partition("#")[0] + ".index"
+    if not remote or is_cached(probe, cache_dir, group):
+        return "coco", ""
+    from_mirror = bool(mirror or os.environ.get(catalogue.MIRROR_ENV))
+    if os.environ.get(OFFLINE_ENV, "") not in ("", "0") and not from_mirror:
+        return "", _scratch_line(preset, f"{weights.name} is not in the download cache and "
+                                 f"{OFFLINE_ENV} forbids downloading it")
+    why = reachable(url, CONNECT_S)
+    if why is None:
+        try:
+            resolve_checkpoint(url, cache_dir, on_progress)
+            return "coco", ""
+        except UserError as exc:
+            why = str(exc)
+    else:
+        why = f"cannot reach {url.split('/')[2]} ({why})"
+    return "", _scratch_line(preset, f"{weights.name}: {why}")
+
+
+def _scratch_line(preset: str, why: str) -> str:
+    return (f"init: training {preset} from scratch: no COCO checkpoint ({why}); to start "
+            "from one, point --weights-url or $LOOKOUT_WEIGHTS_URL at a mirror (a folder "
+            "or URL laid out like tf_model_garden/), or give --init PATH (--init none: from "
+            "scratch without this line)")

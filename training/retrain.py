@@ -145,7 +145,7 @@ def _retrain(bundle, review_dir, data, work_dir, cfg, train_changes, on_progress
     dataset = _combine(base, splits, names, work / "dataset")
     stage(1)
     settings = {**run["train"], **(train_changes or {}), "init": str(run_dir.resolve()),
-                "steps": cfg.steps}
+                "steps": cfg.steps, "time": ""}  # retrain counts steps, not the run's budget
     train_cfg = TrainConfig(**settings)
     if train(dataset, work / "run", train_cfg, evaluate_at_end=False, on_progress=on_progress,
              notify=notify).interrupted:

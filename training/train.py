@@ -29,12 +29,16 @@ from core.fileio import atomic_write_json
 from core.progress import OnProgress
 from realtime.labelmap import write_label_map
 from training import cluster
+from training.budget import parse_duration, probe_step_seconds
 from training.config import TrainConfig
 from training.data import check_records, load_dataset
-from training.fit import DataFit, fit_to_data, resolved
+from training.fit import DataFit
 from training.freeze import freeze_on_build, parse_freeze
+from training.health import NEAR_ZERO_AP50
+from training.init import auto_init
+from training.plan import plan_run
 from training.presets import build_experiment
-from training.progress import Interrupted, ProgressAction, StopFlag
+from training.progress import Interrupted, ProgressAction, StopFlag, TimeUp
 from training.restore import initializer
 
 RUN_FILE = "run.json"
@@ -52,6 +56,7 @@ class RunInfo:
     checkpoint: str
     interrupted: bool = False
     metrics: dict | None = None
+    stopped_by: str = "steps"  # "steps" | "time" (the budget) | "interrupt" (Ctrl+C)
 
 
 def read_run(run_dir: str | Path) -> dict:
@@ -116,8 +121,9 @@ def train(
         on_progress: gets `Progress` reports (download, train, evaluate); None = silent.
         on_init: called with what ``train.init`` restores (`training.init.prepare_init`)
             before training starts.
-        notify: ``notify(text, warning)`` receives what was chosen from the data (input
-            size, anchors, augmentation) and why, before training starts.
+        notify: ``notify(text, warning)`` receives what was chosen (budget, weights, input
+            size, levels, anchors, steps, end time) and why, before training starts, and
+            the warning of a run that is not learning (`training.health`).
     """
     import official.vision.registry_imports  # noqa: F401  (registers tasks and models)
     import tensorflow as tf
@@ -125,13 +131,18 @@ def train(
 
     tf.get_logger().setLevel("ERROR")  # e.g. unused MobileNet head layers have no gradients
 
+    clock = time.monotonic()  # the time budget counts from here
     run_dir = Path(run_dir)
+    deadline = None
     existing = latest_checkpoint(run_dir) if run_dir.is_dir() else None
     if resume:
         if existing is None:
             raise UserError(f"{run_dir}: nothing to resume (no checkpoint); drop --resume")
         saved = read_run(run_dir)
-        cfg = dataclasses.replace(TrainConfig(**saved["train"]), steps=cfg.steps)
+        budget = parse_duration(cfg.time)  # a resumed run keeps its steps; --time adds a clock
+        deadline = clock + budget if budget else None
+        cfg = dataclasses.replace(TrainConfig(**saved["train"]), steps=cfg.steps or
+                                  saved["train"]["steps"], time=cfg.time)
         if cluster.is_chief(cfg.strategy):
             _remove_partial_checkpoints(run_dir)  # a kill mid-save leaves ckpt-N_temp behind
         fit = DataFit.from_dict(saved["data_fit"]) if saved.get("data_fit") else None
@@ -153,14 +164,18 @@ def train(
     if test_records:
         check_records(test_records, data.names, data.label_map)
 
+    plan = None
     if not resume:
-        fit = fit_to_data(cfg, train_records)
-        if notify is not None:
-            for line in fit.lines:
-                notify(line, False)
-            for line in fit.warnings:
-                notify(line, True)
-        cfg = resolved(cfg, fit)
+        plan = plan_run(cfg, train_records, lambda c, f: build_experiment(
+            c, data.num_classes, [str(p) for p in train_records],
+            [str(p) for p in test_records or train_records], fit=f),
+            gpu=bool(tf.config.list_logical_devices("GPU")), clock=clock,
+            probe=lambda params: probe_step_seconds(params, strategy),
+            init=lambda preset: auto_init(preset, cache_dir, on_progress, cfg.weights_url or None))
+        for text, warning in plan.messages if notify else ():
+            notify(text, warning)
+        fit, cfg = plan.fit, plan.cfg
+        deadline = clock + plan.budget_s if plan.budget_s else None
     params = build_experiment(cfg, data.num_classes, [str(p) for p in train_records],
                               [str(p) for p in test_records or train_records], fit=fit)
     freeze = parse_freeze(cfg.freeze)
@@ -189,6 +204,7 @@ def train(
         "train": dataclasses.asdict(cfg),
         "init": init if not resume else read_run(run_dir).get("init"),
         "data_fit": fit.as_dict() if fit else None,
+        "budget": plan.as_dict() if plan else read_run(run_dir).get("budget"),
         "status": "training",
     }
     if chief:
@@ -212,15 +228,27 @@ def train(
         global_step = runner.trainer.global_step
         run.update(resumed_from=int(global_step.numpy()) if resume else None,
                    replicas=strategy.num_replicas_in_sync)
-        action = ProgressAction(global_step, cfg.steps, cfg.batch, stop, on_progress)
+        warned = []  # one not-learning warning per run
+
+        def stalled(sign: str, rose: bool) -> None:
+            warned.append(sign)
+            if notify is not None:
+                notify(_not_learning(sign, cfg, fit, train_records, data.names, rose), True)
+
+        action = ProgressAction(global_step, cfg.steps, cfg.batch, stop, on_progress,
+                                deadline=deadline, on_stall=stalled,
+                                step_seconds=plan.step_seconds if plan else None)
         runner.controller.train_actions = list(runner.controller.train_actions) + [action]
-        interrupted = False
+        interrupted, stopped_by = False, "steps"
         try:
             # orbit prints every loop's logs; the progress bar shows them instead
             with contextlib.redirect_stdout(io.StringIO()):
                 runner.run()
         except (Interrupted, KeyboardInterrupt):
-            interrupted = True
+            interrupted, stopped_by = True, "interrupt"
+            _save(runner.checkpoint_manager, global_step, run_dir)
+        except TimeUp:  # the budget is spent: a finished run, evaluated as one
+            stopped_by = "time"
             _save(runner.checkpoint_manager, global_step, run_dir)
         except (OSError, tf.errors.OpError) as exc:
             _raise_if_disk_full(exc, run_dir, int(global_step.numpy()))
@@ -230,10 +258,11 @@ def train(
         run_dir=run_dir, step=step, steps=cfg.steps,
         loss=action.last_logs.get("total_loss"), images_per_sec=action.mean_images_per_sec,
         checkpoint=str(latest_checkpoint(run_dir)), interrupted=interrupted,
+        stopped_by=stopped_by,
     )
     run.update(status="interrupted" if interrupted else "done", step=step,
                images_per_sec=round(info.images_per_sec, 3), loss=info.loss,
-               train_seconds=round(time.time() - start, 1))
+               train_seconds=round(time.time() - start, 1), stopped_by=stopped_by)
     if not chief:
         return info
     atomic_write_json(run_dir / RUN_FILE, run, indent=2, default=str)
@@ -241,7 +270,20 @@ def train(
         from training.evaluate import evaluate
 
         info.metrics = evaluate(run_dir, on_progress=on_progress)
+        ap50 = (info.metrics or {}).get("coco", {}).get("AP50")
+        if ap50 is not None and ap50 < NEAR_ZERO_AP50 and not warned and notify is not None:
+            notify(_not_learning(f"test AP50 is {ap50:.3f} after {step} steps", cfg, fit,
+                                 train_records, data.names, action.watch.rose), True)
     return info
+
+
+def _not_learning(sign: str, cfg: TrainConfig, fit, records, names, rose: bool) -> str:
+    from training.health import class_boxes, not_learning
+
+    size = fit.size if fit else None
+    return not_learning(sign, input_size=cfg.input_size, steps=cfg.steps, batch=cfg.batch,
+                        under_16px=size.under_target if size else None, lr=cfg.lr,
+                        init=cfg.init, class_boxes=class_boxes(records, names), loss_rose=rose)
 
 
 def _save(manager, global_step, run_dir: Path) -> None:

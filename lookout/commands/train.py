@@ -27,11 +27,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--anchors", choices=["auto", "default"],
                    help="auto: fit anchor size, ratios and scales to the training boxes "
                         "(default); default: Model Garden's")
-    p.add_argument("--steps", type=int, help="total training steps")
+    p.add_argument("--time", help="train for this long, e.g. 30m, 2h, 90s: input size, levels "
+                                  "and steps are chosen to fit, and the clock ends the run as "
+                                  "Ctrl+C would, then it is evaluated (default on a CPU: "
+                                  "train.cpu_time, 30m)")
+    p.add_argument("--steps", type=int, help="total training steps (with --time, whichever "
+                                             "comes first ends the run)")
     p.add_argument("--batch", type=int, help="global batch size")
     p.add_argument("--lr", type=float, help="base learning rate")
-    p.add_argument("--init", help="start from pretrained weights: coco | imagenet | a name from "
-                                  "--list-init (Model Garden's published checkpoints), or a "
+    p.add_argument("--init", help="start from pretrained weights: auto (default: the preset's "
+                                  "COCO checkpoint when it can be had, else from scratch, "
+                                  "saying so) | none (from scratch) | coco | imagenet | a name "
+                                  "from --list-init (Model Garden's published checkpoints), or a "
                                   "checkpoint path, URL (.tar.gz or checkpoint prefix; "
                                   "'#sha256=HEX' pins it) or runs/OTHER")
     p.add_argument("--list-init", action="store_true", dest="list_init",
@@ -66,7 +73,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
     from training.train import train
 
     cfg = override(config.train, model=args.model, input_size=args.input_size,
-                   anchors=args.anchors, steps=args.steps,
+                   anchors=args.anchors, steps=args.steps, time=args.time,
                    batch=args.batch, lr=args.lr, init=args.init, strategy=args.strategy,
                    checkpoint_every=args.checkpoint_every, weights_url=args.weights_url,
                    freeze=args.freeze)
@@ -94,8 +101,9 @@ def run(args: argparse.Namespace, config: Config) -> int:
                       f"{info.checkpoint}\ncontinue with: lookout train --resume --out {args.out}")
         return 130
     loss = "-" if info.loss is None else f"{info.loss:.4f}"
-    console.print(f"trained {info.step} steps, loss {loss}, {info.images_per_sec:.1f} images/s; "
-                  f"run folder {info.run_dir}")
+    clock = " (the time budget ended it)" if info.stopped_by == "time" else ""
+    console.print(f"trained {info.step} steps{clock}, loss {loss}, {info.images_per_sec:.1f} "
+                  f"images/s; run folder {info.run_dir}")
     if info.metrics:
         coco = info.metrics["coco"]
         console.print(f"test AP {coco['AP']:.3f}  AP50 {coco['AP50']:.3f}")

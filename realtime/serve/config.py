@@ -8,9 +8,7 @@ from dataclasses import dataclass
 
 from core.config import Problem, Section, doc
 from core.errors import UserError
-
-DEFAULT_HOST = "127.0.0.1"  # loopback unless told otherwise (see `security`)
-DEFAULT_PORT = 8080
+from realtime.serve.security import DEFAULT_HOST, DEFAULT_PORT, hash_problem
 
 
 def parse_bind(text: str, default_host: str = DEFAULT_HOST) -> tuple[str, int]:
@@ -54,8 +52,6 @@ class ServeConfig(Section):
         if self.public_url and not self.public_url.startswith(("http://", "https://")):
             yield "public_url", f"{self.public_url!r}: expected an http:// or https:// URL"
         if self.password_hash:
-            from realtime.serve.security import hash_problem
-
             problem = hash_problem(self.password_hash)
             if problem:
                 yield "password_hash", problem

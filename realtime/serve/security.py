@@ -33,6 +33,8 @@ from pathlib import Path
 
 from core.errors import UserError
 
+DEFAULT_HOST = "127.0.0.1"  # loopback unless told otherwise
+DEFAULT_PORT = 8080
 SESSION_COOKIE = "lookout_session"
 CSRF_COOKIE = "lookout_csrf"
 CSRF_FIELD = "csrf"

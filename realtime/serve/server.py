@@ -16,9 +16,16 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from core.errors import UserError
-from realtime.serve.config import DEFAULT_HOST, DEFAULT_PORT, ServeConfig, parse_bind
+from realtime.serve.config import ServeConfig, parse_bind
 from realtime.serve.live import LiveSource
-from realtime.serve.security import Password, Policy, Sessions, require_password
+from realtime.serve.security import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    Password,
+    Policy,
+    Sessions,
+    require_password,
+)
 
 log = logging.getLogger("lookout.serve")
 START_TIMEOUT_S = 15.0

@@ -60,7 +60,8 @@ class ZoneConfig(Section):
 class TrackConfig(Section):
     table = "track"
 
-    enabled: bool = doc(True, "give detections track ids (annotate, live; watch always tracks)")
+    enabled: bool = doc(True, "give detections track ids (annotate, live, batch; watch always "
+                                  "tracks)")
     method: str = doc("bytetrack", "bytetrack (Kalman motion + two-stage score association) | "
                                    "iou (the plain greedy IoU matcher, for comparison)",
                       choices=METHODS)

@@ -190,18 +190,20 @@ class WatchRun:
     def start(self) -> Self:
         """Open the run's parts in order; `stop` closes whatever was opened, even when a
         step here failed."""
-        self._open_events_folder()
-        self._open_delivery()
-        self._load_model()
-        self._open_cameras()
-        self._start_server()
+        self._open_events_folder()  # 1. where everything of the run is written
+        self._open_delivery()  # 2. spool (+ recovery), notifiers, deliveries, recorder, health
+        self._load_model()  # 3. each camera's rules checked against its labels
+        self._open_cameras()  # 4. a lone camera now: a bad path fails before anything runs
+        self._start_server()  # 5. the optional `Server` (watch --serve's page), if given
         return self
 
     def stop(self) -> None:
         """Close what `start` opened, in reverse; every step runs, the first error is
         raised at the end."""
-        _each(self._stop_server, self._close_cameras, self._release_model,
-              self._close_delivery)
+        _each(self._stop_server,  # 5. the optional server
+              self._close_cameras,  # 4. cameras the job never took
+              self._release_model,  # 3. (a model given loaded stays open)
+              self._close_delivery)  # 2. recorder, deliveries drained, notifiers, spool
 
     def run(self, progress: Callable[[JobStats], None] | None = None) -> JobStats:
         """Run every camera until they end, Ctrl+C or `stop_event`; the job owns the

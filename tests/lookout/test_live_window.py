@@ -24,7 +24,7 @@ import pytest
 from realtime.drawing import class_color
 from tests.fixtures.media import make_clip
 from tests.fixtures.procs import finish
-from tests.fixtures.xdisplay import XDisplay, require_tools
+from tests.fixtures.xdisplay import XDisplay
 
 ROOT = Path(__file__).resolve().parents[2]
 TITLE = "lookout: "
@@ -32,8 +32,8 @@ FRAMES_APART = 6  # half a second of the 12 fps clip: the picture moves between 
 
 
 @pytest.fixture(scope="module")
-def xdisplay():
-    require_tools()
+def xdisplay(xvfb, xdotool, imagemagick):
+    """An Xvfb display (the three tool fixtures skip without them, fail under CI)."""
     display = XDisplay().start()
     yield display
     display.close()

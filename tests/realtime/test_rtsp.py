@@ -24,7 +24,7 @@ from realtime.config import PipelineConfig
 from realtime.sources import open_source, redact_url
 from tests.fixtures.media import make_clip
 from tests.fixtures.procs import finish
-from tests.fixtures.rtsp import RtspServer, require_rtsp_server
+from tests.fixtures.rtsp import RtspServer
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "s3cret-pw"
@@ -32,9 +32,8 @@ CUT_S = 4.0
 
 
 @pytest.fixture(scope="module")
-def camera_clip(tmp_path_factory):
+def camera_clip(tmp_path_factory, rtsp_server):
     """90 s at 10 fps (the red and blue squares are always in view)."""
-    require_rtsp_server()
     return make_clip(tmp_path_factory.mktemp("rtsp") / "cam.mp4", n_frames=900, fps=10,
                      audio=False)
 
@@ -93,7 +92,8 @@ def test_watch_reconnects_and_keeps_one_event(color_bundle, camera, tmp_path):
         wait_until(lambda: any(r["phase"] == "new" for r in lines(events)), 90, proc, "an event")
         _, reconnect_s = cut_and_restore(camera)
         n_before = len(lines(events))
-        time.sleep(4)  # the visit goes on after the reconnect
+        sent = camera.frames_sent  # the visit goes on for 4 s of frames after the reconnect
+        wait_until(lambda: camera.frames_sent >= sent + 40, 60, proc, "40 frames after it")
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
     finally:

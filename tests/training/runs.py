@@ -17,7 +17,8 @@ from tests.fixtures import datasets
 from training.config import DatasetConfig, TrainConfig
 
 REPO = Path(__file__).resolve().parents[2]
-TINY = {"input_size": 128, "steps": 4, "batch": 2, "checkpoint_every": 2, "lr": 0.01}
+TINY = {"input_size": 128, "steps": 4, "batch": 2, "checkpoint_every": 2, "lr": 0.01,
+        "init": "none"}
 
 
 def tiny_cfg(**changes) -> TrainConfig:

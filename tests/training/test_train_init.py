@@ -165,3 +165,73 @@ def test_incompatible_architecture_says_what_does_not_match(tmp_path, source_run
     assert info["modules"] == ["backbone", "decoder", "head"]
     assert info["counts"]["head"]["fresh"] == 2  # the classifier's pointwise kernel and bias
     assert other_classes.task.init_checkpoint == str(source_run / "ckpt-4")
+
+
+# ------------------------------------------------------------ train.init = "auto"
+
+PRESET = "retinanet-mobilenetv2-fpn"
+
+
+def test_auto_without_network_trains_from_scratch_at_once(tmp_path, monkeypatch) -> None:
+    import training.download
+    from training import catalogue
+    from training.init import OFFLINE_ENV, auto_init
+
+    monkeypatch.delenv(OFFLINE_ENV, raising=False)
+    # a mirror nobody listens on: refused at once, no download timeout
+    spec, line = auto_init(PRESET, tmp_path, mirror="http://127.0.0.1:9/mg")
+    assert spec == ""
+    assert line.startswith(f"init: training {PRESET} from scratch: no COCO checkpoint")
+    assert "retinanet-mobilenetv2-fpn-i320-coco" in line and "127.0.0.1" in line
+    assert "LOOKOUT_WEIGHTS_URL" in line and "--init PATH" in line and "--init none" in line
+    # offline: the published URL is not even tried
+    monkeypatch.setenv(OFFLINE_ENV, "1")
+    monkeypatch.delenv(catalogue.MIRROR_ENV, raising=False)
+    monkeypatch.setattr(training.download, "reachable", lambda *a: pytest.fail("network"))
+    spec, line = auto_init(PRESET, tmp_path)
+    assert spec == "" and OFFLINE_ENV in line and "not in the download cache" in line
+    # a mirror folder without the file: the same fallback, naming the file
+    spec, line = auto_init(PRESET, tmp_path, mirror=str(tmp_path))
+    assert spec == "" and "not in the weights mirror" in line
+
+
+def test_auto_takes_the_mirror_then_the_cache(tmp_path) -> None:
+    from tests.fixtures.checkpoints import serve, write_published
+    from training import catalogue
+    from training.download import is_cached
+    from training.init import auto_init
+
+    weights = catalogue.lookup("coco", PRESET)
+    root = tmp_path / "mirror"
+    write_published(weights, root, 64)
+    with serve(root) as url:
+        assert auto_init(PRESET, tmp_path / "cache", mirror=url) == ("coco", "")
+        assert is_cached(catalogue.weights_url(weights, url), tmp_path / "cache")
+    # the server is gone: the cached archive is used, nothing is fetched
+    assert auto_init(PRESET, tmp_path / "cache", mirror=url) == ("coco", "")
+    assert auto_init(PRESET, tmp_path / "other-cache", mirror=url)[0] == ""
+
+
+def test_a_run_with_init_auto_restores_the_coco_checkpoint(tmp_path, monkeypatch) -> None:
+    from tests.fixtures.checkpoints import serve, write_published
+    from training import catalogue
+
+    weights = catalogue.lookup("coco", PRESET)
+    write_published(weights, tmp_path / "mirror", 64)
+    said = []
+    with serve(tmp_path / "mirror") as url:
+        monkeypatch.setenv(catalogue.MIRROR_ENV, url)
+        train(fruit_dataset(tmp_path), tmp_path / "run", tiny_cfg(steps=1, init="auto"),
+              evaluate_at_end=False, cache_dir=tmp_path / "cache",
+              notify=lambda text, warning: said.append(text))
+    info = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert info["init"]["weights"] == weights.name
+    assert info["train"]["init"] == "coco"
+    assert not any("from scratch" in s for s in said)
+    # fruit-nuts' boxes match Model Garden's anchors badly at 128 px (recall 0.3): fitted
+    # ones pay for the pretrained head's output layers relearning, and it says so
+    assert any(s.startswith("anchors fitted, although the pretrained head") for s in said)
+    # (as many anchors per place as Model Garden's: the output layers' shapes fit, and they
+    # are restored as a start; with another count only the towers would be)
+    assert info["init"]["modules"][:2] == ["backbone", "decoder"]
+    assert info["init"]["modules"][2] in ("head", "head-towers")

@@ -76,7 +76,8 @@ def label_images(detector: Detector, folder: str | Path, *, score: float = 0.5,
             else:
                 found = detector.detect([rgb])[0]
                 objects = [VocObject(label, *map(float, box))
-                           for box, s, label in zip(found.xyxy, found.scores, found.labels)
+                           for box, s, label in zip(found.xyxy, found.scores,
+                                                    found.labels, strict=True)
                            if s >= score and (not wanted or label in wanted)]
                 height, width = rgb.shape[:2]
                 atomic_write_text(xml, voc_xml(image, width, height, 3, objects))
