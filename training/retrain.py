@@ -10,7 +10,8 @@ evaluate report their own tasks too, so the page can show one bar per step):
    retrain to the next, and the test split grows with real mistakes. Negative examples
    (wrong alerts with no box) go in as images with no objects.
 2. **train**: from the bundle's own run (``--init runs/X``: its weights and anchors), with
-   that run's settings and ``[retrain] steps``.
+   that run's settings (its input size) and ``[retrain] time`` / ``steps`` (`train`'s
+   time budget: the clock ends the run, steps cap it).
 3. **export** the candidate into the work folder, with the files the bundle has.
 4. **compare** candidate and current model through the same runtime backend on the same
    test split (COCO AP, AP50) and on the reviewed frames (`retrain_eval`).
@@ -91,7 +92,7 @@ def retrain(bundle: str | Path, review_dir: str | Path, *, data: str | Path | No
         data: the original training data (default: the dataset of the bundle's run).
         work_dir: where the dataset, the run and ``retrain.json`` go (default:
             ``runs/BUNDLE-retrain-STAMP``); it must not exist yet.
-        cfg: ``[retrain]`` (steps, margin, score, test_fraction).
+        cfg: ``[retrain]`` (time, steps, margin, score, test_fraction).
         train_changes: ``[train]`` fields to change from the bundle's run (e.g. batch).
         notify: ``notify(text, warning)`` gets what training chose, as `train` says it.
         stop: set it (from another thread, e.g. the page's "stop" button) to end the
@@ -144,8 +145,10 @@ def _retrain(bundle, review_dir, data, work_dir, cfg, train_changes, on_progress
     splits = _review_records(reviews, review_dir, names, work, cfg.test_fraction)
     dataset = _combine(base, splits, names, work / "dataset")
     stage(1)
+    # the run's own settings (its input size, resolved) and weights; the retrain's budget
+    # (not the original run's time)
     settings = {**run["train"], **(train_changes or {}), "init": str(run_dir.resolve()),
-                "steps": cfg.steps, "time": ""}  # retrain counts steps, not the run's budget
+                "steps": cfg.steps, "time": cfg.time}
     train_cfg = TrainConfig(**settings)
     if train(dataset, work / "run", train_cfg, evaluate_at_end=False, on_progress=on_progress,
              notify=notify).interrupted:
