@@ -29,12 +29,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--work", default=None,
                    help="folder for the dataset, run and retrain.json "
                         "(default: runs/BUNDLE-retrain-STAMP)")
-    p.add_argument("--steps", type=int, default=None, help="training steps of the candidate")
+    p.add_argument("--time", default=None,
+                   help="training time of the candidate, e.g. 20m (the clock ends it; "
+                        "--steps caps it)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="training steps of the candidate (default 300; with --time and no "
+                        "--steps: as many as the time allows)")
     p.add_argument("--batch", type=int, default=None, help="training batch (default: the run's)")
     p.add_argument("--margin", type=float, default=None,
                    help="largest test-split AP50 loss still promoted (default 0.02)")
     p.add_argument("--score", type=float, default=None,
                    help="detection score at which reviewed frames are judged (default 0.5)")
+    p.add_argument("--json", action="store_true",
+                   help="no bars or table: one JSON line per progress report "
+                        '({"task", "done", "total", "note"}), then retrain.json\'s record '
+                        "(for a page that runs retrain in the background)")
     p.set_defaults(func=run)
 
 
@@ -46,9 +55,13 @@ def run(args: argparse.Namespace, config: Config) -> int:
     from lookout.progress import Bars
     from training.retrain import retrain
 
-    cfg = override(config.retrain, steps=args.steps, margin=args.margin, score=args.score)
+    steps = args.steps if args.steps is not None or not args.time else 0
+    cfg = override(config.retrain, time=args.time, steps=steps, margin=args.margin,
+                   score=args.score)
     review = args.review or config.review.folder(config.watch.events_dir)
     changes = {"batch": args.batch} if args.batch else {}
+    if args.json:
+        return _run_json(args.bundle, review, args.data, args.work, cfg, changes)
     out = Console(file=sys.stdout, highlight=False)
     with Bars(out) as bars:
         def notify(text: str, warning: bool) -> None:
@@ -80,4 +93,23 @@ def run(args: argparse.Namespace, config: Config) -> int:
         out.print(f"kept the current model in {result.bundle}; the candidate is "
                   f"{result.candidate}", soft_wrap=True)
     out.print(f"record: {result.work_dir / 'retrain.json'}", soft_wrap=True)
+    return 0
+
+
+def _run_json(bundle, review, data, work, cfg, changes) -> int:
+    """Progress and the result as JSON lines on stdout (what a background caller reads)."""
+    import dataclasses
+    import json
+
+    from training.retrain import retrain
+
+    def line(record: dict) -> None:
+        print(json.dumps(record), flush=True)
+
+    def notify(text: str, warning: bool) -> None:
+        line({"task": "note", "note": text, "warning": warning})
+
+    result = retrain(bundle, review, data=data, work_dir=work, cfg=cfg, train_changes=changes,
+                     on_progress=lambda p: line(dataclasses.asdict(p)), notify=notify)
+    line({"task": "result", **result.as_dict()})
     return 0
