@@ -40,9 +40,11 @@ from pathlib import Path
 from core.errors import UserError
 from core.fileio import atomic_write_json
 from core.progress import OnProgress, report
+from realtime.bundle import LABEL_MAP_FILE, BundleMeta, bundle_file
 from training.config import DatasetConfig, RetrainConfig, TrainConfig
 from training.progress import Interrupted
 from training.retrain_eval import ModelScore, decide, score_reviews
+from training.run_record import RunRecord
 
 STAGES = ("building the dataset", "training the candidate", "exporting the candidate",
           "comparing the two models", "deciding")
@@ -114,18 +116,18 @@ def _retrain(bundle, review_dir, data, work_dir, cfg, train_changes, on_progress
              notify) -> RetrainResult:
     from realtime.labelmap import read_label_map
     from realtime.review.store import ReviewStore
-    from training.train import read_run, train
+    from training.train import train
 
     cfg = cfg or RetrainConfig()
     bundle = Path(bundle)
-    if not (bundle / "model.json").is_file():
-        raise UserError(f"{bundle}: not a model bundle (no model.json)")
-    meta = json.loads((bundle / "model.json").read_text(encoding="utf-8"))
-    run_dir = Path(meta.get("training_run") or "")
-    if not (run_dir / "run.json").is_file():
+    if not BundleMeta.path(bundle).is_file():
+        raise UserError(f"{bundle}: not a model bundle (no {BundleMeta.FILE})")
+    meta = BundleMeta.read(bundle)
+    run_dir = Path(meta.training_run or "")
+    if not RunRecord.path(run_dir).is_file():
         raise UserError(f"{bundle}: its training run {run_dir} is not here; retrain starts from it")
-    run = read_run(run_dir)
-    names = read_label_map(bundle / "label_map.pbtxt")
+    run = RunRecord.read(run_dir)
+    names = read_label_map(bundle / LABEL_MAP_FILE)
     review_dir = Path(review_dir)
     reviews = ReviewStore(review_dir.parent, review_dir).list()
     if not reviews:
@@ -147,7 +149,7 @@ def _retrain(bundle, review_dir, data, work_dir, cfg, train_changes, on_progress
     stage(1)
     # the run's own settings (its input size, resolved) and weights; the retrain's budget
     # (not the original run's time)
-    settings = {**run["train"], **(train_changes or {}), "init": str(run_dir.resolve()),
+    settings = {**run.train, **(train_changes or {}), "init": str(run_dir.resolve()),
                 "steps": cfg.steps, "time": cfg.time}
     train_cfg = TrainConfig(**settings)
     if train(dataset, work / "run", train_cfg, evaluate_at_end=False, on_progress=on_progress,
@@ -157,8 +159,8 @@ def _retrain(bundle, review_dir, data, work_dir, cfg, train_changes, on_progress
     from training.export import export_bundle
 
     candidate = export_bundle(work / "run", work / bundle.name,
-                              tflite=(bundle / "model.tflite").exists(),
-                              int8=(bundle / "model_int8.tflite").exists(),
+                              tflite=bundle_file(bundle, "tflite").exists(),
+                              int8=bundle_file(bundle, "int8").exists(),
                               on_progress=on_progress)
     stage(3)
     from training.data import load_dataset
@@ -189,7 +191,7 @@ def _stoppable(on_progress: OnProgress | None, stop: threading.Event) -> OnProgr
     return report_or_stop
 
 
-def _base_dataset(run: dict, data, names: dict[int, str], work: Path,
+def _base_dataset(run: RunRecord, data, names: dict[int, str], work: Path,
                   on_progress: OnProgress | None) -> Path:
     """The original data's dataset folder: built from ``data``, or the run's own (when
     the run was itself a retrain, the data that one started from, so reviews never
@@ -199,7 +201,7 @@ def _base_dataset(run: dict, data, names: dict[int, str], work: Path,
     if data is not None:
         return build_dataset(data, work / "original", DatasetConfig(), label_map=names,
                              on_progress=on_progress).out_dir
-    folder = Path(run.get("dataset") or "")
+    folder = Path(run.dataset)
     meta_path = folder / "dataset.json"
     if not meta_path.is_file():
         raise UserError(f"{folder}: the bundle's training data is gone; pass --data ORIGINAL "

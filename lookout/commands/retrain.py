@@ -40,10 +40,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="largest test-split AP50 loss still promoted (default 0.02)")
     p.add_argument("--score", type=float, default=None,
                    help="detection score at which reviewed frames are judged (default 0.5)")
-    p.add_argument("--json", action="store_true",
-                   help="no bars or table: one JSON line per progress report "
-                        '({"task", "done", "total", "note"}), then retrain.json\'s record '
-                        "(for a page that runs retrain in the background)")
+    p.add_argument("--progress-json", action="store_true",
+                   help="instead of bars and a table: one JSON line per progress report and "
+                        "a last {\"result\": ...} line on stdout (what the page's retrain "
+                        "button reads)")
     p.set_defaults(func=run)
 
 
@@ -60,8 +60,8 @@ def run(args: argparse.Namespace, config: Config) -> int:
                    score=args.score)
     review = args.review or config.review.folder(config.watch.events_dir)
     changes = {"batch": args.batch} if args.batch else {}
-    if args.json:
-        return _run_json(args.bundle, review, args.data, args.work, cfg, changes)
+    if args.progress_json:
+        return _run_json(args, cfg, review, changes)
     out = Console(file=sys.stdout, highlight=False)
     with Bars(out) as bars:
         def notify(text: str, warning: bool) -> None:
@@ -96,20 +96,24 @@ def run(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-def _run_json(bundle, review, data, work, cfg, changes) -> int:
-    """Progress and the result as JSON lines on stdout (what a background caller reads)."""
-    import dataclasses
+def _run_json(args: argparse.Namespace, cfg, review, changes: dict) -> int:
+    """``--progress-json``: machine-readable progress for the page (errors stay one
+    ``error:`` line on stderr, as for every verb)."""
     import json
 
+    from core.progress import Progress
     from training.retrain import retrain
 
-    def line(record: dict) -> None:
-        print(json.dumps(record), flush=True)
+    def emit(item: dict) -> None:
+        print(json.dumps(item), flush=True)
+
+    def on_progress(p: Progress) -> None:
+        emit({"task": p.task, "done": p.done, "total": p.total, "note": p.note})
 
     def notify(text: str, warning: bool) -> None:
-        line({"task": "note", "note": text, "warning": warning})
+        emit({"task": "note", "done": 0, "total": None, "note": text})
 
-    result = retrain(bundle, review, data=data, work_dir=work, cfg=cfg, train_changes=changes,
-                     on_progress=lambda p: line(dataclasses.asdict(p)), notify=notify)
-    line({"task": "result", **result.as_dict()})
+    result = retrain(args.bundle, review, data=args.data, work_dir=args.work, cfg=cfg,
+                     train_changes=changes, on_progress=on_progress, notify=notify)
+    emit({"result": result.as_dict()})
     return 0

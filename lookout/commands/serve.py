@@ -18,6 +18,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="the events folder (default: watch.events_dir)")
     parser.add_argument("--bind", metavar="[HOST:]PORT",
                         help="where to listen (serve.bind; default 127.0.0.1:8080)")
+    parser.add_argument("--model", metavar="BUNDLE",
+                        help="the bundle the events came from: its labels in the review editor, "
+                             "and the Reviews page's retrain button retrains it")
+    parser.add_argument("--review", metavar="DIR",
+                        help="review folder (default: [review] dir, else EVENTS_DIR/review)")
     parser.add_argument("--hash-password", action="store_true",
                         help="read a password (twice, not echoed) and print its hash for "
                              "serve.password_hash, then exit")
@@ -37,7 +42,10 @@ def run(args: argparse.Namespace, config) -> int:
         print(hash_password(first))
         return 0
     cfg = override(config.serve, bind=args.bind)
-    server = PageServer(args.events_dir or config.watch.events_dir, cfg).start()
+    events_dir = args.events_dir or config.watch.events_dir
+    server = PageServer(events_dir, cfg, model=args.model,
+                        review_dir=args.review or config.review.folder(events_dir),
+                        config_file=args.config).start()
     try:
         server.wait()
     except KeyboardInterrupt:

@@ -30,6 +30,8 @@ from starlette.templating import Jinja2Templates
 from realtime.serve import security
 from realtime.serve.config import ServeConfig
 from realtime.serve.live import LiveSource, Tiles
+from realtime.serve.review import ReviewSide
+from realtime.serve.review import routes as review_routes
 from realtime.serve.views import EventFilter, choices, event_json, paging, select
 from realtime.watch.events import EventIndex
 from realtime.watch.spool import read_deliveries
@@ -45,6 +47,7 @@ class Page:
     cfg: ServeConfig
     policy: security.Policy
     live: LiveSource | None = None
+    review: ReviewSide | None = None  # None: EVENTS_DIR/review, labels seen, no retrain
     index: EventIndex = field(init=False)
     tiles: Tiles | None = field(init=False)
     _choices: tuple[int, dict] | None = field(default=None, init=False)
@@ -52,6 +55,10 @@ class Page:
     def __post_init__(self) -> None:
         self.index = EventIndex(self.root / "events.jsonl")
         self.tiles = Tiles(self.live, self.cfg.live_fps) if self.live is not None else None
+        if self.review is None:
+            from realtime.review.store import ReviewStore
+
+            self.review = ReviewSide(ReviewStore(self.root))
 
     def events(self) -> list[dict]:
         self.index.refresh()
@@ -98,7 +105,14 @@ def create_app(page: Page) -> Starlette:
         if record is None:
             return render(request, "missing.html", status=404)
         return render(request, "event.html", event=event_json(record, page.root),
-                      deliveries=read_deliveries(page.root / "spool.sqlite", record["id"]))
+                      deliveries=read_deliveries(page.root / "spool.sqlite", record["id"]),
+                      labels=page.review.labels(page.choices()["labels"]),
+                      retrain=page.review.retrainer is not None)
+
+    def reviews_page(request: Request) -> Response:
+        return render(request, "reviews.html", reviews=page.review.store.list(),
+                      folder=page.review.store.dir, model=page.review.model,
+                      retrain=page.review.retrainer is not None)
 
     def cameras_page(request: Request) -> Response:
         return render(request, "cameras.html", cameras=_cameras(page))
@@ -171,6 +185,7 @@ def create_app(page: Page) -> Starlette:
         Route("/events/{event_id}", event_page),
         Route("/fragments/events", events_rows),
         Route("/cameras", cameras_page),
+        Route("/reviews", reviews_page),
         Route("/live/{camera}.jpg", live_jpeg),
         Route("/files/{path:path}", files),
         Route("/api/events", api_events),
@@ -178,6 +193,7 @@ def create_app(page: Page) -> Starlette:
         Route("/api/cameras", api_cameras),
         Route("/login", login, methods=["GET", "POST"]),
         Route("/logout", logout, methods=["POST"]),
+        *review_routes(page),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     app = Starlette(routes=routes)

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from core.errors import UserError
+from realtime.bundle import BundleMeta
 from realtime.serve.config import ServeConfig, parse_bind
 from realtime.serve.live import LiveSource
 from realtime.serve.security import (
@@ -41,6 +42,10 @@ class PageServer:
             a free one (see `url`).
         live: a running watch's cameras (None: events only).
         environ: where ``cfg.password_env`` is looked up (default: the process's).
+        model: the bundle the page reviews for (its labels) and whose retrain button
+            runs ``lookout retrain`` (None: labels seen in events, no button).
+        review_dir: the review folder (default: EVENTS_DIR/review).
+        config_file: handed to the retrain child (``lookout --config``).
 
     Raises:
         UserError: a bad bind, or another address than loopback without a password (one
@@ -49,7 +54,9 @@ class PageServer:
 
     def __init__(self, root: str | Path, cfg: ServeConfig, *, bind: str | None = None,
                  live: LiveSource | None = None,
-                 environ: Mapping[str, str] | None = None) -> None:
+                 environ: Mapping[str, str] | None = None, model: str | Path | None = None,
+                 review_dir: str | Path | None = None,
+                 config_file: str | Path | None = None) -> None:
         self.root = Path(root)
         self.cfg = cfg
         self.host, self.port = parse_bind(bind or cfg.bind or f"{DEFAULT_HOST}:{DEFAULT_PORT}")
@@ -57,6 +64,8 @@ class PageServer:
                                                os.environ if environ is None else environ)
         require_password(self.host, self.password, cfg.password_env)
         self.live = live
+        self.model = Path(model) if model else None
+        self.review_dir, self.config_file = review_dir, config_file
         self._server = None
         self._page = None
         self._thread: threading.Thread | None = None
@@ -86,7 +95,7 @@ class PageServer:
         from realtime.serve.app import Page, create_app
 
         policy = Policy(self.password, Sessions(self.cfg.session_hours * 3600))
-        self._page = Page(self.root, self.cfg, policy, self.live)
+        self._page = Page(self.root, self.cfg, policy, self.live, self._review_side())
         app = create_app(self._page)
         # log_config=None: keep lookout's logging; no access log (URLs only, but quiet)
         config = uvicorn.Config(app, host=self.host, port=self.port, log_config=None,
@@ -109,6 +118,17 @@ class PageServer:
         log.info("%s", self.describe())
         return self
 
+    def _review_side(self):
+        from realtime.review.store import ReviewStore
+        from realtime.serve.retrain import Retrainer, retrain_command
+        from realtime.serve.review import ReviewSide
+
+        store = ReviewStore(self.root, self.review_dir)
+        retrainer = None
+        if self.model is not None and BundleMeta.path(self.model).is_file():
+            retrainer = Retrainer(retrain_command(self.model, store.dir, self.config_file))
+        return ReviewSide(store, self.model, retrainer)
+
     def tiles_encoded(self) -> int:
         """How many live-tile JPEGs the page made (the benchmark compares it with the
         tiles served)."""
@@ -129,6 +149,9 @@ class PageServer:
             self._thread.join(0.5)
 
     def stop(self) -> None:
+        review = self._page.review if self._page is not None else None
+        if review is not None and review.retrainer is not None:
+            review.retrainer.close()
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:

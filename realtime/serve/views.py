@@ -7,14 +7,11 @@ adds URLs, so the page, the fragments and the API cannot drift apart.
 
 from __future__ import annotations
 
-import functools
 import re
 import urllib.parse
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-from realtime.serve.security import safe_file
 
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 PAGE_SIZE = 50
@@ -31,11 +28,12 @@ def local_time(iso: str | None) -> datetime | None:
         return None
 
 
-@functools.lru_cache(maxsize=65536)
-def local_day(iso: str) -> str:
-    """``YYYY-MM-DD`` of a ``started_at`` in local time (cached: filters test every event)."""
-    when = local_time(iso)
-    return when.strftime("%Y-%m-%d") if when else ""
+def utc_bounds(day: str) -> tuple[str, str]:
+    """The ``started_at`` strings of a local day's first and next day's first instant:
+    ``started_at`` is UTC ISO text, so a day is a string range (no parsing per event)."""
+    midnight = datetime.strptime(day, "%Y-%m-%d")  # naive: local time (DST days too)
+    return tuple(t.astimezone().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+                 for t in (midnight, midnight + timedelta(days=1)))
 
 
 @dataclass(frozen=True)
@@ -45,6 +43,11 @@ class EventFilter:
     camera: str = ""
     label: str = ""
     day: str = ""
+    bounds: tuple[str, str] = field(default=("", ""), compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.day:
+            object.__setattr__(self, "bounds", utc_bounds(self.day))
 
     @classmethod
     def from_query(cls, params) -> EventFilter:
@@ -58,7 +61,7 @@ class EventFilter:
         if self.label and record.get("label", "") != self.label:
             return False
         if self.day:
-            return local_day(record.get("started_at") or "") == self.day
+            return self.bounds[0] <= record.get("started_at", "") < self.bounds[1]
         return True
 
     def __bool__(self) -> bool:
@@ -93,8 +96,9 @@ def choices(events: list[dict]) -> dict[str, list[str]]:
 
 
 def file_url(root: Path, relative: str | None) -> str | None:
-    """``/files/<relative>`` when that file exists in the events folder, else None."""
-    if not relative or safe_file(root, relative) is None:
+    """``/files/<relative>`` when that file exists (pruned ones do not), else None. One
+    `stat` per file in listings; serving it checks the path in full (`safe_file`)."""
+    if not relative or not (root / relative).is_file():
         return None
     return "/files/" + urllib.parse.quote(relative)
 

@@ -259,3 +259,42 @@ def test_watch_serve_elsewhere_without_a_password_is_refused_before_the_model(tm
     assert code == 1 and len(err.splitlines()) == 1
     assert "listening on 0.0.0.0 needs a password" in err
     assert not (tmp_path / "events").exists()  # refused before anything was opened
+
+
+def test_hash_password_prints_a_hash_the_page_accepts(monkeypatch, capsys):
+    import getpass
+
+    from lookout.cli import main
+    from realtime.serve.security import Password, hash_problem
+
+    answers = iter(["tr0ub4dor&3", "tr0ub4dor&3"])
+    monkeypatch.setattr(getpass, "getpass", lambda prompt="": next(answers))
+    assert main(["serve", "--hash-password"]) == 0
+    hashed = capsys.readouterr().out.strip()
+    assert hash_problem(hashed) is None and "tr0ub4dor" not in hashed
+    password = Password(hashed, "serve.password_hash")
+    assert password.check("tr0ub4dor&3") and not password.check("tr0ub4dor&4")
+    assert ServeConfig(password_hash=hashed).password_hash == hashed
+    with pytest.raises(UserError, match="password_hash: not a hash"):
+        ServeConfig(password_hash="hunter2")
+
+
+@pytest.mark.parametrize("zone, day, bounds", [
+    ("Europe/Berlin", "2026-03-29", ("2026-03-28T23:00:00.000Z", "2026-03-29T22:00:00.000Z")),
+    ("America/New_York", "2026-11-01",
+     ("2026-11-01T04:00:00.000Z", "2026-11-02T05:00:00.000Z")),
+    ("UTC", "2026-12-05", ("2026-12-05T00:00:00.000Z", "2026-12-06T00:00:00.000Z")),
+])
+def test_a_day_filter_is_the_local_day_daylight_saving_included(monkeypatch, zone, day, bounds):
+    from realtime.serve.views import EventFilter
+
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        flt = EventFilter(day=day)
+        assert flt.bounds == bounds
+        assert flt.match({"started_at": bounds[0]})
+        assert not flt.match({"started_at": bounds[1]})
+    finally:
+        monkeypatch.undo()
+        time.tzset()
