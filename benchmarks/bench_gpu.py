@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     batches = [int(b) for b in args.batches.split(",") if b.strip()]
     model = Path(args.model) if args.model else common.ensure_bench_model()
-    size = int(common._model_json(model).get("input_size") or 256)
+    size = common.bundle_input(model)[1] or 256
     gpus = [f"gpu:{i}" for i in range(len(tf.config.list_physical_devices("GPU")))]
     if not gpus:
         print("no GPU visible to TensorFlow: measuring the CPU only")

@@ -38,6 +38,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from realtime.bundle import BundleMeta
 from realtime.detections import Detections
 from realtime.detectors.base import Detector
 from realtime.frames import Frame
@@ -67,18 +68,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
 
     model = Path(args.model) if args.model else ensure_bench_model()
-    meta = _model_json(model)
-    resize = args.resize or int(meta.get("input_size") or 256)
-    print(f"model: {model} ({meta.get('architecture', '?')}, input {meta.get('input_size')})")
+    architecture, size = bundle_input(model)
+    resize = args.resize or size or 256
+    print(f"model: {model} ({architecture}, input {size})")
     with tempfile.TemporaryDirectory(prefix="bench_pipeline_") as tmp:
-        r = measure(args, model, meta, resize, Path(tmp))
+        r = measure(args, model, resize, Path(tmp))
     report(r)
     if args.out:
         Path(args.out).write_text(json.dumps(r, indent=2) + "\n")
     return 0
 
 
-def measure(args: argparse.Namespace, model: Path, meta: dict, resize: int, work: Path) -> dict:
+def measure(args: argparse.Namespace, model: Path, resize: int, work: Path) -> dict:
     """Every figure, on one clip and one model."""
     from realtime.config import DetectorConfig
     from realtime.detectors import load_detector
@@ -341,17 +342,16 @@ def _shrink(rgb: np.ndarray, size: int) -> np.ndarray:
     return shrink(rgb, size)[0]
 
 
-def _model_json(model: Path) -> dict:
-    try:
-        return json.loads((model / "model.json").read_text())
-    except (OSError, ValueError):
-        return {}
+def bundle_input(model: Path) -> tuple[str, int | None]:
+    """The bundle's architecture and input size (``?`` and None for other models)."""
+    meta = BundleMeta.read_if_present(model) if model.is_dir() else None
+    return (meta.architecture, meta.input_size) if meta else ("?", None)
 
 
 def ensure_bench_model() -> Path:
     """A real RetinaNet MobileNetV2-FPN bundle (built once; reused from the cache)."""
     bundle = CACHE / "retinanet-bundle"
-    if (bundle / "model.json").is_file():
+    if BundleMeta.path(bundle).is_file():
         return bundle
     from training.config import DatasetConfig, TrainConfig
     from training.datasets.build import build_dataset

@@ -42,13 +42,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from realtime.bundle import BundleMeta
     from realtime.config import DetectorConfig
     from realtime.detectors import load_detector
 
     args = parse(argv)
     model = Path(args.model) if args.model else ensure_int8_bench_model()
-    meta = json.loads((model / "model.json").read_text())
-    size = int(meta.get("input_size") or 256)
+    size = BundleMeta.read(model).input_size or 256
     for name in ("model.tflite", "model_int8.tflite"):
         if not (model / name).is_file():
             print(f"{model}: no {name} (export with --int8)", file=sys.stderr)
@@ -96,11 +96,11 @@ def ensure_int8_bench_model() -> Path:
         import tensorflow as tf
 
         from training.quantize import representative_images, write_int8_tflite
-        from training.train import read_run
+        from training.run_record import RunRecord
 
         print("adding model_int8.tflite to the benchmark model (once)")
-        run = read_run(cache / "run")
-        images = representative_images(run, int(run["input_size"]), 100)
+        run = RunRecord.read(cache / "run")
+        images = representative_images(run, run.input_size, 100)
         tmp = bundle / "model_int8.tflite.tmp"
         write_int8_tflite(cache / "run", tf.train.latest_checkpoint(str(cache / "run")), tmp,
                           images)

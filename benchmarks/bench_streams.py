@@ -34,7 +34,7 @@ for path in (ROOT, ROOT / "benchmarks"):
         sys.path.insert(0, str(path))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from bench_pipeline import PacedSource, ensure_bench_model
+from bench_pipeline import PacedSource, bundle_input, ensure_bench_model
 
 LOOKOUT = [sys.executable, "-c", "import sys; from lookout.cli import main; sys.exit(main())"]
 
@@ -56,10 +56,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     model = Path(args.model) if args.model else ensure_bench_model()
-    meta = _model_json(model)
-    resize = args.resize or int(meta.get("input_size") or 256)
+    architecture, size = bundle_input(model)
+    resize = args.resize or size or 256
     counts = [int(n) for n in args.counts.split(",")]
-    print(f"model: {model} ({meta.get('architecture', '?')}, input {meta.get('input_size')}); "
+    print(f"model: {model} ({architecture}, input {size}); "
           f"batch {args.batch}, resize {resize}; {os.cpu_count()} CPU cores")
     r: dict = {"model": str(model), "frames_per_clip": args.frames, "batch": args.batch,
                "resize": resize, "throughput": [], "live": {}}
@@ -173,13 +173,6 @@ def make_clip(path: Path, n: int, fps: int = 30) -> Path:
         w.send(img)
     w.close()
     return path
-
-
-def _model_json(model: Path) -> dict:
-    try:
-        return json.loads((model / "model.json").read_text())
-    except (OSError, ValueError):
-        return {}
 
 
 def report(r: dict) -> None:

@@ -86,7 +86,7 @@ def _raw_images_per_sec(data_dir: Path, run: Path, cfg) -> float:
     from official.core import task_factory, train_lib
 
     from training.data import load_dataset
-    from training.presets import build_experiment
+    from training.experiment import build_experiment
     from training.train import make_strategy
 
     data = load_dataset(data_dir)
@@ -310,6 +310,7 @@ def small(args, tmp: Path) -> None:
 
     from training.config import DatasetConfig, TrainConfig
     from training.datasets.build import build_dataset
+    from training.run_record import RunRecord
 
     raccoon = _tutorial("raccoon")
     mosaics = build_mosaic_dataset(raccoon, tmp, grid=args.grid, canvas=args.canvas)
@@ -337,7 +338,7 @@ def small(args, tmp: Path) -> None:
         for name, cfg in (("old defaults", old), ("auto + anchors", auto)):
             run = tmp / f"{set_name}-{name.split()[0]}"
             steps, per_step, seconds, lines = _budget_run(data_dir, run, cfg, args.minutes)
-            size = json.loads((run / "run.json").read_text())["input_size"]
+            size = RunRecord.read(run).input_size
             print(f"[{set_name} / {name}] {steps} steps x {per_step:.2f} s in {seconds:.0f} s")
             for line in lines:
                 print("   " + line)
@@ -386,6 +387,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="finetune mode: the run used as pretrained weights (default: a "
                              "raccoon run of --minutes trained first)")
     parser.add_argument("--time", default="15m", help="budget mode: training time per run")
+    parser.add_argument("--sets", default="mosaics,raccoon", help="budget mode: which sets")
+    parser.add_argument("--starts", default="scratch,checkpoint",
+                        help="budget mode: from scratch, from the stand-in checkpoint, or both")
     parser.add_argument("--pairs", default="320/3,384/3,448/3,512/3,640/3,256/2,320/2,384/2,"
                         "512/2", help="costs mode: SIZE/MIN_LEVEL pairs timed against 256/3")
     parser.add_argument("--turns", type=int, default=5, help="costs mode: steps of each, in turns")

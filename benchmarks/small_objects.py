@@ -125,12 +125,9 @@ class RunAsDetector(BatchDetector):
     exported bundle would run, without the cost of exporting it)."""
 
     def __init__(self, run: Path, score: float = 0.05) -> None:
-        from training.export import EXPORT_SCORE_THRESHOLD, serving_function
-        from training.model import load_checkpoint_model
+        from training.model import load_export_model, serving_function
 
-        overrides = {"task": {"model": {"detection_generator": {
-            "pre_nms_score_threshold": EXPORT_SCORE_THRESHOLD}}}}
-        self.serve = serving_function(load_checkpoint_model(run, None, overrides))
+        self.serve = serving_function(load_export_model(run))
         names = read_label_map(run / "label_map.pbtxt")
         super().__init__(run, names, str(run / "label_map.pbtxt"), DetectorConfig(score=score),
                          kind="run")

@@ -23,8 +23,9 @@ def _params(data_dir: Path, model: str, size: int, min_level: int, batch: int):
     from training.anchors import AnchorChoice
     from training.config import TrainConfig
     from training.data import load_dataset
+    from training.experiment import build_experiment
     from training.fit import DataFit
-    from training.presets import PRESETS, build_experiment
+    from training.presets import PRESETS
 
     data = load_dataset(data_dir)
     levels = PRESETS[model].levels
@@ -91,18 +92,19 @@ class _Stepper:
 
 def budget(args, tmp: Path) -> None:
     """Previous defaults against the new ones, equal --time, scratch and checkpoint."""
-    import json
 
     from bench_train import _raccoon_data, _score, _tutorial
     from small_objects import build_mosaic_dataset
 
     from training.budget import parse_duration
     from training.config import TrainConfig
+    from training.run_record import RunRecord
 
     seconds = parse_duration(args.time, "--time")
     mosaics = build_mosaic_dataset(_tutorial("raccoon"), tmp, grid=args.grid, canvas=args.canvas)
     racc = _raccoon_data(tmp)
-    checkpoint = _stand_in_checkpoint(args, racc, tmp, seconds)
+    checkpoint = (_stand_in_checkpoint(args, racc, tmp, seconds) if "checkpoint" in args.starts
+                  else tmp / "no-mirror")
     print(f"budget {args.time} of training per run, batch {args.batch}, model {args.model}; "
           f"checkpoint standing in for COCO: {checkpoint}", flush=True)
     # previous: its 2000-step schedule, ended by the clock (a timer's SIGINT, as Ctrl+C)
@@ -110,8 +112,9 @@ def budget(args, tmp: Path) -> None:
                       steps=2000, batch=args.batch, init="none")
     new = TrainConfig(model=args.model, batch=args.batch, time=args.time, init="auto")
     rows = []
-    for set_name, data_dir in (("mosaics", mosaics), ("raccoon", racc)):
-        for start in ("scratch", "checkpoint"):
+    sets = [x for x in (("mosaics", mosaics), ("raccoon", racc)) if x[0] in args.sets]
+    for set_name, data_dir in sets:
+        for start in [s for s in ("scratch", "checkpoint") if s in args.starts]:
             repeats = (0, 1) if set_name == "raccoon" else (0,)
             for name, cfg in (("previous", old), ("new", new)):
                 for repeat in repeats:
@@ -121,7 +124,7 @@ def budget(args, tmp: Path) -> None:
                     info, lines, took = _timed_run(data_dir, run, dataclasses.replace(
                         cfg, init=init), tmp, checkpoint, None if name == "new" else seconds)
                     coco = _score(run, data_dir)[0]
-                    size = json.loads((run / "run.json").read_text())["input_size"]
+                    size = RunRecord.read(run).input_size
                     rows.append((set_name, start, name, repeat, size, info.step, took, coco))
                     print(f"[{set_name} / {start} / {name} / run {repeat + 1}] {size} px, "
                           f"{info.step} steps in {took:.0f} s: AP {coco['AP']:.3f} "

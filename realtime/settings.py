@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from realtime.config import AnnotateConfig, DetectorConfig, LiveConfig, PipelineConfig
+from realtime.review.config import ReviewConfig
 from realtime.serve.config import ServeConfig
 from realtime.tracking.config import TrackConfig
 from realtime.tracking.setup import Tracking
@@ -29,6 +30,7 @@ class RunSettings:
         watch: doorbell mode's rules, events folder and notifiers (``[watch]``).
         serve: the events page (``[serve]``; alerts link to ``public_url``).
         counts: where the counts summary goes (``--counts``; None = each verb's default).
+        review: the review folder (``[review]``: watch --serve's review editor saves there).
     """
 
     detector: DetectorConfig = field(default_factory=DetectorConfig)
@@ -39,13 +41,15 @@ class RunSettings:
     watch: WatchConfig = field(default_factory=WatchConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
     counts: str | Path | None = None
+    review: ReviewConfig = field(default_factory=ReviewConfig)
 
     @classmethod
     def of(cls, config, counts: str | Path | None = None) -> RunSettings:
         """The settings a config with these tables gives (lookout's root `Config`),
         flags left out."""
         return cls(config.detector, config.pipeline, config.track, config.annotate,
-                   config.live, config.watch, config.serve, counts)
+                   config.live, config.watch, config.serve, counts,
+                   getattr(config, "review", ReviewConfig()))
 
     @property
     def tracking(self) -> Tracking:

@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import UserError
-from core.fileio import atomic_write_json
 from core.progress import OnProgress, report
+from realtime.bundle import BUNDLE_FILES, LABEL_MAP_FILE, BundleMeta, bundle_file
 from realtime.labelmap import read_label_map
+from training.run_record import RunRecord
 
 FORMATS = ("saved_model", "frozen_graph", "tflite", "int8")  # rows, in this order
 DEFAULT_FORMATS = ("saved_model", "tflite", "int8")  # the frozen graph = the SavedModel
@@ -39,17 +40,15 @@ def evaluate_bundle(bundle: str | Path, data: list[str | Path] | None = None, *,
     """
     from realtime.config import DetectorConfig
     from realtime.detectors import load_detector
-    from realtime.detectors.loader import BUNDLE_FILES
 
     bundle = Path(bundle)
-    meta_path = bundle / "model.json"
-    if not meta_path.is_file():
-        raise UserError(f"{bundle}: not a model bundle (no model.json)")
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    names = read_label_map(bundle / "label_map.pbtxt")
+    if not BundleMeta.path(bundle).is_file():
+        raise UserError(f"{bundle}: not a model bundle (no {BundleMeta.FILE})")
+    meta = BundleMeta.read(bundle)
+    names = read_label_map(bundle / LABEL_MAP_FILE)
     paths = _test_records(bundle, meta, data)
     truth, images = load_truth(paths)
-    present = [f for f in formats if (bundle / BUNDLE_FILES[f][0]).exists()]
+    present = [f for f in formats if bundle_file(bundle, f).exists()]
     results = {}
     for name in present:
         cfg = DetectorConfig(score=MIN_SCORE, max_det=100, bundle_format=name, workers=1)
@@ -58,9 +57,9 @@ def evaluate_bundle(bundle: str | Path, data: list[str | Path] | None = None, *,
             scores = score_detector(detector, truth, images, names, on_progress, f"eval {name}")
         finally:
             detector.close()
-        results[name] = {"file": BUNDLE_FILES[name][0], **scores}
+        results[name] = {"file": BUNDLE_FILES[name], **scores}
     data = [str(p) for p in paths]
-    before = meta.get("evaluation") or {}
+    before = meta.evaluation or {}
     if before.get("data") == data:  # same test set: keep the rows not re-evaluated now
         results = {**before.get("formats", {}), **results}
     results = {f: results[f] for f in FORMATS if f in results}
@@ -68,23 +67,19 @@ def evaluate_bundle(bundle: str | Path, data: list[str | Path] | None = None, *,
     if "tflite" in results and "int8" in results:
         evaluation["int8_ap50_drop"] = round(results["tflite"]["AP50"]
                                              - results["int8"]["AP50"], 4)
-    meta["evaluation"] = evaluation
-    atomic_write_json(meta_path, meta, indent=2)
+    meta.replace(evaluation=evaluation).write(bundle)
     return evaluation
 
 
-def _test_records(bundle: Path, meta: dict, data) -> list[Path]:
+def _test_records(bundle: Path, meta: BundleMeta, data) -> list[Path]:
     if data:
         paths = [Path(p) for p in data]
     else:
-        run_dir = Path(meta.get("training_run") or "")
-        dataset_json = None
-        if (run_dir / "run.json").is_file():
-            run = json.loads((run_dir / "run.json").read_text())
-            dataset_json = Path(run.get("dataset", "")) / "dataset.json"
+        run = RunRecord.read_if_present(meta.training_run) if meta.training_run else None
+        dataset_json = Path(run.dataset) / "dataset.json" if run else None
         if dataset_json is None or not dataset_json.is_file():
             raise UserError(f"{bundle}: its training run's dataset is not here "
-                            f"({meta.get('training_run')}); pass --data RECORDS")
+                            f"({meta.training_run}); pass --data RECORDS")
         split = json.loads(dataset_json.read_text())["splits"].get("test")
         if not split:
             raise UserError(f"{dataset_json}: no test split; pass --data RECORDS")

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from core.config import Problem, Section, doc
+from training.presets import PRESETS
 
 DATASET_FORMATS = ("auto", "voc", "tutorial", "csv", "coco", "tfrecord")
 STRATEGIES = ("one_device", "mirrored", "multi_worker_mirrored")
@@ -82,8 +83,6 @@ class TrainConfig(Section):
                               ge=1.0)
 
     def problems(self) -> Iterable[Problem]:
-        from training.presets import PRESETS  # presets.py uses this table: import late
-
         preset = PRESETS.get(self.model)
         if preset is None:
             yield "model", f"must be one of {' | '.join(PRESETS)}, got {self.model!r}"

@@ -23,7 +23,7 @@ from core.fileio import atomic_write_json
 from core.progress import OnProgress, report
 from realtime.labelmap import read_label_map
 from training.data import check_records, load_dataset
-from training.train import read_run
+from training.run_record import RunRecord
 
 COCO_NAMES = ["AP", "AP50", "AP75", "AP_small", "AP_medium", "AP_large",
               "AR1", "AR10", "AR100", "AR_small", "AR_medium", "AR_large"]
@@ -39,17 +39,14 @@ def evaluate(run_dir: str | Path, data: list[str | Path] | str | Path | None = N
     import tensorflow as tf
 
     from training.datasets.records import iter_records
-    from training.export import EXPORT_SCORE_THRESHOLD, serving_function
-    from training.model import load_checkpoint_model
+    from training.model import load_export_model, serving_function
 
     run_dir = Path(run_dir)
-    run = read_run(run_dir)
+    run = RunRecord.read(run_dir)
     names = read_label_map(run_dir / "label_map.pbtxt")
     paths = _record_paths(run, data)
     count = check_records(paths, names, run_dir / "label_map.pbtxt")
-    overrides = {"task": {"model": {"detection_generator": {
-        "pre_nms_score_threshold": EXPORT_SCORE_THRESHOLD}}}}
-    detector = load_checkpoint_model(run_dir, checkpoint, overrides)
+    detector = load_export_model(run_dir, checkpoint)
     serve = serving_function(detector)
 
     truth, found, samples = [], [], []
@@ -86,9 +83,9 @@ def evaluate(run_dir: str | Path, data: list[str | Path] | str | Path | None = N
     return metrics
 
 
-def _record_paths(run: dict, data) -> list[Path]:
+def _record_paths(run: RunRecord, data) -> list[Path]:
     if data is None:
-        meta_path = Path(run["dataset"]) / "dataset.json"
+        meta_path = Path(run.dataset) / "dataset.json"
         if not meta_path.is_file():
             raise UserError(f"{meta_path}: the run's dataset is gone; pass --data RECORDS")
         test = load_dataset(meta_path.parent).splits.get("test")

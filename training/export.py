@@ -15,12 +15,16 @@ from core import __version__
 from core.errors import UserError
 from core.fileio import atomic_dir
 from core.progress import OnProgress, report
+from realtime.bundle import (
+    BUNDLE_FILES,
+    EXPORT_SCORE_THRESHOLD,
+    LABEL_MAP_FILE,
+    BundleMeta,
+    bundle_file,
+)
 from realtime.labelmap import read_label_map, write_label_map
-from training.model import OUTPUT_KEYS, load_checkpoint_model
-from training.train import read_run
-
-# Export like the TF OD API: keep (almost) every candidate; callers filter by score.
-EXPORT_SCORE_THRESHOLD = 1e-8
+from training.model import OUTPUT_KEYS, load_export_model, serving_function
+from training.run_record import RunRecord
 
 
 def export_bundle(
@@ -60,69 +64,57 @@ def export_bundle(
         report(on_progress, "export", stages.index(name), len(stages), name)
 
     run_dir, out_dir = Path(run_dir), Path(out_dir)
-    run = read_run(run_dir)
+    run = RunRecord.read(run_dir)
     if int8 and not tflite:
         raise UserError("--int8 is checked against model.tflite: drop --no-tflite")
     if int8_samples < 1:
         raise UserError(f"--int8-samples {int8_samples}: must be at least 1")
-    if out_dir.exists() and not (out_dir / "model.json").is_file():
+    if out_dir.exists() and not BundleMeta.path(out_dir).is_file():
         raise UserError(f"{out_dir}: exists and is not a model bundle; choose another --out")
-    names = read_label_map(run_dir / "label_map.pbtxt")
-    overrides = {"task": {"model": {"detection_generator": {
-        "pre_nms_score_threshold": EXPORT_SCORE_THRESHOLD}}}}
-    detector = load_checkpoint_model(run_dir, checkpoint, overrides)
+    names = read_label_map(run_dir / LABEL_MAP_FILE)
+    detector = load_export_model(run_dir, checkpoint)
 
     with atomic_dir(out_dir) as tmp:  # a failed check leaves the old bundle in place
         stage("exporting SavedModel")
-        _write_saved_model(detector, tmp / "saved_model")
+        _write_saved_model(detector, bundle_file(tmp, "saved_model"))
         stage("freezing graph")
-        _write_frozen_graph(detector, tmp / "frozen_inference_graph.pb")
+        _write_frozen_graph(detector, bundle_file(tmp, "frozen_graph"))
         if tflite:
             from training.tflite import write_tflite
 
             stage("converting to TFLite")
-            write_tflite(run_dir, detector.checkpoint, tmp / "model.tflite")
-        write_label_map(names, tmp / "label_map.pbtxt")
+            write_tflite(run_dir, detector.checkpoint, bundle_file(tmp, "tflite"))
+        write_label_map(names, tmp / LABEL_MAP_FILE)
         stage("checking the export against the checkpoint")
         images = samples if samples is not None else verify.sample_images(run)
         check = verify.check_bundle(detector, tmp, images)
         int8_meta = (_write_int8(run_dir, run, detector.checkpoint, tmp, int8_samples, samples,
                                  stage) if int8 else None)
         metrics_path = run_dir / "metrics.json"
-        meta = {
-            "name": out_dir.name,
-            "architecture": run["model"],
-            "input_size": run["input_size"],
-            "classes": {str(k): v for k, v in names.items()},
-            "training_run": str(run_dir.resolve()),
-            "checkpoint": Path(detector.checkpoint).name,
-            "step": run.get("step"),
-            "metrics": json.loads(metrics_path.read_text()) .get("coco", {})
+        meta = BundleMeta(
+            name=out_dir.name, architecture=run.model, input_size=run.input_size,
+            classes=dict(names), training_run=str(run_dir.resolve()),
+            checkpoint=Path(detector.checkpoint).name, step=run.step,
+            metrics=json.loads(metrics_path.read_text()).get("coco", {})
             if metrics_path.is_file() else {},
-            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "lookout_version": __version__,
-            "outputs": list(OUTPUT_KEYS),
-            "score_threshold": EXPORT_SCORE_THRESHOLD,
-            "tflite": ({"input": "uint8 [1, H, W, 3] RGB, any H, W (resized in the graph)",
-                        "outputs": "detection_boxes, detection_classes, detection_scores, "
-                                   "num_detections (same meaning as the SavedModel)"}
-                       if tflite else None),
-            "int8": int8_meta,
-            "files": {name: file for name, file in BUNDLE_FILES.items()
-                      if (tmp / file).exists()},
-            "export_check": check,
+            created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            lookout_version=__version__, outputs=list(OUTPUT_KEYS),
+            score_threshold=EXPORT_SCORE_THRESHOLD,
+            tflite=({"input": "uint8 [1, H, W, 3] RGB, any H, W (resized in the graph)",
+                     "outputs": "detection_boxes, detection_classes, detection_scores, "
+                                "num_detections (same meaning as the SavedModel)"}
+                    if tflite else None),
+            int8=int8_meta,
+            files={name: file for name, file in BUNDLE_FILES.items() if (tmp / file).exists()},
+            export_check=check,
             **_data_fit(run, detector.params),
-        }
-        (tmp / "model.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        )
+        meta.write(tmp)
     report(on_progress, "export", len(stages), len(stages), "done")
     return out_dir
 
 
-BUNDLE_FILES = {"saved_model": "saved_model", "frozen_graph": "frozen_inference_graph.pb",
-                "tflite": "model.tflite", "int8": "model_int8.tflite"}
-
-
-def _write_int8(run_dir: Path, run: dict, checkpoint: str, tmp: Path, limit: int,
+def _write_int8(run_dir: Path, run: RunRecord, checkpoint: str, tmp: Path, limit: int,
                 samples: list | None, stage) -> dict:
     """model_int8.tflite, and how far it agrees with model.tflite (for model.json)."""
     from realtime.config import DetectorConfig
@@ -130,22 +122,22 @@ def _write_int8(run_dir: Path, run: dict, checkpoint: str, tmp: Path, limit: int
     from training import verify
     from training.quantize import representative_images, write_int8_tflite
 
-    size = int(run["input_size"])
+    size = run.input_size
     stage("quantizing to int8 (calibrating)")
     images = representative_images(run, size, limit)
     if not images:
         raise UserError(f"{run_dir}: the run's training records are gone; --int8 calibrates "
                         f"on them")
-    write_int8_tflite(run_dir, checkpoint, tmp / "model_int8.tflite", images)
+    write_int8_tflite(run_dir, checkpoint, bundle_file(tmp, "int8"), images)
     stage("comparing model_int8.tflite with model.tflite")
-    cfg = DetectorConfig(score=verify.AGREEMENT_SCORE / 2, labels=str(tmp / "label_map.pbtxt"),
+    cfg = DetectorConfig(score=verify.AGREEMENT_SCORE / 2, labels=str(tmp / LABEL_MAP_FILE),
                          workers=1)
-    models = [load_runtime(tmp / f, cfg) for f in ("model.tflite", "model_int8.tflite")]
+    models = [load_runtime(bundle_file(tmp, f), cfg) for f in ("tflite", "int8")]
     test = samples if samples is not None else verify.sample_images(run, limit=20)
     agreement = verify.int8_agreement(*models, test)
     for model in models:
         model.close()
-    return {"file": "model_int8.tflite",
+    return {"file": BUNDLE_FILES["int8"],
             "input": f"uint8 [1, {size}, {size}, 3] RGB, letterboxed (scaled to fit, padded "
                      f"right and bottom); boxes are on that square",
             "quantization": "full integer: int8 weights (per channel) and activations; "
@@ -165,32 +157,17 @@ def describe_agreement(a: dict) -> str:
             f"{a['int8_only']} int8-only, on {a['images']} images")
 
 
-def _data_fit(run: dict, params) -> dict:
+def _data_fit(run: RunRecord, params) -> dict:
     """``anchors`` (as built into the exported graph) and ``training_data`` (box sizes at
     the input; ``small_objects`` is what `--tile auto` reads)."""
     model = params.task.model
-    anchors = {**((run.get("data_fit") or {}).get("anchors") or {}),
+    fit = run.data_fit or {}  # `training.fit.DataFit.as_dict`
+    anchors = {**(fit.get("anchors") or {}),
                "anchor_size": float(model.anchor.anchor_size),
                "aspect_ratios": [float(r) for r in model.anchor.aspect_ratios],
                "num_scales": int(model.anchor.num_scales),
                "min_level": int(model.min_level), "max_level": int(model.max_level)}
-    return {"anchors": anchors, "training_data": (run.get("data_fit") or {}).get("data")}
-
-
-def serving_function(detector, input_name: str = "images", named_outputs: bool = False):
-    """A tf.function uint8 ``[batch, h, w, 3]`` → the four OD API outputs."""
-    import tensorflow as tf
-
-    spec = tf.TensorSpec([None, None, None, 3], tf.uint8, name=input_name)
-
-    @tf.function(input_signature=[spec])
-    def serve(images):
-        out = detector(images)
-        if named_outputs:  # TF1 tensor names for the frozen graph
-            return {k: tf.identity(out[k], name=k) for k in OUTPUT_KEYS}
-        return {k: out[k] for k in OUTPUT_KEYS}
-
-    return serve
+    return {"anchors": anchors, "training_data": fit.get("data")}
 
 
 def _write_saved_model(detector, path: Path) -> None:

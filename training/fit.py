@@ -12,10 +12,12 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.errors import UserError
 from training.anchors import FITTED_GAIN, AnchorChoice, anchor_recall, fit_anchors
 from training.autosize import BoxStats, SizeChoice, choose_input_size, default_cap
 from training.config import TrainConfig
 from training.presets import PRESETS
+from training.run_record import RunRecord
 
 
 @dataclass
@@ -141,8 +143,6 @@ def _init_anchors(cfg: TrainConfig) -> AnchorChoice | None:
     """The anchors the ``--init`` model was built with: Model Garden's for a published
     detector (``coco``, a full name; source ``pretrained``), run.json's for an earlier lookout run; None for a
     checkpoint path or URL (nothing says which)."""
-    import json
-
     from training.catalogue import FULL, lookup
 
     weights = lookup(cfg.init, cfg.model)
@@ -150,11 +150,11 @@ def _init_anchors(cfg: TrainConfig) -> AnchorChoice | None:
         min_level, max_level = PRESETS[cfg.model].levels
         return (AnchorChoice(min_level=min_level, max_level=max_level, source="pretrained")
                 if weights.contents == FULL else None)
-    path = Path(cfg.init) / "run.json"
     try:
-        fit = json.loads(path.read_text(encoding="utf-8")).get("data_fit") if path.is_file() else None
-    except (OSError, ValueError):
+        run = RunRecord.read_if_present(cfg.init)
+    except UserError:  # not a run of ours after all: nothing says which anchors
         return None
+    fit = run.data_fit if run else None
     return AnchorChoice(**fit["anchors"]) if fit and fit.get("anchors") else None
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import UserError
+from realtime.bundle import EXPORT_SCORE_THRESHOLD
 from realtime.detectors.common import OUTPUT_NAMES
 
 OUTPUT_KEYS = OUTPUT_NAMES  # what the serving module returns, in the order bundles list them
@@ -67,3 +68,29 @@ def load_checkpoint_model(run_dir: str | Path, checkpoint: str | None = None,
     status = tf.train.Checkpoint(model=module.model).read(checkpoint)
     status.expect_partial().assert_existing_objects_matched()
     return RunDetector(module, params, checkpoint, size[0])
+
+
+def load_export_model(run_dir: str | Path, checkpoint: str | None = None,
+                      batch_size: int | None = None) -> RunDetector:
+    """The run's model as the bundle exports it: (almost) every candidate kept
+    (`EXPORT_SCORE_THRESHOLD`); evaluation sees exactly what the export writes."""
+    overrides = {"task": {"model": {"detection_generator": {
+        "pre_nms_score_threshold": EXPORT_SCORE_THRESHOLD}}}}
+    return load_checkpoint_model(run_dir, checkpoint, overrides, batch_size)
+
+
+def serving_function(detector: RunDetector, input_name: str = "images",
+                     named_outputs: bool = False):
+    """A tf.function uint8 ``[batch, h, w, 3]`` → the four OD API outputs."""
+    import tensorflow as tf
+
+    spec = tf.TensorSpec([None, None, None, 3], tf.uint8, name=input_name)
+
+    @tf.function(input_signature=[spec])
+    def serve(images):
+        out = detector(images)
+        if named_outputs:  # TF1 tensor names for the frozen graph
+            return {k: tf.identity(out[k], name=k) for k in OUTPUT_KEYS}
+        return {k: out[k] for k in OUTPUT_KEYS}
+
+    return serve

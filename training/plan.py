@@ -35,13 +35,13 @@ from training.presets import PRESETS
 # Seconds per training step relative to 256 px at min_level 3 (retinanet-mobilenetv2-fpn,
 # batch 8, raccoon, this project's 2-core CPU shared with other work: `lookout bench train
 # --mode costs`, each choice timed in turns with 256 px / level 3, medians of 5). Steps
-# cost more than Model Garden's FLOPs say (1.56x, 2.25x, 3.06x, 4.0x, 6.25x for level 3;
-# 2.16x for the finer level at 256 px): memory traffic grows with the feature maps. Level 2
-# was timed at 256 px (1.56x); at the other sizes it is level 3's cost times that, which the
-# FLOPs support (the finer level adds 2.16x at every size).
+# cost more than Model Garden's FLOPs say (level 3: 1.56x, 2.25x, 3.06x, 4.0x, 6.25x at
+# 320-640 px; level 2: 2.16x, 3.38x, 4.86x, 8.64x at 256-512 px): memory traffic grows
+# with the feature maps. Sizes between the measured ones are interpolated by pixels,
+# larger ones extrapolated (`relative_cost`).
 STEP_COST: dict[int, dict[int, float]] = {
     3: {256: 1.0, 320: 2.16, 384: 3.62, 448: 3.97, 512: 5.83, 640: 8.62},
-    2: {256: 1.56, 320: 3.37, 384: 5.65, 448: 6.19, 512: 9.09, 640: 13.4},
+    2: {256: 1.56, 320: 2.75, 384: 5.98, 512: 8.58},
 }
 # Images a run must see (steps x batch) for a larger input or a finer level to pay: with
 # Model Garden's defaults on a 2-core CPU, 2000 steps of 8 images reached AP50 0.30 on a
@@ -101,7 +101,7 @@ def budget_of(cfg: TrainConfig, gpu: bool) -> tuple[float | None, str]:
     seconds = parse_duration(cfg.time, "train.time")
     if seconds is not None:
         return seconds, f"--time {cfg.time}"
-    if cfg.steps or gpu:
+    if cfg.steps or gpu or cfg.strategy == "multi_worker_mirrored":  # workers count steps
         return None, ""
     why = ("train.cpu_time, the default on a CPU; ask for more with --time 2h, or give "
            "exact --steps N")
@@ -110,7 +110,8 @@ def budget_of(cfg: TrainConfig, gpu: bool) -> tuple[float | None, str]:
 
 def plan_run(cfg: TrainConfig, records: list[Path], build: Callable, *, gpu: bool,
              clock: float, probe: Callable, init: Callable,
-             stats: BoxStats | None = None) -> Plan:
+             stats: BoxStats | None = None,
+             say: Callable[[str, bool], None] | None = None) -> Plan:
     """Decide the run (see the module doc).
 
     Args:
@@ -119,9 +120,11 @@ def plan_run(cfg: TrainConfig, records: list[Path], build: Callable, *, gpu: boo
         probe: ``probe(params) -> (seconds per step, setup seconds)``.
         init: ``init(preset) -> (init spec, line)`` resolving ``init = "auto"``.
         stats: the training boxes (default: read from ``records``).
+        say: ``say(text, warning)`` gets each message as soon as it is decided (the budget
+            line first, before the probe runs); all of them are in `Plan.messages` too.
     """
     budget_s, source = budget_of(cfg, gpu)
-    messages: list[tuple[str, bool]] = []
+    messages = _Messages(say)
     if budget_s is not None:
         text = f"training for {format_duration(budget_s)} ({source}), then evaluating"
         messages.append((text, False))
@@ -140,7 +143,8 @@ def plan_run(cfg: TrainConfig, records: list[Path], build: Callable, *, gpu: boo
     if budget_s is None:
         steps = cfg.steps or DEFAULT_STEPS
         cfg = dataclasses.replace(cfg, input_size=wanted.input_size, steps=steps)
-        return Plan(cfg, wanted, messages + _said(wanted))
+        messages.extend(_said(wanted))
+        return Plan(cfg, wanted, list(messages))
 
     preset = PRESETS[cfg.model]
     base_level = preset.levels[0]
@@ -170,7 +174,7 @@ def plan_run(cfg: TrainConfig, records: list[Path], build: Callable, *, gpu: boo
     final = candidate(chosen.size, fit.anchors.min_level)
     steps = min(cfg.steps, final.steps) if cfg.steps else final.steps
     cfg = dataclasses.replace(cfg, input_size=chosen.size, steps=steps)
-    messages += _said(fit)
+    messages.extend(_said(fit))
     messages.append((_why(chosen, options, wanted, ref_seconds, sizes[0], cfg.batch), False))
     end = time.time() + min(budget_s - (time.monotonic() - clock),
                             setup + steps * final.step_seconds)
@@ -178,7 +182,24 @@ def plan_run(cfg: TrainConfig, records: list[Path], build: Callable, *, gpu: boo
                      + (" (--steps comes first)" if steps < final.steps else "")
                      + f"; training ends about {time.strftime('%H:%M', time.localtime(end))}",
                      False))
-    return Plan(cfg, fit, messages, budget_s, final.step_seconds, setup)
+    return Plan(cfg, fit, list(messages), budget_s, final.step_seconds, setup)
+
+
+class _Messages(list):
+    """The plan's messages, each also said at once when there is someone to tell."""
+
+    def __init__(self, say: Callable[[str, bool], None] | None) -> None:
+        super().__init__()
+        self.say = say
+
+    def append(self, item: tuple[str, bool]) -> None:
+        super().append(item)
+        if self.say is not None:
+            self.say(*item)
+
+    def extend(self, items) -> None:
+        for item in items:
+            self.append(item)
 
 
 def _said(fit: DataFit) -> list[tuple[str, bool]]:

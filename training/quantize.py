@@ -22,17 +22,19 @@ from pathlib import Path
 
 import numpy as np
 
+from realtime.bundle import EXPORT_SCORE_THRESHOLD
 from training.model import load_params
+from training.run_record import RunRecord
 
 
-def representative_images(run: dict, size: int, limit: int,
+def representative_images(run: RunRecord, size: int, limit: int,
                           split: str = "train") -> list[np.ndarray]:
     """Up to ``limit`` images of the run's ``split`` records, letterboxed to ``size``."""
     from PIL import Image
 
     from training.datasets.records import iter_records
 
-    meta_path = Path(run.get("dataset", "")) / "dataset.json"
+    meta_path = Path(run.dataset) / "dataset.json"
     if not meta_path.is_file():
         return []
     meta = json.loads(meta_path.read_text())
@@ -72,8 +74,6 @@ def write_int8_tflite(run_dir: str | Path, checkpoint: str, path: Path,
     import tensorflow as tf
     from official.vision.ops import preprocess_ops
     from official.vision.serving.detection import DetectionModule
-
-    from training.export import EXPORT_SCORE_THRESHOLD
 
     if not images:
         raise ValueError("int8 export: no representative images")

@@ -38,8 +38,10 @@ from pathlib import Path
 from core.errors import UserError
 from core.fileio import atomic_write_json
 from core.progress import OnProgress, report
+from realtime.bundle import LABEL_MAP_FILE, BundleMeta, bundle_file
 from training.config import DatasetConfig, RetrainConfig, TrainConfig
 from training.retrain_eval import ModelScore, decide, score_reviews
+from training.run_record import RunRecord
 
 STAGES = ("building the dataset", "training the candidate", "exporting the candidate",
           "comparing the two models", "deciding")
@@ -97,18 +99,18 @@ def retrain(bundle: str | Path, review_dir: str | Path, *, data: str | Path | No
     """
     from realtime.labelmap import read_label_map
     from realtime.review.store import ReviewStore
-    from training.train import read_run, train
+    from training.train import train
 
     cfg = cfg or RetrainConfig()
     bundle = Path(bundle)
-    if not (bundle / "model.json").is_file():
-        raise UserError(f"{bundle}: not a model bundle (no model.json)")
-    meta = json.loads((bundle / "model.json").read_text(encoding="utf-8"))
-    run_dir = Path(meta.get("training_run") or "")
-    if not (run_dir / "run.json").is_file():
+    if not BundleMeta.path(bundle).is_file():
+        raise UserError(f"{bundle}: not a model bundle (no {BundleMeta.FILE})")
+    meta = BundleMeta.read(bundle)
+    run_dir = Path(meta.training_run or "")
+    if not RunRecord.path(run_dir).is_file():
         raise UserError(f"{bundle}: its training run {run_dir} is not here; retrain starts from it")
-    run = read_run(run_dir)
-    names = read_label_map(bundle / "label_map.pbtxt")
+    run = RunRecord.read(run_dir)
+    names = read_label_map(bundle / LABEL_MAP_FILE)
     review_dir = Path(review_dir)
     reviews = ReviewStore(review_dir.parent, review_dir).list()
     if not reviews:
@@ -128,7 +130,7 @@ def retrain(bundle: str | Path, review_dir: str | Path, *, data: str | Path | No
     splits = _review_records(reviews, review_dir, names, work, cfg.test_fraction)
     dataset = _combine(base, splits, names, work / "dataset")
     stage(1)
-    settings = {**run["train"], **(train_changes or {}), "init": str(run_dir.resolve()),
+    settings = {**run.train, **(train_changes or {}), "init": str(run_dir.resolve()),
                 "steps": cfg.steps, "time": ""}  # retrain counts steps, not the run's budget
     train_cfg = TrainConfig(**settings)
     train(dataset, work / "run", train_cfg, evaluate_at_end=False, on_progress=on_progress,
@@ -137,8 +139,8 @@ def retrain(bundle: str | Path, review_dir: str | Path, *, data: str | Path | No
     from training.export import export_bundle
 
     candidate = export_bundle(work / "run", work / bundle.name,
-                              tflite=(bundle / "model.tflite").exists(),
-                              int8=(bundle / "model_int8.tflite").exists(),
+                              tflite=bundle_file(bundle, "tflite").exists(),
+                              int8=bundle_file(bundle, "int8").exists(),
                               on_progress=on_progress)
     stage(3)
     from training.data import load_dataset
@@ -157,7 +159,7 @@ def retrain(bundle: str | Path, review_dir: str | Path, *, data: str | Path | No
     return result
 
 
-def _base_dataset(run: dict, data, names: dict[int, str], work: Path,
+def _base_dataset(run: RunRecord, data, names: dict[int, str], work: Path,
                   on_progress: OnProgress | None) -> Path:
     """The original data's dataset folder: built from ``data``, or the run's own (when
     the run was itself a retrain, the data that one started from, so reviews never
@@ -167,7 +169,7 @@ def _base_dataset(run: dict, data, names: dict[int, str], work: Path,
     if data is not None:
         return build_dataset(data, work / "original", DatasetConfig(), label_map=names,
                              on_progress=on_progress).out_dir
-    folder = Path(run.get("dataset") or "")
+    folder = Path(run.dataset)
     meta_path = folder / "dataset.json"
     if not meta_path.is_file():
         raise UserError(f"{folder}: the bundle's training data is gone; pass --data ORIGINAL "

@@ -12,17 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
-from training.model import OUTPUT_KEYS, load_checkpoint_model
+from training.model import OUTPUT_KEYS, load_export_model
 
 
 def write_tflite(run_dir: str | Path, checkpoint: str, path: Path) -> None:
     import tensorflow as tf
 
-    from training.export import EXPORT_SCORE_THRESHOLD
-
-    overrides = {"task": {"model": {"detection_generator": {
-        "pre_nms_score_threshold": EXPORT_SCORE_THRESHOLD}}}}
-    detector = load_checkpoint_model(run_dir, checkpoint, overrides, batch_size=1)
+    detector = load_export_model(run_dir, checkpoint, batch_size=1)
 
     @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.uint8, name="images")])
     def serve(images):

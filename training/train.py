@@ -17,7 +17,6 @@ import contextlib
 import dataclasses
 import errno
 import io
-import json
 import shutil
 import time
 from collections.abc import Callable
@@ -25,23 +24,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import UserError
-from core.fileio import atomic_write_json
 from core.progress import OnProgress
 from realtime.labelmap import write_label_map
 from training import cluster
 from training.budget import parse_duration, probe_step_seconds
 from training.config import TrainConfig
 from training.data import check_records, load_dataset
+from training.experiment import build_experiment
 from training.fit import DataFit
 from training.freeze import freeze_on_build, parse_freeze
 from training.health import NEAR_ZERO_AP50
 from training.init import auto_init
 from training.plan import plan_run
-from training.presets import build_experiment
 from training.progress import Interrupted, ProgressAction, StopFlag, TimeUp
 from training.restore import initializer
-
-RUN_FILE = "run.json"
+from training.run_record import RunRecord
 
 
 @dataclass
@@ -57,14 +54,6 @@ class RunInfo:
     interrupted: bool = False
     metrics: dict | None = None
     stopped_by: str = "steps"  # "steps" | "time" (the budget) | "interrupt" (Ctrl+C)
-
-
-def read_run(run_dir: str | Path) -> dict:
-    """``run.json`` of a run folder, or a `UserError` saying it is not one."""
-    path = Path(run_dir) / RUN_FILE
-    if not path.is_file():
-        raise UserError(f"{run_dir}: not a training run (no {RUN_FILE}; make one with `lookout train`)")
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def latest_checkpoint(run_dir: str | Path) -> str | None:
@@ -138,15 +127,14 @@ def train(
     if resume:
         if existing is None:
             raise UserError(f"{run_dir}: nothing to resume (no checkpoint); drop --resume")
-        saved = read_run(run_dir)
+        saved = RunRecord.read(run_dir)
         budget = parse_duration(cfg.time)  # a resumed run keeps its steps; --time adds a clock
         deadline = clock + budget if budget else None
-        cfg = dataclasses.replace(TrainConfig(**saved["train"]), steps=cfg.steps or
-                                  saved["train"]["steps"], time=cfg.time)
+        cfg = saved.train_config(steps=cfg.steps or saved.train["steps"], time=cfg.time)
         if cluster.is_chief(cfg.strategy):
             _remove_partial_checkpoints(run_dir)  # a kill mid-save leaves ckpt-N_temp behind
-        fit = DataFit.from_dict(saved["data_fit"]) if saved.get("data_fit") else None
-        dataset_dir = saved["dataset"] if dataset_dir is None else dataset_dir
+        fit = DataFit.from_dict(saved.data_fit) if saved.data_fit else None
+        dataset_dir = saved.dataset if dataset_dir is None else dataset_dir
     elif existing is not None:
         raise UserError(f"{run_dir}: already holds checkpoints ({Path(existing).name}); "
                         "use --resume to continue it or choose a new --out")
@@ -171,9 +159,8 @@ def train(
             [str(p) for p in test_records or train_records], fit=f),
             gpu=bool(tf.config.list_logical_devices("GPU")), clock=clock,
             probe=lambda params: probe_step_seconds(params, strategy),
-            init=lambda preset: auto_init(preset, cache_dir, on_progress, cfg.weights_url or None))
-        for text, warning in plan.messages if notify else ():
-            notify(text, warning)
+            init=lambda preset: auto_init(preset, cache_dir, on_progress, cfg.weights_url or None),
+            say=notify)
         fit, cfg = plan.fit, plan.cfg
         deadline = clock + plan.budget_s if plan.budget_s else None
     params = build_experiment(cfg, data.num_classes, [str(p) for p in train_records],
@@ -193,22 +180,14 @@ def train(
         run_dir.mkdir(parents=True, exist_ok=True)
         train_utils.serialize_config(params, str(run_dir))
         write_label_map(data.names, run_dir / "label_map.pbtxt")
-    run = {
-        "lookout_run": 1,
-        "model": cfg.model,
-        "input_size": cfg.input_size,
-        "num_classes": data.num_classes,
-        "classes": {str(k): v for k, v in data.names.items()},
-        "dataset": str(data.root.resolve()),
-        "train_images": num_train,
-        "train": dataclasses.asdict(cfg),
-        "init": init if not resume else read_run(run_dir).get("init"),
-        "data_fit": fit.as_dict() if fit else None,
-        "budget": plan.as_dict() if plan else read_run(run_dir).get("budget"),
-        "status": "training",
-    }
+    run = RunRecord(
+        model=cfg.model, input_size=cfg.input_size, num_classes=data.num_classes,
+        classes=dict(data.names), dataset=str(data.root.resolve()), train_images=num_train,
+        train=dataclasses.asdict(cfg), init=init if not resume else saved.init,
+        data_fit=fit.as_dict() if fit else None,
+        budget=plan.as_dict() if plan else saved.budget, status="training")
     if chief:
-        atomic_write_json(run_dir / RUN_FILE, run, indent=2, default=str)
+        run.write(run_dir)
 
     stop = StopFlag()
     start = time.time()
@@ -226,8 +205,8 @@ def train(
         if not chief:
             cluster.follow_chief(runner, run_dir, resume, work)
         global_step = runner.trainer.global_step
-        run.update(resumed_from=int(global_step.numpy()) if resume else None,
-                   replicas=strategy.num_replicas_in_sync)
+        run.resumed_from = int(global_step.numpy()) if resume else None
+        run.replicas = strategy.num_replicas_in_sync
         warned = []  # one not-learning warning per run
 
         def stalled(sign: str, rose: bool) -> None:
@@ -260,12 +239,12 @@ def train(
         checkpoint=str(latest_checkpoint(run_dir)), interrupted=interrupted,
         stopped_by=stopped_by,
     )
-    run.update(status="interrupted" if interrupted else "done", step=step,
-               images_per_sec=round(info.images_per_sec, 3), loss=info.loss,
-               train_seconds=round(time.time() - start, 1), stopped_by=stopped_by)
+    run = run.replace(status="interrupted" if interrupted else "done", step=step,
+                      images_per_sec=round(info.images_per_sec, 3), loss=info.loss,
+                      train_seconds=round(time.time() - start, 1), stopped_by=stopped_by)
     if not chief:
         return info
-    atomic_write_json(run_dir / RUN_FILE, run, indent=2, default=str)
+    run.write(run_dir)
     if evaluate_at_end and not interrupted and test_records:
         from training.evaluate import evaluate
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from core.errors import UserError
 from training.model import OUTPUT_KEYS
+from training.run_record import RunRecord
 
 TOP = 10
 TOLERANCE = {  # max abs difference allowed, per format
@@ -25,7 +26,7 @@ TOLERANCE = {  # max abs difference allowed, per format
 }
 
 
-def sample_images(run: dict, limit: int = 3) -> list[np.ndarray]:
+def sample_images(run: RunRecord, limit: int = 3) -> list[np.ndarray]:
     """Up to ``limit`` test images of the run's dataset, plus one synthetic odd-sized one."""
     from PIL import Image
 
@@ -34,7 +35,7 @@ def sample_images(run: dict, limit: int = 3) -> list[np.ndarray]:
 
     images = []
     try:
-        splits = load_dataset(run.get("dataset") or "-").splits
+        splits = load_dataset(run.dataset or "-").splits
     except UserError:  # the dataset moved or is gone: synthetic images only
         splits = {}
     if paths := splits.get("test") or splits.get("train"):

@@ -102,7 +102,8 @@ def run_settings(args: argparse.Namespace, config: Config, verb: str) -> RunSett
         live=override(config.live, snapshot_dir=flags.snapshot_dir),
         watch=watch_config(flags, config),
         serve=override(config.serve, bind=flags.serve),
-        counts=flags.counts)
+        counts=flags.counts,
+        review=config.review)
 
 
 class _Given:

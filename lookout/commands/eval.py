@@ -27,15 +27,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
-    from pathlib import Path
 
     from rich.console import Console
     from rich.table import Table
 
     from lookout.progress import Bars
+    from realtime.bundle import BundleMeta
     from training.evaluate import evaluate
 
-    if (Path(args.run_dir) / "model.json").is_file():
+    if BundleMeta.path(args.run_dir).is_file():
         return run_bundle(args)
     with Bars() as bars:
         metrics = evaluate(args.run_dir, args.data, checkpoint=args.checkpoint, on_progress=bars)

@@ -49,7 +49,6 @@ def run(args: argparse.Namespace, config: Config) -> int:
 
 
 def _int8_summary(bundle) -> str | None:
-    import json
+    from realtime.bundle import BundleMeta
 
-    meta = json.loads((bundle / "model.json").read_text(encoding="utf-8"))
-    return (meta.get("int8") or {}).get("summary")
+    return BundleMeta.read(bundle).int8_summary

@@ -24,8 +24,6 @@ import json
 import shutil
 import time
 import warnings
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
@@ -33,97 +31,14 @@ from rich.console import Console
 from core.errors import UserError
 from core.fileio import atomic_write_json
 from lookout.config import Config, DemoConfig, override
-
-STATE_FILE = "demo.json"
+from lookout.demo.plan import STATE_FILE, DemoPaths, DemoResult, Stage, StageOutcome
+from lookout.demo.stages import build_stages
 
 # `--quick`: fewer and smaller images, short clips, a shorter budget. From scratch, this
 # RetinaNet needs several hundred steps of 8 images before it finds much, so "quick" still
 # trains for real (a few minutes) and the doorbell still rings.
 QUICK = {"train_images": 64, "test_images": 16, "image_size": 128, "steps": 800, "batch": 8,
          "input_size": 128, "clip_seconds": 2.0, "doorbell_seconds": 8.0, "score": 0.3}
-
-
-@dataclass(frozen=True)
-class DemoPaths:
-    """Where every output of the demo goes."""
-
-    root: Path
-
-    @property
-    def samples(self) -> Path:
-        return self.root / "samples" / "shapes"
-
-    @property
-    def clip(self) -> Path:
-        return self.root / "samples" / "clip.mp4"
-
-    @property
-    def doorbell(self) -> Path:
-        return self.root / "samples" / "doorbell.mp4"
-
-    @property
-    def dataset(self) -> Path:
-        return self.root / "dataset"
-
-    @property
-    def run(self) -> Path:
-        return self.root / "runs" / "shapes"
-
-    @property
-    def metrics(self) -> Path:
-        return self.run / "metrics.json"
-
-    @property
-    def bundle(self) -> Path:
-        return self.root / "models" / "shapes"
-
-    @property
-    def annotated(self) -> Path:
-        return self.root / "annotated.mp4"
-
-    @property
-    def detections(self) -> Path:
-        return self.root / "detections.jsonl"
-
-    @property
-    def events(self) -> Path:
-        return self.root / "events"
-
-    @property
-    def state(self) -> Path:
-        return self.root / STATE_FILE
-
-
-@dataclass
-class Stage:
-    """One step: ``run`` makes its outputs, ``check`` says whether they exist and are valid
-    (returning a short description for the summary, or None)."""
-
-    name: str
-    title: str
-    settings: dict
-    run: Callable[[], None]
-    check: Callable[[], str | None]
-
-
-@dataclass
-class StageOutcome:
-    name: str
-    title: str
-    reused: bool
-    seconds: float
-    detail: str
-
-
-@dataclass
-class DemoResult:
-    """What the demo made: the paths, each stage's outcome, and the AP50 reached."""
-
-    paths: DemoPaths
-    stages: list[StageOutcome] = field(default_factory=list)
-    ap50: float | None = None
-    events: int = 0
-    seconds: float = 0.0
 
 
 def resolve_settings(cfg: DemoConfig, *, steps: int | None = None, quick: bool = False) -> DemoConfig:
@@ -137,7 +52,6 @@ def run_demo(config: Config, *, out: str | Path | None = None, fresh: bool = Fal
              steps: int | None = None, quick: bool = False,
              console: Console | None = None) -> DemoResult:
     """Run (or finish) the demo under ``out`` (default ``[demo] out``)."""
-    from lookout.demo.stages import build_stages
 
     console = console or Console()
     # Model Garden's RetinaNet warns on every call about an FPN level it does not use.

@@ -7,16 +7,19 @@ import dataclasses
 import json
 import shutil
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from core.errors import UserError
 from lookout.config import Config, DemoConfig
-from lookout.demo.demo import DemoPaths, DemoResult, Stage
+from lookout.demo.plan import DemoPaths, DemoResult, Stage
 from lookout.progress import Bars
+from realtime.bundle import BUNDLE_FILES, LABEL_MAP_FILE, BundleMeta
 from realtime.watch.config import WatchRuleConfig
 from training.config import TrainConfig
+from training.run_record import RunRecord
 
 
 def build_stages(cfg: DemoConfig, config: Config, paths: DemoPaths, console: Console,
@@ -155,10 +158,10 @@ class _Stages:
             raise KeyboardInterrupt
 
     def check_train(self) -> str | None:
-        run = _read_json(self.paths.run / "run.json")
-        if not run or run.get("status") != "done" or run.get("step") != self.train_cfg.steps:
+        run = _read_record(RunRecord, self.paths.run)
+        if not run or run.status != "done" or run.step != self.train_cfg.steps:
             return None
-        return f"{run['step']} steps, {run.get('images_per_sec', 0):.1f} images/s"
+        return f"{run.step} steps, {run.images_per_sec or 0:.1f} images/s"
 
     def evaluate(self) -> None:
         from training.evaluate import evaluate
@@ -184,9 +187,9 @@ class _Stages:
 
     def check_export(self) -> str | None:
         bundle = self.paths.bundle
-        needed = ("model.json", "label_map.pbtxt", "frozen_inference_graph.pb",
-                  "saved_model/saved_model.pb", "model.tflite")
-        if not all((bundle / n).is_file() for n in needed) or not _read_json(bundle / "model.json"):
+        needed = (LABEL_MAP_FILE, BUNDLE_FILES["frozen_graph"], BUNDLE_FILES["tflite"],
+                  f"{BUNDLE_FILES['saved_model']}/saved_model.pb")
+        if not all((bundle / n).is_file() for n in needed) or not _read_record(BundleMeta, bundle):
             return None
         return "saved_model/, frozen_inference_graph.pb, model.tflite, label_map.pbtxt, model.json"
 
@@ -303,10 +306,19 @@ def ap50_of(metrics: dict | None) -> float | None:
 
 def _resumable(run: Path, cfg: TrainConfig) -> bool:
     """A run an interrupted demo left with the same settings: continue it instead."""
-    saved = _read_json(run / "run.json")
-    if not saved or saved.get("train") != dataclasses.asdict(cfg):
+    saved = _read_record(RunRecord, run)
+    if not saved or saved.train != dataclasses.asdict(cfg):
         return False
-    return any(run.glob("ckpt-*.index")) and saved.get("step", 0) < cfg.steps
+    return any(run.glob("ckpt-*.index")) and (saved.step or 0) < cfg.steps
+
+
+def _read_record(kind: type[RunRecord | BundleMeta], folder: Path) -> Any:
+    """``run.json`` or ``model.json`` of ``folder``; None when missing or invalid (the
+    stage that writes it runs again)."""
+    try:
+        return kind.read_if_present(folder)
+    except UserError:
+        return None
 
 
 def _read_json(path: Path) -> dict | None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from lookout.demo.demo import DemoResult
+from lookout.demo.plan import DemoResult
 
 
 def _show(*paths: Path) -> str:

@@ -6,12 +6,12 @@ adding a format is one entry, not another ``elif``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import UserError
+from realtime.bundle import BUNDLE_FILES, BundleMeta, bundle_file, is_bundle
 from realtime.config import DetectorConfig
 from realtime.detectors.base import Detector
 from realtime.detectors.common import BatchDetector, find_labels
@@ -48,11 +48,11 @@ def _open_tflite(path: Path, cfg: DetectorConfig, kind: str = "tflite",
     return TFLiteDetector(path, *(names or find_labels(path, cfg, path.parent)), cfg, kind=kind)
 
 
-BUNDLE_FILES = {  # cfg.bundle_format → (file in the bundle, opener)
-    "saved_model": ("saved_model", _open_saved_model),
-    "frozen_graph": ("frozen_inference_graph.pb", _open_frozen_graph),
-    "tflite": ("model.tflite", _open_tflite),
-    "int8": ("model_int8.tflite", _open_tflite),
+OPENERS = {  # cfg.bundle_format → the opener of that file of the bundle (BUNDLE_FILES)
+    "saved_model": _open_saved_model,
+    "frozen_graph": _open_frozen_graph,
+    "tflite": _open_tflite,
+    "int8": _open_tflite,
 }
 
 
@@ -62,44 +62,34 @@ def _open_bundle(path: Path, cfg: DetectorConfig) -> BatchDetector:
     choice = cfg.bundle_format
     if choice not in ("auto", *BUNDLE_FILES):
         raise UserError(f"bundle_format {choice!r}: expected auto | {' | '.join(BUNDLE_FILES)}")
+    meta = BundleMeta.read(path)
     if choice == "auto":
-        choice = _auto_format(path, cfg)
-    name, opener = BUNDLE_FILES[choice]
-    if not (path / name).exists():
+        choice = _auto_format(path, meta, cfg)
+    target = bundle_file(path, choice)
+    if not target.exists():
         how = {"tflite": " with --tflite", "int8": " with --int8"}.get(choice, "")
-        raise UserError(f"{path}: bundle has no {name} (bundle_format = {choice}); "
+        raise UserError(f"{path}: bundle has no {target.name} (bundle_format = {choice}); "
                         f"re-export it{how}")
     names, where = find_labels(path, cfg, path)
-    if not cfg.labels:
-        _check_model_json(path, names)
-    target = path / name if choice != "saved_model" else path
-    return opener(target, cfg, kind="bundle", names=(names, where))
+    if not cfg.labels and meta.classes and meta.classes != names:
+        raise UserError(f"{path}: label_map.pbtxt {names} does not match model.json classes "
+                        f"{meta.classes}; the bundle was edited by hand?")
+    target = target if choice != "saved_model" else path
+    return OPENERS[choice](target, cfg, kind="bundle", names=(names, where))
 
 
-def _auto_format(path: Path, cfg: DetectorConfig) -> str:
+def _auto_format(path: Path, meta: BundleMeta, cfg: DetectorConfig) -> str:
     """On a GPU the SavedModel (batches on the device). On a CPU LiteRT/XNNPACK runs the
     same model about twice as fast as TensorFlow (bench pipeline): model.tflite, or
     model_int8.tflite when model.json says it was evaluated and lost at most
     ``cfg.max_ap50_drop`` of AP50 against the float model."""
-    if not _runs_on_cpu(cfg.device) or not (path / BUNDLE_FILES["tflite"][0]).is_file():
+    if not _runs_on_cpu(cfg.device) or not bundle_file(path, "tflite").is_file():
         return "saved_model"
-    if (path / BUNDLE_FILES["int8"][0]).is_file():
-        drop = int8_ap50_drop(path)
+    if bundle_file(path, "int8").is_file():
+        drop = meta.int8_ap50_drop()
         if drop is not None and drop <= cfg.max_ap50_drop:
             return "int8"
     return "tflite"
-
-
-def int8_ap50_drop(path: Path) -> float | None:
-    """AP50 of model.tflite minus that of model_int8.tflite, as ``lookout eval`` wrote it
-    into the bundle's model.json (``evaluation.formats``); None when not evaluated."""
-    try:
-        meta = json.loads((path / "model.json").read_text(encoding="utf-8"))
-        formats = meta["evaluation"]["formats"]
-        # AP50 is recorded to 4 decimals; round off float noise (0.80 - 0.78 > 0.02).
-        return round(float(formats["tflite"]["AP50"]) - float(formats["int8"]["AP50"]), 6)
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
 
 
 def _runs_on_cpu(device: str) -> bool:
@@ -112,28 +102,13 @@ def _runs_on_cpu(device: str) -> bool:
     return not gpu_visible()
 
 
-def _check_model_json(path: Path, names: dict[int, str]) -> None:
-    try:
-        meta = json.loads((path / "model.json").read_text(encoding="utf-8"))
-        classes = {int(k): str(v) for k, v in (meta.get("classes") or {}).items()}
-    except (OSError, ValueError, AttributeError) as exc:
-        raise UserError(f"{path / 'model.json'}: unreadable ({exc})") from None
-    if classes and classes != names:
-        raise UserError(f"{path}: label_map.pbtxt {names} does not match model.json classes "
-                        f"{classes}; the bundle was edited by hand?")
-
-
-def _is_bundle(p: Path) -> bool:
-    return p.is_dir() and (p / "model.json").is_file() and (p / "saved_model").is_dir()
-
-
 def _is_saved_model(p: Path) -> bool:
     return p.is_dir() and ((p / "saved_model.pb").is_file()
                            or (p / "saved_model" / "saved_model.pb").is_file())
 
 
 BACKENDS: dict[str, Backend] = {  # probed in this order; the first that matches opens MODEL
-    "bundle": Backend(_is_bundle, _open_bundle),
+    "bundle": Backend(is_bundle, _open_bundle),
     "saved_model": Backend(_is_saved_model, _open_saved_model),
     "frozen_graph": Backend(lambda p: p.is_file() and p.suffix == ".pb", _open_frozen_graph),
     "tflite": Backend(lambda p: p.is_file() and p.suffix == ".tflite", _open_tflite),

@@ -16,7 +16,6 @@ It knows nothing of the pipeline: annotate, live, watch and predict get it throu
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import UserError
+from realtime.bundle import BundleMeta
 from realtime.detections import Detections
 from realtime.detectors.base import Detector
 
@@ -211,19 +211,21 @@ def with_tiling(detector: Detector, model: Path, spec: str | int, max_det: int =
     if choice == "off":
         return detector
     if choice == "auto":
-        meta = _model_json(model)
-        size = meta.get("input_size")
-        small = bool((meta.get("training_data") or {}).get("small_objects"))
-        if not (isinstance(size, int) and size > 0 and small):
+        meta = _bundle_meta(model)
+        size = meta.input_size if meta else None
+        if not (meta and size and size > 0 and meta.small_objects):
             return detector
         return TiledDetector(detector, size, min_frame=int(AUTO_FACTOR * size), max_det=max_det)
     return TiledDetector(detector, choice, max_det=max_det)
 
 
-def _model_json(model: Path) -> dict:
+def _bundle_meta(model: Path) -> BundleMeta | None:
+    """The ``model.json`` of a bundle folder, or of the folder of a model file; None when
+    there is none (or, beside a model file, when it is some other tool's model.json)."""
     path = Path(model)
-    path = path / "model.json" if path.is_dir() else path.parent / "model.json"
+    if path.is_dir():
+        return BundleMeta.read_if_present(path)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
+        return BundleMeta.read_if_present(path.parent)
+    except UserError:
+        return None

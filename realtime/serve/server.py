@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from core.errors import UserError
+from realtime.bundle import BundleMeta
 from realtime.serve.config import ServeConfig, parse_bind
 from realtime.serve.live import LiveSource
 from realtime.serve.security import (
@@ -124,7 +125,7 @@ class PageServer:
 
         store = ReviewStore(self.root, self.review_dir)
         retrainer = None
-        if self.model is not None and (self.model / "model.json").is_file():
+        if self.model is not None and BundleMeta.path(self.model).is_file():
             retrainer = Retrainer(retrain_command(self.model, store.dir, self.config_file))
         return ReviewSide(store, self.model, retrainer)
 

@@ -18,8 +18,8 @@ import cv2
 import numpy as np
 
 from realtime.detections import Detections
+from realtime.tracking.base import TrackInfo
 from realtime.tracking.config import LineConfig, TrackConfig, ZoneConfig
-from realtime.tracking.tracker import TrackInfo
 
 DIRECTIONS = ("in", "out")
 

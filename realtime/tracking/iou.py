@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from realtime.detections import Detections
-from realtime.tracking.tracker import TrackInfo
+from realtime.tracking.base import TrackInfo
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -19,9 +19,9 @@ from core.fileio import atomic_write_text
 from realtime.detections import Detections
 from realtime.frames import FrameResult
 from realtime.sinks.base import Sink
+from realtime.tracking.base import Tracker, TrackInfo
 from realtime.tracking.config import TrackConfig
 from realtime.tracking.counting import Counter, anchor_points
-from realtime.tracking.tracker import Tracker, TrackInfo
 from realtime.tracking.view import TrackView
 
 

@@ -13,39 +13,13 @@ detector skipped (stride, motion gating, live drops) count as elapsed time.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 
 from realtime.detections import Detections
+from realtime.tracking.base import Tracker, TrackInfo
 from realtime.tracking.config import TrackConfig
-
-
-@dataclass
-class TrackInfo:
-    """One followed object (times in source seconds)."""
-
-    id: int
-    label: str
-    class_id: int
-    first_seen: float
-    last_seen: float
-    hits: int = 1
-
-    def seen(self, timestamp: float) -> None:
-        self.last_seen, self.hits = timestamp, self.hits + 1
-
-
-class Tracker(Protocol):
-    """What the track step and the watch sink need from a tracker."""
-
-    tracks: dict[int, TrackInfo]  # alive tracks by id
-    ended: list[TrackInfo]  # tracks dropped by the last update
-
-    def update(self, dets: Detections, timestamp: float) -> Detections:
-        """Detections of one detector run (in time order) with ``track_ids``."""
-        ...
+from realtime.tracking.iou import IoUTracker
 
 
 class ByteTracker:
@@ -154,7 +128,5 @@ def build_tracker(cfg: TrackConfig, high_score: float, fps: float,
     if max_missed_s is None:
         max_missed_s = (cfg.max_missed + 1.5) / fps
     if cfg.method == "iou":
-        from realtime.tracking.iou import IoUTracker
-
         return IoUTracker(max_unseen_s=max_missed_s)
     return ByteTracker(high_score, cfg.match_iou, max_missed_s, cfg.min_hits, fps)

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from realtime.watch.config import WatchDeliveryConfig
-from realtime.watch.notifiers import DeliveryError, Notifier
+from realtime.watch.notify_base import DeliveryError, Notifier
 from realtime.watch.spool import Delivery, Spool
 
 log = logging.getLogger("lookout.watch")

@@ -32,7 +32,7 @@ from core.errors import UserError
 from realtime.watch.camera import camera_of, slug
 from realtime.watch.events import read_events
 from realtime.watch.mqtt_discovery import discovery_messages
-from realtime.watch.notifiers import DeliveryError, Notifier
+from realtime.watch.notify_base import DeliveryError, Notifier
 from realtime.watch.notify_config import MqttConfig
 
 log = logging.getLogger("lookout.watch")

@@ -1,10 +1,9 @@
-"""Notifiers: webhook, command, desktop, console (MQTT in `mqtt`, ntfy in `ntfy`).
-Each delivers one event record.
+"""The built-in notifiers (webhook, command, desktop, console) and `build_notifiers`, which
+turns the config into the list of notifiers (MQTT from `mqtt`, ntfy from `ntfy`). What a
+notifier is: `realtime.watch.notify_base`.
 
-``send(record, key, root)`` raises `DeliveryError` on failure (the spool retries with
-backoff). ``key`` is the delivery's idempotency key, ``root`` the events folder that
-the record's snapshot paths are relative to. Error texts never contain the webhook
-URL's path or query, nor the secret: both may be credentials.
+Error texts never contain the webhook URL's path or query, nor the secret: both may be
+credentials.
 """
 
 from __future__ import annotations
@@ -20,50 +19,15 @@ import subprocess
 import urllib.error
 import urllib.parse
 import urllib.request
-from abc import ABC, abstractmethod
 from pathlib import Path
 
 from core.errors import UserError
 from realtime.watch.config import WatchConfig
+from realtime.watch.mqtt import MqttNotifier
+from realtime.watch.notify_base import DeliveryError, Notifier, redact
+from realtime.watch.ntfy import NtfyNotifier
 
 log = logging.getLogger("lookout.watch")
-
-
-class DeliveryError(Exception):
-    """A failed attempt; the message is safe to log."""
-
-
-class Notifier(ABC):
-    name: str
-    #: event phases spooled for this notifier; None = those of ``[watch.delivery] on``
-    phases: tuple[str, ...] | None = None
-
-    #: the page's public address (``serve.public_url``); '' = alerts carry no link
-    page_url: str = ""
-
-    def link(self, record: dict) -> str:
-        """The event's page as a phone reaches it ('' without ``serve.public_url``)."""
-        from realtime.serve.config import event_link
-
-        return event_link(self.page_url, record["id"])
-
-    @abstractmethod
-    def send(self, record: dict, key: str, root: Path) -> None:
-        """Deliver one event record, or raise `DeliveryError`."""
-
-    def start(self) -> None:
-        """Called once before deliveries begin; a bad setting raises `UserError`."""
-
-    def announce(self, camera: str, labels: list[str]) -> None:
-        """The camera and labels this run watches (MQTT publishes discovery for them)."""
-
-    def stop(self) -> None:
-        """Called once after deliveries ended."""
-
-
-def routes(notifiers: list[Notifier], on: list[str]) -> dict[str, frozenset[str]]:
-    """Notifier name -> the event phases spooled for it."""
-    return {n.name: frozenset(n.phases if n.phases is not None else on) for n in notifiers}
 
 
 def _snapshot(record: dict, root: Path) -> Path | None:
@@ -116,13 +80,6 @@ class WebhookNotifier(Notifier):
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise DeliveryError(f"{self.where}: {type(reason).__name__}: {reason}") from None
-
-
-def redact(url: str) -> str:
-    """``scheme://host:port`` only: paths and queries of webhook URLs often hold tokens."""
-    parts = urllib.parse.urlsplit(url)
-    host = parts.hostname or "?"
-    return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
 
 
 def event_env(record: dict, key: str, root: Path) -> dict[str, str]:
@@ -221,13 +178,9 @@ def _notifiers(cfg: WatchConfig, environ: dict[str, str] | None) -> list[Notifie
     if cfg.command.argv:
         out.append(CommandNotifier(cfg.command.argv, cfg.command.timeout_s))
     if cfg.mqtt.host:
-        from realtime.watch.mqtt import MqttNotifier
-
         password = cfg.mqtt.password or environ.get(cfg.mqtt.password_env, "")
         out.append(MqttNotifier(cfg.mqtt, password))
     if cfg.ntfy.url:
-        from realtime.watch.ntfy import NtfyNotifier
-
         out.append(NtfyNotifier(cfg.ntfy, cfg.ntfy.token or environ.get(cfg.ntfy.token_env, "")))
     if cfg.delivery.desktop:
         program = shutil.which("notify-send")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from core.errors import UserError
 from realtime.watch.camera import camera_of
-from realtime.watch.notifiers import DeliveryError, Notifier, redact
+from realtime.watch.notify_base import DeliveryError, Notifier, redact
 from realtime.watch.notify_config import NtfyConfig
 
 log = logging.getLogger("lookout.watch")

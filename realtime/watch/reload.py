@@ -14,7 +14,6 @@ running model's labels), is refused in one log line and the old model keeps runn
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import threading
@@ -24,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import UserError
+from realtime.bundle import BundleMeta
 from realtime.config import DetectorConfig
 from realtime.detections import Detections
 from realtime.detectors.base import Detector
@@ -107,11 +107,11 @@ class SwappableDetector(Detector):
 def bundle_version(bundle: Path) -> str:
     """What tells a person which model runs: the bundle's name, training step and time."""
     try:
-        meta = json.loads((bundle / "model.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        meta = BundleMeta.read(bundle)
+    except UserError:
         return bundle.name
-    step = f" step {meta['step']}" if meta.get("step") is not None else ""
-    return f"{bundle.name}{step} ({meta.get('created_at', '?')})"
+    step = f" step {meta.step}" if meta.step is not None else ""
+    return f"{bundle.name}{step} ({meta.created_at or '?'})"
 
 
 class HotModel:
@@ -141,7 +141,7 @@ class HotModel:
 
     @property
     def watched(self) -> bool:
-        return (self.path / "model.json").is_file()
+        return BundleMeta.path(self.path).is_file()
 
     def start(self) -> SwappableDetector:
         """Load the model; start watching its bundle (and SIGHUP, from the main thread)."""
@@ -210,7 +210,7 @@ class HotModel:
 
     def _identity(self) -> tuple | None:
         try:
-            st = (self.path / "model.json").stat()
+            st = BundleMeta.path(self.path).stat()
         except FileNotFoundError:
             return None
         return (st.st_ino, st.st_mtime_ns, st.st_size)

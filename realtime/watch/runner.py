@@ -48,7 +48,8 @@ from realtime.watch.config import WatchConfig, WatchRuleConfig
 from realtime.watch.delivery import Deliverer
 from realtime.watch.health import HealthReporter
 from realtime.watch.live import WatchLive
-from realtime.watch.notifiers import Notifier, build_notifiers, routes
+from realtime.watch.notifiers import build_notifiers
+from realtime.watch.notify_base import Notifier, routes
 from realtime.watch.recorder import EventRecorder
 from realtime.watch.recovery import recover
 from realtime.watch.rules import rules_for_model

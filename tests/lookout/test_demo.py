@@ -10,7 +10,8 @@ from rich.console import Console
 
 from core.errors import UserError
 from lookout.config import Config
-from lookout.demo.demo import DemoPaths, DemoResult, Stage, resolve_settings, run_demo, run_stages
+from lookout.demo.demo import resolve_settings, run_demo, run_stages
+from lookout.demo.plan import DemoPaths, DemoResult, Stage
 
 # --------------------------------------------------------------------------- stage reuse
 

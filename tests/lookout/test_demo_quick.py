@@ -15,7 +15,8 @@ from rich.console import Console
 
 from lookout.cli import main
 from lookout.config import Config
-from lookout.demo.demo import QUICK, DemoResult, run_demo
+from lookout.demo.demo import QUICK, run_demo
+from lookout.demo.plan import DemoResult
 from lookout.demo.stages import doorbell_visit
 
 

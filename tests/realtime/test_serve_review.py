@@ -136,7 +136,9 @@ def test_retrain_route_needs_csrf_and_a_model(folder, tmp_path):
         assert client.post("/api/retrain", headers=csrf).status == 404
     bundle = tmp_path / "door"
     bundle.mkdir()
-    (bundle / "model.json").write_text(json.dumps({"training_run": str(tmp_path / "gone")}))
+    (bundle / "model.json").write_text(json.dumps({
+        "name": "door", "architecture": "test", "classes": {"1": "red"},
+        "training_run": str(tmp_path / "gone")}))
     (bundle / "label_map.pbtxt").write_text("item { id: 1 name: 'red' }\n")
     server = page_server(root, model=bundle)
     with server as srv:
@@ -147,3 +149,27 @@ def test_retrain_route_needs_csrf_and_a_model(folder, tmp_path):
         status = wait_for(lambda: (s := client.get("/api/retrain").json())["state"] == "failed"
                           and s, timeout=120)
         assert "training run" in status["error"] and "is not here" in status["error"]
+
+
+def test_watch_serve_reviews_for_its_own_bundle(tmp_path):
+    """``lookout watch BUNDLE --serve``: the page's editor offers the bundle's labels, saves
+    into ``[review] dir`` and has the retrain button (built with the run, nothing loaded)."""
+    from realtime.review.config import ReviewConfig
+    from realtime.settings import RunSettings
+    from realtime.watch.cameras import Camera
+    from realtime.watch.config import WatchConfig
+    from realtime.watch.runner import WatchRun
+
+    bundle = tmp_path / "door"
+    bundle.mkdir()
+    (bundle / "model.json").write_text("{}")
+    (bundle / "label_map.pbtxt").write_text("item { id: 1 name: 'raccoon' }\n")
+    settings = RunSettings(watch=WatchConfig(events_dir=str(tmp_path / "events")),
+                           serve=ServeConfig(bind="127.0.0.1:0"),
+                           review=ReviewConfig(dir=str(tmp_path / "reviews")))
+    run = WatchRun(str(bundle), [Camera("clip.mp4")], settings)
+    side = run.server._review_side()
+    assert side.model_labels() == ["raccoon"] and side.retrainer is not None
+    assert side.store.dir == tmp_path / "reviews"
+    assert "--review" in side.retrainer.command and str(tmp_path / "reviews") in (
+        side.retrainer.command)

@@ -8,7 +8,8 @@ import pytest
 from core.errors import UserError
 from realtime.watch.config import WatchConfig
 from realtime.watch.events import Event
-from realtime.watch.notifiers import DeliveryError, build_notifiers
+from realtime.watch.notifiers import build_notifiers
+from realtime.watch.notify_base import DeliveryError
 from realtime.watch.notify_config import NtfyConfig
 from realtime.watch.ntfy import NtfyNotifier, header_value, title_and_message
 from realtime.watch.snapshots import write_jpeg

@@ -15,8 +15,9 @@ from tests.fixtures.checkpoints import detector_model, serve, write_published
 from tests.training.runs import tiny_cfg
 from training import catalogue
 from training.catalogue import BACKBONE, CATALOGUE, FULL, lookup, weights_url
+from training.experiment import build_experiment
 from training.init import prepare_init
-from training.presets import PRESETS, build_experiment
+from training.presets import PRESETS
 from training.restore import class_dependent, initializer
 
 SIZE = {"retinanet-mobilenetv2-fpn": 64}  # others: 128 (levels up to 7)

@@ -13,8 +13,8 @@ from core.errors import UserError
 from tests.training.runs import fruit_dataset, lookout
 from training.config import TrainConfig
 from training.data import load_dataset
+from training.experiment import build_experiment
 from training.fit import fit_to_data
-from training.presets import build_experiment
 
 pytestmark = pytest.mark.slow
 

@@ -19,7 +19,7 @@ from realtime.detectors import load_detector
 from realtime.detectors.tflite import TFLiteDetector
 from tests.training.runs import shared_bundle, shared_run
 from training import verify
-from training.train import read_run
+from training.run_record import RunRecord
 
 
 def dets(boxes, scores, ids) -> Detections:
@@ -105,7 +105,7 @@ def test_int8_runs_in_the_tflite_backend_and_agrees_as_reported(bundle, run_dir)
     assert int8.describe().startswith("model_int8.tflite (LiteRT/XNNPACK")
     # Quantized graphs run one thread per interpreter (2 threads lose a class in LiteRT).
     assert (int8.threads, floats.threads) == (1, os.cpu_count() or 1)
-    images = verify.sample_images(read_run(run_dir), limit=20)
+    images = verify.sample_images(RunRecord.read(run_dir), limit=20)
     again = verify.int8_agreement(floats, int8, images)
     reported = json.loads((bundle / "model.json").read_text())["int8"]["agreement"]
     assert again == reported

@@ -19,8 +19,9 @@ def fitted_model(num_classes: int):
     from official.core import task_factory
 
     from training.anchors import AnchorChoice
+    from training.experiment import build_experiment
     from training.fit import DataFit
-    from training.presets import PRESETS, build_experiment
+    from training.presets import PRESETS
     from training.restore import build
 
     low, high = PRESETS[PRESET].levels

@@ -143,7 +143,7 @@ def test_bad_urls_are_one_line_errors(tmp_path, server) -> None:
 
 
 def test_incompatible_architecture_says_what_does_not_match(tmp_path, source_run) -> None:
-    from training.presets import build_experiment
+    from training.experiment import build_experiment
 
     spine = build_experiment(tiny_cfg(model="retinanet-spinenet-mobile"), 4, ["x"], ["x"])
     from official.core import task_factory

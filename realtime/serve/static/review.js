@@ -108,7 +108,7 @@
           renderList();
           draw();
         });
-        item.appendChild(el("span", {}, (i + 1) + ". " + b.box.map(Math.round).join(", ") + " "));
+        item.appendChild(el("span", { "class": "coords" }, b.box.map(Math.round).join(", ") + " "));
         item.appendChild(pick);
         item.appendChild(remove);
         list.appendChild(item);
