@@ -173,3 +173,11 @@ def test_watch_serve_reviews_for_its_own_bundle(tmp_path):
     assert side.store.dir == tmp_path / "reviews"
     assert "--review" in side.retrainer.command and str(tmp_path / "reviews") in (
         side.retrainer.command)
+
+
+def test_serve_model_that_is_not_a_bundle_is_one_line(folder, tmp_path, capsys):
+    from lookout.cli import main
+
+    assert main(["serve", str(folder[0]), "--model", str(tmp_path / "nope")]) == 1
+    err = capsys.readouterr().err
+    assert "nope: not a model bundle" in err and "Traceback" not in err
