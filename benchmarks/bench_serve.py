@@ -9,7 +9,8 @@
    while 2 clients poll the page and one viewer per camera refreshes its live tile as the
    page does (goal: >= 0.95 of the fps without the page).
 3. Resident memory of the serving process sampled while part 1 polls for
-   ``--memory-minutes`` more (goal: no growth after warm-up).
+   ``--memory-minutes`` more, and of a live ``watch --serve`` on ``--cameras`` MJPEG
+   cameras with the clients for ``--live-minutes`` (goal: no growth after warm-up).
 
 The page runs in its own process in part 1 (``lookout serve``), inside the watch's in
 part 2 (``watch --serve``); the clients always run in another process, as browsers do.
@@ -46,6 +47,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                    help="each camera's clip at 10 fps (default 300: runs of tens of seconds)")
     p.add_argument("--memory-minutes", type=float, default=0.0,
                    help="also poll this long and sample memory (the issue asks 10)")
+    p.add_argument("--live-minutes", type=float, default=0.0,
+                   help="also run a live watch --serve this long and sample its memory")
     p.add_argument("--skip-watch", action="store_true", help="only parts 1 and 3")
     p.add_argument("--out", default="", help="work folder (default: a temporary one)")
     p.add_argument("--clients", metavar="URL", help=argparse.SUPPRESS)  # part 2's browsers
@@ -124,7 +127,7 @@ def api_part(args, work: Path, console: Console) -> dict:
     import os
     import subprocess
 
-    root = work / "events"
+    root = work / f"events_{args.events}"
     if not (root / "events.jsonl").exists():
         t0 = time.perf_counter()
         write_events(root, args.events)
@@ -210,6 +213,13 @@ def main(argv: list[str] | None = None) -> int:
                           "met" if ratio >= FPS_GOAL else f"missed (>= {FPS_GOAL})")
             table.add_row("live tiles served / JPEGs encoded",
                           f"{watch['tiles']} / {watch['encoded']}", "")
+        if args.live_minutes > 0:
+            live = live_part(args, work, console)
+            first, last = live["rss"][0], live["rss"][-1]
+            table.add_row(f"live watch --serve ({args.cameras} cameras, {live['frames']} "
+                          f"frames): rss after 1 min -> {args.live_minutes:g} min later",
+                          f"{first:.0f} -> {last:.0f} MiB (max {max(live['rss']):.0f})",
+                          "met" if last - first < 0.05 * first else "missed (grew)")
         console.print(table)
     return 0
 
@@ -270,16 +280,11 @@ def watch_once(detector, clips: list[Path], events: Path, page: bool) -> dict:
     serve = ServeConfig(bind="127.0.0.1:0" if page else "")
     run = WatchRun(detector, [Camera(str(c), f"cam{i}") for i, c in enumerate(clips)],
                    RunSettings(watch=watch, serve=serve), mode="file", drain_s=0.0)
-    import subprocess
-
     clients = None
     run.start()
     try:
-        if page:  # like browsers: not in the watch's process
-            clients = subprocess.Popen(
-                [sys.executable, __file__, "--clients", run.server.url, "--cameras",
-                 str(len(clips))], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-            clients.stdout.readline()  # "ready": their start-up is not the page's cost
+        if page:
+            clients = start_clients(run.server.url, len(clips))
         t0 = time.perf_counter()
         stats = run.run()
         wall = time.perf_counter() - t0
@@ -291,6 +296,63 @@ def watch_once(detector, clips: list[Path], events: Path, page: bool) -> dict:
         encoded = run.server.tiles_encoded() if page else 0
         run.stop()
     return {"fps": stats.frames_written / wall, "tiles": tiles, "encoded": encoded}
+
+
+def start_clients(url: str, cameras: int):
+    """The browser-like clients in their own process (as browsers are), once ready."""
+    import subprocess
+
+    clients = subprocess.Popen([sys.executable, __file__, "--clients", url, "--cameras",
+                                str(cameras)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               text=True)
+    clients.stdout.readline()  # "ready": their start-up is not the page's cost
+    return clients
+
+
+def live_part(args, work: Path, console: Console) -> dict:
+    """A live ``watch --serve`` on ``--cameras`` MJPEG cameras (10 fps each, on loopback)
+    with the clients polling, for ``--live-minutes``: this process's RSS each 30 s after
+    a minute's warm-up."""
+    from realtime.detectors import load_detector
+    from realtime.serve.config import ServeConfig
+    from realtime.settings import RunSettings
+    from realtime.watch.cameras import Camera
+    from realtime.watch.config import WatchConfig, WatchDeliveryConfig, WatchRuleConfig
+    from realtime.watch.health import rss_mb
+    from realtime.watch.runner import WatchRun
+    from tests.fixtures.media import MjpegServer
+    from tests.fixtures.models import make_color_bundle
+
+    cams = [MjpegServer(fps=10, width=320, height=240).start() for _ in range(args.cameras)]
+    bundle = work / "bundle"
+    detector = load_detector(bundle if bundle.is_dir() else make_color_bundle(bundle))
+    watch = WatchConfig(events_dir=str(work / "events_live"), health_every_s=3600,
+                        rules=[WatchRuleConfig(labels=["red"], end_after_s=3.0)],
+                        delivery=WatchDeliveryConfig(console=False))
+    run = WatchRun(detector, [Camera(c.url, f"cam{i}") for i, c in enumerate(cams)],
+                   RunSettings(watch=watch, serve=ServeConfig(bind="127.0.0.1:0")),
+                   mode="live", drain_s=0.0)
+    thread = threading.Thread(target=run.run)
+    run.start()
+    thread.start()
+    clients, samples = start_clients(run.server.url, len(cams)), []
+    try:
+        time.sleep(60)
+        deadline = time.monotonic() + args.live_minutes * 60
+        while time.monotonic() < deadline:
+            samples.append(rss_mb())
+            time.sleep(30)
+        samples.append(rss_mb())
+        frames = sum(c["frames"] for c in run.camera_counters().values())
+    finally:
+        clients.communicate("", timeout=60)
+        run.stop_event.set()
+        thread.join(60)
+        run.stop()
+        detector.close()
+        for c in cams:
+            c.close()
+    return {"rss": samples, "frames": frames}
 
 
 def clients_main(url: str, cameras: int) -> int:

@@ -114,10 +114,25 @@ class RetrainConfig(Section):
 
     table = "retrain"
 
-    steps: int = doc(300, "training steps of the candidate, from the bundle's own run", ge=1)
+    time: str = doc("", "training time of the candidate, e.g. 20m ('' = steps alone); "
+                    "its steps are what the time allows, or steps when that comes first")
+    steps: int = doc(300, "training steps of the candidate, from the bundle's own run "
+                          "(with time: at most this many; 0 = as many as the time allows)",
+                     ge=0)
     margin: float = doc(0.02, "promote only if the candidate's test-split AP50 is at most this "
                         "much below the current model's", ge=0.0, le=1.0)
     score: float = doc(0.5, "a reviewed object counts as found, and a wrong alert as still "
                        "firing, at this detection score", ge=0.0, le=1.0)
     test_fraction: float = doc(0.2, "share of the reviewed frames in the test split (chosen by "
                                "a hash of each name, so a frame keeps its split)", ge=0.0, lt=1.0)
+
+    def problems(self) -> Iterable[Problem]:
+        from core.errors import UserError
+        from training.budget import parse_duration
+
+        try:
+            parse_duration(self.time, "time")
+        except UserError as exc:
+            yield "time", str(exc).split(": ", 1)[1]
+        if not self.time and self.steps == 0:
+            yield "steps", "0 (as many as the time allows) needs a time"

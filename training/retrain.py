@@ -10,7 +10,8 @@ evaluate report their own tasks too, so the page can show one bar per step):
    retrain to the next, and the test split grows with real mistakes. Negative examples
    (wrong alerts with no box) go in as images with no objects.
 2. **train**: from the bundle's own run (``--init runs/X``: its weights and anchors), with
-   that run's settings and ``[retrain] steps``.
+   that run's settings (its input size) and ``[retrain] time`` / ``steps`` (`train`'s
+   time budget: the clock ends the run, steps cap it).
 3. **export** the candidate into the work folder, with the files the bundle has.
 4. **compare** candidate and current model through the same runtime backend on the same
    test split (COCO AP, AP50) and on the reviewed frames (`retrain_eval`).
@@ -31,6 +32,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +42,7 @@ from core.fileio import atomic_write_json
 from core.progress import OnProgress, report
 from realtime.bundle import LABEL_MAP_FILE, BundleMeta, bundle_file
 from training.config import DatasetConfig, RetrainConfig, TrainConfig
+from training.progress import Interrupted
 from training.retrain_eval import ModelScore, decide, score_reviews
 from training.run_record import RunRecord
 
@@ -82,7 +85,8 @@ def review_split(name: str, test_fraction: float) -> str:
 def retrain(bundle: str | Path, review_dir: str | Path, *, data: str | Path | None = None,
             work_dir: str | Path | None = None, cfg: RetrainConfig | None = None,
             train_changes: dict | None = None, on_progress: OnProgress | None = None,
-            notify: Callable[[str, bool], None] | None = None) -> RetrainResult:
+            notify: Callable[[str, bool], None] | None = None,
+            stop: threading.Event | None = None) -> RetrainResult:
     """Train a candidate for ``bundle`` on its data plus the reviews, compare, maybe promote.
 
     Args:
@@ -90,13 +94,26 @@ def retrain(bundle: str | Path, review_dir: str | Path, *, data: str | Path | No
         data: the original training data (default: the dataset of the bundle's run).
         work_dir: where the dataset, the run and ``retrain.json`` go (default:
             ``runs/BUNDLE-retrain-STAMP``); it must not exist yet.
-        cfg: ``[retrain]`` (steps, margin, score, test_fraction).
+        cfg: ``[retrain]`` (time, steps, margin, score, test_fraction).
         train_changes: ``[train]`` fields to change from the bundle's run (e.g. batch).
         notify: ``notify(text, warning)`` gets what training chose, as `train` says it.
+        stop: set it (from another thread, e.g. the page's "stop" button) to end the
+            retrain at the next progress report; nothing is promoted then.
 
     Raises:
-        UserError: not a bundle, its run or dataset is gone, no reviews, ...
+        UserError: not a bundle, its run or dataset is gone, no reviews, stopped, ...
     """
+    if stop is not None:
+        on_progress = _stoppable(on_progress, stop)
+    try:
+        return _retrain(bundle, review_dir, data, work_dir, cfg, train_changes, on_progress,
+                        notify)
+    except Interrupted:
+        raise UserError(f"retrain of {bundle} stopped; the current model stays") from None
+
+
+def _retrain(bundle, review_dir, data, work_dir, cfg, train_changes, on_progress,
+             notify) -> RetrainResult:
     from realtime.labelmap import read_label_map
     from realtime.review.store import ReviewStore
     from training.train import train
@@ -130,11 +147,14 @@ def retrain(bundle: str | Path, review_dir: str | Path, *, data: str | Path | No
     splits = _review_records(reviews, review_dir, names, work, cfg.test_fraction)
     dataset = _combine(base, splits, names, work / "dataset")
     stage(1)
+    # the run's own settings (its input size, resolved) and weights; the retrain's budget
+    # (not the original run's time)
     settings = {**run.train, **(train_changes or {}), "init": str(run_dir.resolve()),
-                "steps": cfg.steps, "time": ""}  # retrain counts steps, not the run's budget
+                "steps": cfg.steps, "time": cfg.time}
     train_cfg = TrainConfig(**settings)
-    train(dataset, work / "run", train_cfg, evaluate_at_end=False, on_progress=on_progress,
-          notify=notify)
+    if train(dataset, work / "run", train_cfg, evaluate_at_end=False, on_progress=on_progress,
+             notify=notify).interrupted:
+        raise Interrupted
     stage(2)
     from training.export import export_bundle
 
@@ -157,6 +177,18 @@ def retrain(bundle: str | Path, review_dir: str | Path, *, data: str | Path | No
     atomic_write_json(work / RECORD, result.as_dict(), indent=2)
     report(on_progress, "retrain", len(STAGES), len(STAGES), "done")
     return result
+
+
+def _stoppable(on_progress: OnProgress | None, stop: threading.Event) -> OnProgress:
+    """``on_progress`` that raises `Interrupted` once ``stop`` is set: training saves a
+    checkpoint and ends; the other steps end where they report."""
+    def report_or_stop(progress) -> None:
+        if on_progress is not None:
+            on_progress(progress)
+        if stop.is_set():
+            raise Interrupted
+
+    return report_or_stop
 
 
 def _base_dataset(run: RunRecord, data, names: dict[int, str], work: Path,
@@ -182,7 +214,7 @@ def _review_records(reviews: list, review_dir: Path, names: dict[int, str], work
                     test_fraction: float) -> dict[str, list]:
     """Build the reviewed frames into records, split by `review_split`; ``{split: reviews}``
     of the frames that went in (the records are under ``work/reviews-SPLIT``)."""
-    from training.datasets.build import build_dataset
+    from training.datasets.build import DatasetErrors, build_dataset
 
     groups: dict[str, list] = {"train": [], "test": []}
     for review in reviews:
@@ -196,8 +228,13 @@ def _review_records(reviews: list, review_dir: Path, names: dict[int, str], work
             for src in (review.image, review.xml):
                 _link_or_copy(src, folder / src.name)
         # every frame of this folder into the one split it belongs to
-        build_dataset(folder, work / f"reviews-{split}", DatasetConfig(test_fraction=0.0),
-                      label_map=names)
+        try:
+            build_dataset(folder, work / f"reviews-{split}", DatasetConfig(test_fraction=0.0),
+                          label_map=names)
+        except DatasetErrors as exc:  # name the review's own file, not the copy's
+            first = str(exc.report.errors[0]) if exc.report.errors else str(exc)
+            raise UserError(f"{review_dir}: a review the model cannot learn from: "
+                            f"{first.replace(str(folder), str(review_dir))}") from None
     return groups
 
 

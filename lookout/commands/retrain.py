@@ -29,7 +29,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--work", default=None,
                    help="folder for the dataset, run and retrain.json "
                         "(default: runs/BUNDLE-retrain-STAMP)")
-    p.add_argument("--steps", type=int, default=None, help="training steps of the candidate")
+    p.add_argument("--time", default=None,
+                   help="training time of the candidate, e.g. 20m (the clock ends it; "
+                        "--steps caps it)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="training steps of the candidate (default 300; with --time and no "
+                        "--steps: as many as the time allows)")
     p.add_argument("--batch", type=int, default=None, help="training batch (default: the run's)")
     p.add_argument("--margin", type=float, default=None,
                    help="largest test-split AP50 loss still promoted (default 0.02)")
@@ -50,7 +55,9 @@ def run(args: argparse.Namespace, config: Config) -> int:
     from lookout.progress import Bars
     from training.retrain import retrain
 
-    cfg = override(config.retrain, steps=args.steps, margin=args.margin, score=args.score)
+    steps = args.steps if args.steps is not None or not args.time else 0
+    cfg = override(config.retrain, time=args.time, steps=steps, margin=args.margin,
+                   score=args.score)
     review = args.review or config.review.folder(config.watch.events_dir)
     changes = {"batch": args.batch} if args.batch else {}
     if args.progress_json:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,6 +44,9 @@ def run(args: argparse.Namespace, config) -> int:
         return 0
     cfg = override(config.serve, bind=args.bind)
     events_dir = args.events_dir or config.watch.events_dir
+    if args.model and not (Path(args.model) / "model.json").is_file():
+        raise UserError(f"{args.model}: not a model bundle (no model.json); --model takes the "
+                        "bundle folder watch runs (models/NAME)")
     server = PageServer(events_dir, cfg, model=args.model,
                         review_dir=args.review or config.review.folder(events_dir),
                         config_file=args.config).start()

@@ -115,7 +115,7 @@ def create_app(page: Page) -> Starlette:
                       retrain=page.review.retrainer is not None)
 
     def cameras_page(request: Request) -> Response:
-        return render(request, "cameras.html", cameras=_cameras(page))
+        return render(request, "cameras.html", cameras=_cameras(page), model=_model(page))
 
     def live_jpeg(request: Request) -> Response:
         data = page.tiles.jpeg(request.path_params["camera"]) if page.tiles else None
@@ -144,7 +144,8 @@ def create_app(page: Page) -> Starlette:
                                                            record["id"])})
 
     def api_cameras(request: Request) -> Response:
-        return JSONResponse({"live": page.live is not None, "cameras": _cameras(page)})
+        live = {"model": _model(page)} if page.live is not None else {}  # inside watch
+        return JSONResponse({"live": page.live is not None, **live, "cameras": _cameras(page)})
 
     async def login(request: Request) -> Response:
         if page.policy.password is None:
@@ -205,6 +206,12 @@ def create_app(page: Page) -> Starlette:
 def _record(page: Page, event_id: str) -> dict | None:
     page.index.refresh()
     return page.index.get(event_id)
+
+
+def _model(page: Page) -> str:
+    """Which model the watch behind the page runs now ('' without one)."""
+    model = getattr(page.live, "model", None)  # a LiveSource of an older shape has none
+    return model() if callable(model) else ""
 
 
 def _cameras(page: Page) -> list[dict]:

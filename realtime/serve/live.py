@@ -31,6 +31,9 @@ class LiveSource(Protocol):
     def latest(self, name: str) -> tuple[int, np.ndarray, Detections] | None:
         """(sequence number, RGB frame, its detections) last seen by ``name``'s sink."""
 
+    def model(self) -> str:
+        """Which model runs now ('' unknown): a promoted bundle changes it (hot reload)."""
+
 
 @dataclass
 class _Tile:

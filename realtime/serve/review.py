@@ -109,7 +109,7 @@ def routes(page) -> list:
     side: ReviewSide = page.review
 
     def error(status: int, text: str, **more) -> Response:
-        return JSONResponse({"error": text, **more}, status_code=status)
+        return JSONResponse({**more, "error": text}, status_code=status)  # status() has "error"
 
     def frame_of(request: Request) -> int | None | Response:
         raw = request.query_params.get("frame")

@@ -103,13 +103,13 @@ def file_url(root: Path, relative: str | None) -> str | None:
     return "/files/" + urllib.parse.quote(relative)
 
 
-def event_json(record: dict, root: Path, base_url: str = "") -> dict:
+def event_json(record: dict, root: Path) -> dict:
     """The API's shape of one event (also what the templates render)."""
     started = local_time(record.get("started_at"))
     duration = record.get("duration")
     return {
         "id": record["id"],
-        "url": f"{base_url}/events/{urllib.parse.quote(record['id'])}",
+        "url": f"/events/{urllib.parse.quote(record['id'])}",
         "camera": record.get("camera", ""),
         "label": record.get("label", ""),
         "rule": record.get("rule", ""),

@@ -50,17 +50,22 @@ class WatchLive:
         frames: camera name -> its `LatestFrame`, in the run's camera order.
         counters: each camera's health counters (``frames``, ``detector_runs``,
             ``events``, ``reconnects``, ``state``), as the health line reads them.
+        model: which model runs now, as the health line says it ('' = not known).
     """
 
     def __init__(self, frames: dict[str, LatestFrame],
-                 counters: Callable[[], dict[str, dict]]) -> None:
-        self.frames, self.counters = frames, counters
+                 counters: Callable[[], dict[str, dict]],
+                 model: Callable[[], str] = str) -> None:
+        self.frames, self.counters, self._model = frames, counters, model
         self._history: dict[str, deque] = {}
         self._lock = threading.Lock()
 
     def latest(self, name: str) -> tuple[int, np.ndarray, Detections] | None:
         frame = self.frames.get(name)
         return frame.get() if frame is not None else None
+
+    def model(self) -> str:
+        return self._model()
 
     def cameras(self) -> list[dict]:
         now = time.monotonic()

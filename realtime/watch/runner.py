@@ -170,7 +170,7 @@ class WatchRun:
         self.notifiers = build_notifiers(self.cfg, page_url=settings.serve.public_url)
         # what the page shows of the running cameras (their sinks swap one reference a frame)
         self.live = WatchLive({c.camera.name: c.latest for c in self.cameras},
-                              self.camera_counters)
+                              self.camera_counters, self.model_version)
         self.server = server if server is not None else self._page(settings.serve)
         self.stop_event = threading.Event()  # set: the run ends cleanly (SIGTERM)
         self.terminated = threading.Event()  # SIGTERM: drain deliveries only briefly
@@ -341,6 +341,11 @@ class WatchRun:
         sources = self.stats.sources if self.stats is not None else [None] * len(self.cameras)
         return {c.camera.name: c.counters(s) for c, s in zip(self.cameras, sources, strict=True)}
 
+    def model_version(self) -> str:
+        """The model that runs now, as the health line and the page name it ('' = a
+        detector handed in, never reloaded)."""
+        return self.hot.version if self.hot is not None else ""
+
     def counters(self) -> dict:
         """The health line's counters: the run's, and each camera's."""
         cams = self.camera_counters()
@@ -348,7 +353,7 @@ class WatchRun:
                "open": sum(c["open"] for c in cams.values()),
                "pending": self.spool.counts()["pending"] if self.spool is not None else 0}
         if self.hot is not None:  # which model runs, as the health line and page say
-            out["model"] = self.hot.version
+            out["model"] = self.model_version()
         if len(cams) == 1:
             return {**out, **next(iter(cams.values()))}
         return {**out, "cameras": cams}

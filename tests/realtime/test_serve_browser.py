@@ -74,6 +74,16 @@ def test_list_event_clip_and_new_events_without_reload(browser, tmp_path):
         assert first == late
         assert browser.execute_script("return window.notReloaded") == marker
 
+        from selenium.webdriver.support.ui import Select
+
+        Select(browser.find_element(By.NAME, "camera")).select_by_value("garage")
+        browser.find_element(By.CSS_SELECTOR, ".filters button").click()
+        wait(browser, lambda d: "camera=garage" in d.current_url)
+        shown = [r.get_attribute("data-id") for r in browser.find_elements(
+            By.CSS_SELECTOR, "tr.event")]
+        assert shown == [late, garage]  # newest first, the front camera's event left out
+        browser.get(srv.url + "/events")
+        wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, f'tr[data-id="{front}"]'))
         browser.find_element(By.CSS_SELECTOR, f'tr[data-id="{front}"] td a[href$="{front}"]'
                              ).click()
         wait(browser, lambda d: d.current_url.endswith(f"/events/{front}"))

@@ -173,3 +173,27 @@ def test_watch_serve_reviews_for_its_own_bundle(tmp_path):
     assert side.store.dir == tmp_path / "reviews"
     assert "--review" in side.retrainer.command and str(tmp_path / "reviews") in (
         side.retrainer.command)
+
+
+def test_serve_model_that_is_not_a_bundle_is_one_line(folder, tmp_path, capsys):
+    from lookout.cli import main
+
+    assert main(["serve", str(folder[0]), "--model", str(tmp_path / "nope")]) == 1
+    err = capsys.readouterr().err
+    assert "nope: not a model bundle" in err and "Traceback" not in err
+
+
+def test_the_page_says_which_model_runs(folder):
+    """After a promotion, watch's hot reload changes the version; the page follows."""
+    from realtime.watch.live import LatestFrame, WatchLive
+
+    version = ["door 20261205T100000Z"]
+    live = WatchLive({"front": LatestFrame()}, dict, lambda: version[0])
+    with page_server(folder[0], live=live) as srv:
+        client = Client(srv.url)
+        assert client.get("/api/cameras").json()["model"] == "door 20261205T100000Z"
+        version[0] = "door 20261205T120000Z"  # promoted and switched to
+        assert client.get("/api/cameras").json()["model"] == "door 20261205T120000Z"
+        assert "door 20261205T120000Z" in client.get("/cameras").text
+    with page_server(folder[0]) as srv:  # lookout serve alone: no watch, no model
+        assert "model" not in Client(srv.url).get("/api/cameras").json()

@@ -126,11 +126,17 @@ def test_retrain_trains_from_the_run_compares_and_records(bundle: Path, tmp_path
     store.save(right, "right", [ReviewBox(label, box) for label, box in boxes])
     store.save(wrong, "wrong", [])  # the decoy: nothing there, a negative example
     before = (bundle / "model.json").read_bytes()
-    seen = []
+    config = tmp_path / "config.toml"
+    config.write_text("[retrain]\ntest_fraction = 0.5\n")
 
-    result = retrain(bundle, events / "review", work_dir=tmp_path / "work",
-                     cfg=RetrainConfig(steps=2, test_fraction=0.5), train_changes={"batch": 2},
-                     on_progress=seen.append)
+    # through the command line, as a page running it in the background would
+    proc = lookout("--config", str(config), "retrain", str(bundle), "--review",
+                   str(events / "review"), "--work", str(tmp_path / "work"), "--steps", "2",
+                   "--batch", "2", "--progress-json")
+    out, err = proc.communicate(timeout=3000)
+    assert proc.returncode == 0, err
+    lines = [json.loads(line) for line in out.splitlines()]
+    result = lines.pop()["result"]
 
     work = tmp_path / "work"
     run = json.loads((work / "run" / "run.json").read_text())
@@ -144,22 +150,27 @@ def test_retrain_trains_from_the_run_compares_and_records(bundle: Path, tmp_path
     negatives = list(iter_records(sorted((work / "reviews-train").glob("*.record"))))
     assert [len(n.boxes) for n in negatives] == [0]
     # both models on the same test split: the fruit test images plus the reviewed one
-    assert result.test_images == 3
-    for score in (result.current, result.new):
+    assert result["test_images"] == 3
+    scores = [_model_score(result[k]) for k in ("current", "new")]
+    for score in scores:
         assert set(score.test) == {"AP", "AP50", "per_class_AP50"}
         assert (score.reviews.wrong, score.reviews.objects) == (1, len(boxes))
     record = json.loads((work / "retrain.json").read_text())
-    assert record["promoted"] == result.promoted and record["reasons"] == result.reasons
-    assert record["current"]["test"] == result.current.test
-    assert result.promoted == decide(result.current, result.new, 0.02, 3)[0]
-    if result.promoted:
+    assert record["promoted"] == result["promoted"] and record["reasons"] == result["reasons"]
+    assert record["current"]["test"] == result["current"]["test"]
+    assert result["promoted"] == decide(*scores, 0.02, 3)[0]
+    if result["promoted"]:
         assert (bundle.with_name("fruit.prev") / "model.json").read_bytes() == before
         meta = json.loads((bundle / "model.json").read_text())
         assert meta["training_run"] == str((work / "run").resolve())
     else:
         assert (bundle / "model.json").read_bytes() == before
-    assert {p.task for p in seen} >= {"retrain", "train", "export"}
-    assert [p.note for p in seen if p.task == "retrain"][-1] == "done"
+    assert {p["task"] for p in lines} >= {"retrain", "train", "export"}
+    assert [p["note"] for p in lines if p["task"] == "retrain"][-1] == "done"
+
+
+def _model_score(data: dict) -> ModelScore:
+    return ModelScore(data["bundle"], data["test"], ReviewScore(**data["reviews"]))
 
 
 @pytest.mark.parametrize("make, message", [
@@ -174,3 +185,85 @@ def test_bad_input_is_one_line(bundle: Path, tmp_path: Path, make, message) -> N
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 1, (out, err)
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_stop_request_ends_it_and_keeps_the_current_model(bundle: Path, tmp_path: Path) -> None:
+    """What the page's stop button does: set the event; training ends at its next report."""
+    import threading
+
+    from core.errors import UserError
+
+    frame, boxes = _fruit_frame(min(p.stem for p in (datasets.require("fruit-nuts") / "test")
+                                    .glob("*.xml")))
+    event = "20261205T100000Z-abcdef"
+    events = make_events(tmp_path / "events", [(event, boxes[0][0], list(boxes[0][1]), frame)])
+    ReviewStore(events).save(event, "right", [ReviewBox(label, box) for label, box in boxes])
+    before = (bundle / "model.json").read_bytes()
+    stop = threading.Event()
+
+    def on_progress(p) -> None:
+        if p.task == "train":
+            stop.set()
+
+    with pytest.raises(UserError, match="stopped; the current model stays"):
+        retrain(bundle, events / "review", work_dir=tmp_path / "work",
+                cfg=RetrainConfig(steps=2), on_progress=on_progress, stop=stop)
+    assert (bundle / "model.json").read_bytes() == before
+    assert not bundle.with_name(bundle.name + ".prev").exists()
+
+
+def test_a_review_with_a_label_the_model_lacks_is_one_line(bundle: Path, tmp_path: Path) -> None:
+    from core.errors import UserError
+    from tests.fixtures.models import make_blob_image
+
+    event = "20261205T100000Z-abcdef"
+    events = make_events(tmp_path / "events", [(event, "date", [1, 1, 9, 9],
+                                                make_blob_image(48, 64))])
+    ReviewStore(events).save(event, "wrong", [ReviewBox("cat", (2, 2, 30, 30))])
+    with pytest.raises(UserError) as err:
+        retrain(bundle, events / "review", work_dir=tmp_path / "work", cfg=RetrainConfig(steps=2))
+    text = str(err.value)
+    assert str(events / "review") in text and "'cat' is not in the label map" in text
+    assert "--skip-bad" not in text and len(text.splitlines()) == 1
+
+
+def test_the_budget_reaches_training_from_the_runs_own_settings(bundle: Path, tmp_path: Path,
+                                                                monkeypatch) -> None:
+    """--time 20m: the candidate trains under the clock (steps as the time allows), at the
+    run's own input size and from the run's weights; no time: [retrain] steps."""
+    import training.train
+
+    frame, boxes = _fruit_frame(min(p.stem for p in (datasets.require("fruit-nuts") / "test")
+                                    .glob("*.xml")))
+    event = "20261205T100000Z-abcdef"
+    events = make_events(tmp_path / "events", [(event, boxes[0][0], list(boxes[0][1]), frame)])
+    ReviewStore(events).save(event, "right", [ReviewBox(label, box) for label, box in boxes])
+    seen = []
+
+    class Enough(Exception):
+        pass
+
+    def fake_train(dataset, run_dir, cfg, **kwargs):
+        seen.append(cfg)
+        raise Enough
+
+    monkeypatch.setattr(training.train, "train", fake_train)
+    for n, cfg in enumerate([RetrainConfig(time="20m", steps=0), RetrainConfig(steps=7)]):
+        with pytest.raises(Enough):
+            retrain(bundle, events / "review", work_dir=tmp_path / f"work{n}", cfg=cfg)
+    run = json.loads((Path(json.loads((bundle / "model.json").read_text())["training_run"])
+                      / "run.json").read_text())
+    timed, counted = seen
+    assert (timed.time, timed.steps, counted.time, counted.steps) == ("20m", 0, "", 7)
+    for cfg in seen:
+        assert cfg.input_size == run["input_size"] and cfg.init == str(
+            Path(json.loads((bundle / "model.json").read_text())["training_run"]).resolve())
+
+
+@pytest.mark.parametrize("changes, key", [({"steps": 0}, "steps"), ({"time": "soon"}, "time")])
+def test_retrain_settings_are_checked(changes, key) -> None:
+    from core.config import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        RetrainConfig(**changes)
+    assert [k for k, _ in err.value.problems] == [key]

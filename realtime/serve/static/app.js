@@ -60,6 +60,8 @@
       return fetch(box.dataset.health, { credentials: "same-origin", cache: "no-store" })
         .then(function (r) { return r.json(); })
         .then(function (data) {
+          var model = document.querySelector("[data-model]");
+          if (model && data.model) { model.textContent = data.model; }
           data.cameras.forEach(function (c) {
             box.querySelectorAll(".tile").forEach(function (tile) {
               if (tile.dataset.camera !== c.name) { return; }
