@@ -148,5 +148,10 @@ class BundleMeta(JsonRecord):
         except (KeyError, TypeError, ValueError):
             return None
 
+    @property
+    def tiles_skipped(self) -> str | None:
+        """Why the evaluation did not compare tiles (e.g. no test image large enough)."""
+        return ((self.evaluation or {}).get("tiles") or {}).get("skipped")
+
     def replace(self, **changes: Any) -> BundleMeta:
         return dataclasses.replace(self, **changes)

@@ -235,6 +235,8 @@ def auto_tiles(meta: BundleMeta | None) -> tuple[int | None, str]:
     if not (isinstance(size, int) and size > 0):
         return None, "auto: no input size in model.json"
     gain = meta.tiles_ap50_gain()
+    if gain is None and meta.tiles_skipped:
+        return None, f"auto: {meta.tiles_skipped}"
     if gain is None:
         return None, "auto: tiles were never evaluated on this bundle (`lookout eval BUNDLE`)"
     if gain >= TILE_MARGIN:

@@ -63,6 +63,7 @@ def test_tiles_gain_from_the_evaluation(tmp_path):
     skipped = {"tile": 320, "skipped": "no test image is 640 px or larger"}
     write(tmp_path, {**PREVIOUS, "evaluation": {**PREVIOUS["evaluation"], "tiles": skipped}})
     assert BundleMeta.read(tmp_path).tiles_ap50_gain() is None
+    assert BundleMeta.read(tmp_path).tiles_skipped == "no test image is 640 px or larger"
 
 
 def test_oldest_bundle_and_newer_keys_load(tmp_path):
