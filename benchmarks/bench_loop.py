@@ -297,7 +297,9 @@ def reload_gap(old: Path, candidate: Path, clip: Path, work: Path, score: float,
         time.sleep(0.05)
     promoted_at = time.monotonic()
     promote_bundle(candidate, live)
-    switched = hot.swapped.wait(300)
+    while thread.is_alive() and not hot.swapped.wait(0.2):
+        pass  # (the source may end first: then the table says it did not switch)
+    switched = hot.swapped.is_set()
     thread.join()
     result = box.get("result")
     old_times = [t for t, i in results if i == 0]
@@ -333,6 +335,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--decoys", type=int, default=2, help="decoy visits in the clip (2)")
     p.add_argument("--score", type=float, default=0.4, help="the rule's score (0.4, the demo's)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--bundle", default="",
+                   help="start from this bundle instead of training one (e.g. an earlier "
+                        "run's OUT/models/original; its training run must still be there)")
     p.add_argument("--out", default="", help="work folder (default: a temporary one)")
     args = p.parse_args(argv)
     quick = {"train_time": "1m", "retrain_time": "1m", "train_images": 60, "test_images": 20}
@@ -355,7 +360,11 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(args.out or tempfile.mkdtemp(prefix="bench_loop_")).resolve()
     work.mkdir(parents=True, exist_ok=True)
     began = time.monotonic()
-    bundle, ap50_trained = train_bundle(work, args, console)
+    if args.bundle:  # a first bundle from an earlier run (its training run must be there)
+        bundle, ap50_trained = work / "models" / "shapes", None
+        shutil.copytree(args.bundle, bundle)
+    else:
+        bundle, ap50_trained = train_bundle(work, args, console)
     original = work / "models" / "original"
     shutil.copytree(bundle, original)  # the pre-retrain bundle, for the reload step
 
