@@ -56,8 +56,10 @@ class BundleMeta(JsonRecord):
         files: format → file, as in `BUNDLE_FILES`, for the formats present.
         export_check: the export's self-check (tolerances, measured differences).
         anchors: the anchor settings built into the graph.
-        training_data: box sizes at the input; ``small_objects`` drives ``--tile auto``.
-        evaluation: ``lookout eval BUNDLE``'s results per format (`training.bundle_eval`).
+        training_data: box sizes at the input (``small_objects``: many under 16 px).
+        evaluation: the results per format, and whole frames against tiles, of
+            `training.bundle_eval` (run by ``lookout export`` and ``lookout eval BUNDLE``):
+            what ``bundle_format = auto`` and ``tile = auto`` decide on.
         extra: keys this release does not know, written back unchanged.
     """
 
@@ -113,13 +115,13 @@ class BundleMeta(JsonRecord):
 
     def to_dict(self) -> dict:
         out = super().to_dict()
-        if self.evaluation is None:  # written by `lookout eval`, not by the export
+        if self.evaluation is None:  # not evaluated (lookout export --no-eval)
             out.pop("evaluation", None)
         return out
 
     @property
     def small_objects(self) -> bool:
-        """Whether the training data had small objects (the hint ``--tile auto`` reads)."""
+        """Whether the training data had small objects."""
         return bool((self.training_data or {}).get("small_objects"))
 
     @property
@@ -136,6 +138,20 @@ class BundleMeta(JsonRecord):
             return round(float(formats["tflite"]["AP50"]) - float(formats["int8"]["AP50"]), 6)
         except (KeyError, TypeError, ValueError):
             return None
+
+    def tiles_ap50_gain(self) -> float | None:
+        """AP50 with tiles minus AP50 on whole frames as the evaluation measured them
+        (``evaluation.tiles``, `training.bundle_eval`); None when not measured."""
+        try:
+            tiles = (self.evaluation or {})["tiles"]
+            return round(float(tiles["tiled"]["AP50"]) - float(tiles["whole"]["AP50"]), 6)
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    @property
+    def tiles_skipped(self) -> str | None:
+        """Why the evaluation did not compare tiles (e.g. no test image large enough)."""
+        return ((self.evaluation or {}).get("tiles") or {}).get("skipped")
 
     def replace(self, **changes: Any) -> BundleMeta:
         return dataclasses.replace(self, **changes)

@@ -32,7 +32,8 @@ def export_bundle(
     out_dir: str | Path,
     *,
     tflite: bool = True,
-    int8: bool = False,
+    int8: bool | None = None,
+    evaluate: bool = True,
     int8_samples: int = 300,
     checkpoint: str | None = None,
     samples: list | None = None,
@@ -43,6 +44,11 @@ def export_bundle(
     its path.
 
     Args:
+        int8: write model_int8.tflite (default: whenever model.tflite is written).
+        evaluate: evaluate the TFLite files on the run's test split (model.json
+            ``evaluation``, which ``bundle_format = "auto"`` reads to choose int8 and
+            ``tile = "auto"`` to choose tiles); skipped with a note when the run's
+            test records are gone.
         int8_samples: training images the int8 quantization is calibrated on.
         samples: uint8 RGB images for the self-check (default: the run's test images
             plus a few synthetic ones of other sizes).
@@ -54,11 +60,15 @@ def export_bundle(
     """
     from training import verify
 
+    if int8 is None:
+        int8 = tflite
     stages = ["exporting SavedModel", "freezing graph",
               *(["converting to TFLite"] if tflite else []),
               "checking the export against the checkpoint",
+              *(["comparing model.tflite with the SavedModel"] if tflite else []),
               *(["quantizing to int8 (calibrating)",
-                 "comparing model_int8.tflite with model.tflite"] if int8 else [])]
+                 "comparing model_int8.tflite with model.tflite"] if int8 else []),
+              *(["evaluating on the test split"] if evaluate and tflite else [])]
 
     def stage(name: str) -> None:  # reported before each step starts
         report(on_progress, "export", stages.index(name), len(stages), name)
@@ -66,7 +76,8 @@ def export_bundle(
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     run = RunRecord.read(run_dir)
     if int8 and not tflite:
-        raise UserError("--int8 is checked against model.tflite: drop --no-tflite")
+        raise UserError("model_int8.tflite is checked against model.tflite: with --no-tflite "
+                        "add --no-int8")
     if int8_samples < 1:
         raise UserError(f"--int8-samples {int8_samples}: must be at least 1")
     if out_dir.exists() and not BundleMeta.path(out_dir).is_file():
@@ -88,6 +99,7 @@ def export_bundle(
         stage("checking the export against the checkpoint")
         images = samples if samples is not None else verify.sample_images(run)
         check = verify.check_bundle(detector, tmp, images)
+        tflite_meta = _check_tflite(run, tmp, samples, stage) if tflite else None
         int8_meta = (_write_int8(run_dir, run, detector.checkpoint, tmp, int8_samples, samples,
                                  stage) if int8 else None)
         metrics_path = run_dir / "metrics.json"
@@ -100,25 +112,73 @@ def export_bundle(
             created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             lookout_version=__version__, outputs=list(OUTPUT_KEYS),
             score_threshold=EXPORT_SCORE_THRESHOLD,
-            tflite=({"input": "uint8 [1, H, W, 3] RGB, any H, W (resized in the graph)",
-                     "outputs": "detection_boxes, detection_classes, detection_scores, "
-                                "num_detections (same meaning as the SavedModel)"}
-                    if tflite else None),
+            tflite=tflite_meta,
             int8=int8_meta,
             files={name: file for name, file in BUNDLE_FILES.items() if (tmp / file).exists()},
             export_check=check,
             **_data_fit(run, detector.params),
         )
         meta.write(tmp)
+        if evaluate and tflite:
+            stage("evaluating on the test split")
+            _evaluate(tmp, on_progress)
     report(on_progress, "export", len(stages), len(stages), "done")
     return out_dir
+
+
+def _check_tflite(run: RunRecord, tmp: Path, samples: list | None, stage) -> dict:
+    """model.tflite (TFLite's NMS op, fixed-size input) against the SavedModel (Model
+    Garden's NMS, any size), both through the runtime on the test images: the int8
+    check's matching rule; too many misses fail the export (`verify.check_tflite_agreement`)."""
+    from training import verify
+
+    stage("comparing model.tflite with the SavedModel")
+    models = _runtime_models(tmp, ("saved_model", "tflite"))
+    test = samples if samples is not None else verify.sample_images(run, limit=20)
+    try:
+        agreement = verify.agreement(*models, test)
+    finally:
+        for model in models:
+            model.close()
+    verify.check_tflite_agreement(agreement)
+    size = int(run.input_size)
+    return {"input": f"uint8 [1, {size}, {size}, 3] RGB, letterboxed (scaled to fit, padded "
+                     f"right and bottom); boxes are on that square",
+            "outputs": "detection_boxes, detection_classes, detection_scores, "
+                       "num_detections (same meaning as the SavedModel)",
+            "post_processing": "TFLite_Detection_PostProcess (per-class NMS, IoU and "
+                               "detection cap as the SavedModel's)",
+            "agreement_with_saved_model": agreement,
+            "min_agreement": verify.MIN_TFLITE_AGREEMENT}
+
+
+def _runtime_models(bundle: Path, formats: tuple[str, ...]) -> list:
+    """The bundle's ``formats`` opened by the runtime as `predict` would, untiled (by
+    file: model.json is written last)."""
+    from realtime.config import DetectorConfig
+    from realtime.detectors import load_detector as load_runtime
+    from training import verify
+
+    cfg = DetectorConfig(score=verify.AGREEMENT_SCORE / 2, workers=1, tile="off",
+                         labels=str(bundle / LABEL_MAP_FILE))
+    return [load_runtime(bundle_file(bundle, f), cfg) for f in formats]
+
+
+def _evaluate(bundle: Path, on_progress) -> None:
+    """`evaluate_bundle` of the TFLite files (and tiles) into model.json; a run whose
+    test records are gone gets a note instead (auto then runs the float file, untiled)."""
+    from training.bundle_eval import evaluate_bundle
+
+    try:
+        evaluate_bundle(bundle, formats=("tflite", "int8"), on_progress=on_progress)
+    except UserError as exc:
+        meta = BundleMeta.read(bundle)
+        meta.replace(evaluation={"skipped": str(exc)}).write(bundle)
 
 
 def _write_int8(run_dir: Path, run: RunRecord, checkpoint: str, tmp: Path, limit: int,
                 samples: list | None, stage) -> dict:
     """model_int8.tflite, and how far it agrees with model.tflite (for model.json)."""
-    from realtime.config import DetectorConfig
-    from realtime.detectors import load_detector as load_runtime
     from training import verify
     from training.quantize import representative_images, write_int8_tflite
 
@@ -130,9 +190,7 @@ def _write_int8(run_dir: Path, run: RunRecord, checkpoint: str, tmp: Path, limit
                         f"on them")
     write_int8_tflite(run_dir, checkpoint, bundle_file(tmp, "int8"), images)
     stage("comparing model_int8.tflite with model.tflite")
-    cfg = DetectorConfig(score=verify.AGREEMENT_SCORE / 2, labels=str(tmp / LABEL_MAP_FILE),
-                         workers=1)
-    models = [load_runtime(bundle_file(tmp, f), cfg) for f in ("tflite", "int8")]
+    models = _runtime_models(tmp, ("tflite", "int8"))
     test = samples if samples is not None else verify.sample_images(run, limit=20)
     agreement = verify.int8_agreement(*models, test)
     for model in models:
@@ -159,7 +217,7 @@ def describe_agreement(a: dict) -> str:
 
 def _data_fit(run: RunRecord, params) -> dict:
     """``anchors`` (as built into the exported graph) and ``training_data`` (box sizes at
-    the input; ``small_objects`` is what `--tile auto` reads)."""
+    the input)."""
     model = params.task.model
     fit = run.data_fit or {}  # `training.fit.DataFit.as_dict`
     anchors = {**(fit.get("anchors") or {}),

@@ -1,10 +1,18 @@
 """The export's self-check: every exported format must agree with the checkpoint model.
 
-For each sample image (of its own size) and for one batch of two, the SavedModel, the
-frozen graph and (when present) the TFLite model are run, and their detections are
-compared with the checkpoint model's: the top ``TOP`` detections of the checkpoint
-model must each have a same-class detection within ``box`` (normalized coordinates)
-and ``score``, and the sorted score lists must agree within ``score``.
+For each sample image (of its own size) and for one batch of two, the SavedModel and the
+frozen graph are run, and their detections are compared with the checkpoint model's:
+the top ``TOP`` detections of the checkpoint model must each have a same-class detection
+within ``box`` (normalized coordinates) and ``score``, and the sorted score lists must
+agree within ``score``.
+
+``model.tflite`` takes a fixed-size square (the runtime letterboxes into it) and has
+TFLite's NMS op instead of Model Garden's: it is compared the same way with the
+checkpoint model on each sample letterboxed to that square (the same pixels in both,
+so a difference is the graph's), and then, through the runtime, on the images
+themselves against the SavedModel with the int8 check's matching rule
+(`tflite_agreement`): at least ``MIN_TFLITE_AGREEMENT`` of the SavedModel's sure
+detections must be found.
 """
 
 from __future__ import annotations
@@ -64,11 +72,17 @@ def check_bundle(detector, bundle: Path, images: list[np.ndarray]) -> dict:
     if images:
         batches.append(np.stack([images[-1], images[-1][::-1]]))
     worst = {name: {"box": 0.0, "score": 0.0} for name in runners}
-    for batch in batches:
+    squares = []
+    if "tflite" in runners:  # the fixed-size file sees what the runtime gives it
+        from realtime.detectors.tflite import letterbox
+
+        size = runners["tflite"].size
+        squares = [letterbox(image, size)[None] for image in images]
+    for batch in batches + squares:
         ref = {k: np.asarray(v) for k, v in detector(batch).items()}
         for name, run in runners.items():
-            if name == "tflite" and len(batch) > 1:
-                continue  # the TFLite model takes one image per call
+            if (name == "tflite") != any(batch is s for s in squares):
+                continue
             got = run(batch)
             for i in range(len(batch)):
                 box, score = compare(_one(ref, i), _one(got, i), TOLERANCE[name]["score"])
@@ -81,7 +95,7 @@ def check_bundle(detector, bundle: Path, images: list[np.ndarray]) -> dict:
                 f"export check failed: {name} differs from the checkpoint model by box "
                 f"{diff['box']:.2g} (tolerance {tol['box']}), score {diff['score']:.2g} "
                 f"(tolerance {tol['score']}); bundle not written")
-    return {"images": len(batches), "top": TOP,
+    return {"images": len(batches) + len(squares), "top": TOP,
             "tolerance": {k: TOLERANCE[k] for k in runners}, "max_difference": worst}
 
 
@@ -144,9 +158,19 @@ def _frozen_graph_runner(path: Path):
 
 
 def _tflite_runner(path: Path):
-    from training.tflite import TFLiteRunner
+    """The fixed-size file on squares it takes as they are (boxes clipped like the
+    runtime's); ``.size`` is its input (height, width)."""
+    from ai_edge_litert.interpreter import Interpreter
 
-    return TFLiteRunner(path)
+    runner = Interpreter(model_path=str(path)).get_signature_runner("serving_default")
+
+    def run(batch: np.ndarray) -> dict:
+        out = runner(images=batch.astype(np.uint8))
+        return {**out, "detection_boxes": np.clip(out["detection_boxes"], 0.0, 1.0)}
+
+    shape = runner.get_input_details()["images"]["shape"]
+    run.size = (int(shape[1]), int(shape[2]))
+    return run
 
 
 # --------------------------------------------------------------------------- int8
@@ -155,20 +179,23 @@ AGREEMENT_SCORE = 0.3  # float detections at least this sure are the ones compar
 AGREEMENT_IOU = 0.5
 
 
-def int8_agreement(float_model, int8_model, images: list[np.ndarray],
-                   min_score: float = AGREEMENT_SCORE) -> dict:
-    """How far ``int8_model`` agrees with ``float_model`` (two `Detector`s) on ``images``.
+MIN_TFLITE_AGREEMENT = 0.9  # model.tflite must find this share of the SavedModel's
 
-    Quantization moves boxes and scores a little, so instead of a float tolerance this
-    counts the float model's detections (score >= ``min_score``) that the int8 model
-    also finds (same class, IoU >= 0.5, at a score >= ``min_score`` / 2), and the score
-    difference of those pairs; and the int8 detections >= ``min_score`` the float model
-    lacks.
+
+def agreement(reference, candidate, images: list[np.ndarray],
+              min_score: float = AGREEMENT_SCORE) -> dict:
+    """How far ``candidate`` agrees with ``reference`` (two `Detector`s) on ``images``.
+
+    Quantization or another NMS moves boxes and scores a little, so instead of a float
+    tolerance this counts the reference's detections (score >= ``min_score``) that the
+    candidate also finds (same class, IoU >= 0.5, at a score >= ``min_score`` / 2), and
+    the score difference of those pairs; and the candidate's detections >= ``min_score``
+    the reference lacks (``extra``).
     """
     found = matched = extra = 0
     diffs: list[float] = []
     for image in images:
-        ref, got = float_model.detect([image])[0], int8_model.detect([image])[0]
+        ref, got = reference.detect([image])[0], candidate.detect([image])[0]
         pairs = match_detections(ref, got, min_score)
         found += int((ref.scores >= min_score).sum())
         matched += len(pairs)
@@ -176,11 +203,34 @@ def int8_agreement(float_model, int8_model, images: list[np.ndarray],
         taken = {j for _, j in match_detections(got, ref, min_score)}
         extra += int((got.scores >= min_score).sum()) - len(taken)
     return {"images": len(images), "min_score": min_score, "iou": AGREEMENT_IOU,
-            "float_detections": found, "matched": matched,
+            "reference_detections": found, "matched": matched,
             "agreement": round(matched / found, 4) if found else None,
-            "int8_only": extra,
+            "extra": extra,
             "score_diff_mean": round(float(np.mean(diffs)), 4) if diffs else None,
             "score_diff_max": round(float(np.max(diffs)), 4) if diffs else None}
+
+
+def int8_agreement(float_model, int8_model, images: list[np.ndarray],
+                   min_score: float = AGREEMENT_SCORE) -> dict:
+    """`agreement` of model_int8.tflite with model.tflite, in model.json's int8 terms."""
+    a = agreement(float_model, int8_model, images, min_score)
+    names = {"reference_detections": "float_detections", "extra": "int8_only"}
+    return {names.get(k, k): v for k, v in a.items()}
+
+
+def check_tflite_agreement(a: dict) -> None:
+    """Fail the export when model.tflite (`agreement` with the SavedModel) misses more
+    than ``1 - MIN_TFLITE_AGREEMENT`` of the sure detections (and more than one).
+
+    Raises:
+        UserError: it does.
+    """
+    missed = a["reference_detections"] - a["matched"]
+    if missed > max(1.0, (1.0 - MIN_TFLITE_AGREEMENT) * a["reference_detections"]):
+        raise UserError(
+            f"export check failed: model.tflite finds {a['matched']} of the SavedModel's "
+            f"{a['reference_detections']} detections >= {a['min_score']} on {a['images']} "
+            f"images (at least {MIN_TFLITE_AGREEMENT:.0%} needed); bundle not written")
 
 
 def match_detections(ref, got, min_score: float) -> list[tuple[int, int]]:

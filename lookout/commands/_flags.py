@@ -25,13 +25,14 @@ DETECTOR_FLAGS: dict[str, dict] = {
     "--labels": {"help": "label_map.pbtxt for a model without a bundle"},
     "--bundle-format": {"choices": BUNDLE_FORMATS,
                         "help": "which file of a bundle runs (auto = model.tflite on a CPU "
-                                "when there is one, model_int8.tflite if `lookout eval` found "
-                                "it within max_ap50_drop; tflite/int8 = LiteRT/XNNPACK)"},
+                                "when there is one, model_int8.tflite if the bundle's "
+                                "evaluation found it within max_ap50_drop; tflite/int8 = "
+                                "LiteRT/XNNPACK)"},
     "--workers": {"type": int, "help": "detector calls run side by side (0 = automatic)"},
     "--tile": {"metavar": "auto|N|off",
                "help": "tiled detection for small objects: overlapping N px tiles plus the "
-                       "whole frame (auto: at the bundle's input size, when it was trained "
-                       "on small objects and the frame is 2x larger)"},
+                       "whole frame (auto: at the bundle's input size, when the frame is 2x "
+                       "larger and tiles won in the bundle's evaluation)"},
 }
 PIPELINE_FLAGS: dict[str, dict] = {
     "--batch": {"type": int, "help": "frames (images) per detector call"},
@@ -70,6 +71,17 @@ def detector_config(args, config: Config) -> DetectorConfig:
     return override(config.detector, score=args.score, classes=classes, max_det=args.max_det,
                     device=args.device, labels=args.labels, bundle_format=args.bundle_format,
                     workers=args.workers, tile=args.tile)
+
+
+def model_choice(model: str, cfg: DetectorConfig) -> str:
+    """Which file of MODEL runs with ``cfg`` and why, before anything loads (for verbs
+    whose workers load the model elsewhere, like batch)."""
+    from pathlib import Path
+
+    from realtime.detectors.loader import BACKENDS, auto_choice
+
+    path = Path(model)
+    return auto_choice(path, cfg) if BACKENDS["bundle"].probe(path) else str(path)
 
 
 def pipeline_config(args, config: Config,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from lookout.commands._flags import add_model_flags, add_track_args, run_settings
+from lookout.commands._flags import add_model_flags, add_track_args, model_choice, run_settings
 
 BATCH = 8  # images per worker call unless --batch says otherwise
 
@@ -57,6 +57,7 @@ def run(args: argparse.Namespace, config) -> int:
                      verbose=bool(getattr(args, "verbose", False)))
     settings = BatchSettings(draw=args.draw, run=run_settings(args, config, "batch"), ray=ray)
     console = Console(stderr=True, highlight=False)
+    console.print(f"model: {model_choice(args.model, settings.run.detector)}", soft_wrap=True)
     columns = (TextColumn("[bold]batch[/]"), BarColumn(), MofNCompleteColumn(),
                TextColumn("files"), TimeRemainingColumn())
     with Progress(*columns, console=console) as progress:

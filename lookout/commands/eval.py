@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from lookout.config import Config
 
@@ -16,18 +17,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "Writes metrics.json and pr_curves.png in the run folder and TensorBoard "
                     "summaries under validation/. Given a bundle (models/NAME), evaluates each "
                     "of its files (SavedModel, model.tflite, model_int8.tflite) through the "
-                    "runtime and writes the results side by side into its model.json.")
+                    "runtime and writes the results side by side into its model.json, and "
+                    "evaluates whole frames against tiles (what --tile auto reads).")
     p.add_argument("run_dir", help="training run folder (runs/NAME) or bundle (models/NAME)")
     p.add_argument("--formats", default=None,
                    help="bundle: comma-separated files to evaluate (default "
                         "saved_model,tflite,int8; also frozen_graph)")
+    p.add_argument("--tile", default=None, metavar="auto|N|off",
+                   help="bundle: tiling of the format rows (default: [detector] tile, auto: "
+                        "tiles only where this evaluation found they win)")
     p.add_argument("--data", nargs="+", default=None, help="TFRecord file(s) to evaluate on")
     p.add_argument("--checkpoint", default=None, help="checkpoint prefix (default: the latest)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
-
     from rich.console import Console
     from rich.table import Table
 
@@ -36,7 +40,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
     from training.evaluate import evaluate
 
     if BundleMeta.path(args.run_dir).is_file():
-        return run_bundle(args)
+        return run_bundle(args, config)
     with Bars() as bars:
         metrics = evaluate(args.run_dir, args.data, checkpoint=args.checkpoint, on_progress=bars)
     table = Table("metric", "value", title=f"{args.run_dir} @ {metrics['checkpoint']}, "
@@ -56,11 +60,12 @@ def run(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-def run_bundle(args: argparse.Namespace) -> int:
+def run_bundle(args: argparse.Namespace, config: Config) -> int:
     from rich.console import Console
     from rich.table import Table
 
     from core.errors import UserError
+    from lookout.config import override
     from lookout.progress import Bars
     from training.bundle_eval import DEFAULT_FORMATS, FORMATS, evaluate_bundle
 
@@ -70,10 +75,14 @@ def run_bundle(args: argparse.Namespace) -> int:
         raise UserError(f"--formats {','.join(unknown)}: expected some of {', '.join(FORMATS)}")
     if args.checkpoint:
         raise UserError("--checkpoint: a bundle holds one model; give the run folder instead")
+    detector = override(config.detector, tile=args.tile)  # checks --tile like the config
     with Bars(transient=True) as bars:
-        result = evaluate_bundle(args.run_dir, args.data, formats=formats, on_progress=bars)
+        result = evaluate_bundle(args.run_dir, args.data, formats=formats, tile=detector.tile,
+                                 on_progress=bars)
     rows = result["formats"]
-    table = Table("metric", *(f"{name}\n{r['file']}" for name, r in rows.items()),
+    table = Table("metric", *(f"{name}\n{r['file']}" + (f"\ntiles {r['tile']} px"
+                                                         if r.get("tile", "off") != "off" else "")
+                              for name, r in rows.items()),
                   title=f"{args.run_dir}, {result['images']} test images")
     for key in ("AP", "AP50"):
         table.add_row(f"COCO {key}", *(f"{r[key]:.3f}" for r in rows.values()))
@@ -83,10 +92,29 @@ def run_bundle(args: argparse.Namespace) -> int:
                                          for r in rows.values()))
     console = Console(highlight=False)
     console.print(table)
-    if "int8_ap50_drop" in result:
-        console.print(f"int8 AP50 drop vs model.tflite: {result['int8_ap50_drop']:+.3f}")
+    for line in evaluation_lines(Path(args.run_dir), result, detector):
+        console.print(line)
     console.print(f"wrote the results into {args.run_dir}/model.json (evaluation)")
     return 0
+
+
+def evaluation_lines(bundle, result: dict, detector_cfg) -> list[str]:
+    """What a bundle's evaluation decided: the int8 drop, tiles against whole frames, and
+    which file and tiling ``auto`` now runs on this machine, and why (export prints it too)."""
+    from realtime.detectors.loader import auto_choice
+
+    lines = []
+    if "int8_ap50_drop" in result:
+        lines.append(f"int8 AP50 drop vs model.tflite: {result['int8_ap50_drop']:+.3f}")
+    tiles = result.get("tiles") or {}
+    if "skipped" in tiles:
+        lines.append(f"tiles not evaluated: {tiles['skipped']}")
+    elif tiles:
+        lines.append(f"tiles ({tiles['tile']} px on {tiles['frames_tiled']} of "
+                     f"{result['images']} images): AP50 {tiles['tiled']['AP50']:.3f} vs "
+                     f"{tiles['whole']['AP50']:.3f} whole")
+    lines.append(f"auto runs: {auto_choice(bundle, detector_cfg)}")
+    return lines
 
 
 def _fmt(value: float | None) -> str:

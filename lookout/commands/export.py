@@ -20,10 +20,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--tflite", action=argparse.BooleanOptionalAction, default=True,
                    help="also write model.tflite, which CPUs run about twice as fast "
                         "(default: on; --no-tflite skips its ~40 s conversion)")
-    p.add_argument("--int8", action="store_true",
+    p.add_argument("--int8", action=argparse.BooleanOptionalAction, default=True,
                    help="also write model_int8.tflite: full-integer quantization calibrated on "
-                        "the run's training images, checked against model.tflite (auto runs it "
-                        "once `lookout eval` finds its AP50 drop within max_ap50_drop)")
+                        "the run's training images, checked against model.tflite; auto runs it "
+                        "when its AP50 drop on the test split is within max_ap50_drop "
+                        "(default: on)")
+    p.add_argument("--eval", action=argparse.BooleanOptionalAction, default=True,
+                   help="evaluate model.tflite and model_int8.tflite (whole frames and tiles) "
+                        "on the run's test split into model.json (default: on)")
     p.add_argument("--int8-samples", type=int, default=300, metavar="N",
                    help="training images the int8 calibration sees (default 300)")
     p.add_argument("--checkpoint", default=None, help="checkpoint prefix (default: the latest)")
@@ -38,17 +42,40 @@ def run(args: argparse.Namespace, config: Config) -> int:
 
     out = args.out or str(Path("models") / Path(args.run_dir).resolve().name)
     with Bars(transient=True) as bars:
-        path = export_bundle(args.run_dir, out, tflite=args.tflite, int8=args.int8,
-                             int8_samples=args.int8_samples, checkpoint=args.checkpoint,
+        path = export_bundle(args.run_dir, out, tflite=args.tflite,
+                             int8=args.int8 and args.tflite, int8_samples=args.int8_samples,
+                             checkpoint=args.checkpoint, evaluate=args.eval,
                              on_progress=bars)
-    int8 = _int8_summary(path) if args.int8 else None
-    if int8:
-        print(f"int8 agreement with model.tflite: {int8}")
+    for line in summary_lines(path, config):
+        print(line)
     print(f"wrote {path}")
     return 0
 
 
-def _int8_summary(bundle) -> str | None:
+def summary_lines(bundle, config: Config) -> list[str]:
+    """What the export's checks and evaluation found, and what `auto` will run."""
+    from lookout.commands.eval import evaluation_lines
     from realtime.bundle import BundleMeta
 
-    return BundleMeta.read(bundle).int8_summary
+    meta = BundleMeta.read(bundle)
+    lines = []
+    if agreement := (meta.tflite or {}).get("agreement_with_saved_model"):
+        lines.append(f"model.tflite agreement with the SavedModel: "
+                     f"{describe_agreement(agreement)}")
+    if summary := meta.int8_summary:
+        lines.append(f"int8 agreement with model.tflite: {summary}")
+    evaluation = meta.evaluation or {}
+    if "skipped" in evaluation:
+        lines.append(f"not evaluated: {evaluation['skipped']}")
+    elif evaluation:
+        rows = ", ".join(f"{r['file']} {r['AP50']:.3f}" for r in evaluation["formats"].values())
+        lines.append(f"test split AP50 ({evaluation['images']} images): {rows}")
+    return lines + evaluation_lines(bundle, evaluation if "formats" in evaluation else {},
+                                    config.detector)
+
+
+def describe_agreement(a: dict) -> str:
+    if not a["reference_detections"]:
+        return f"the SavedModel found nothing >= {a['min_score']} on {a['images']} images"
+    return (f"{a['matched']}/{a['reference_detections']} detections matched at IoU >= "
+            f"{a['iou']} (score diff max {a['score_diff_max']}), {a['extra']} extra")

@@ -36,6 +36,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
     console = Console(stderr=True, highlight=False)
     with console.status(f"loading {args.model}"):
         detector = load_detector(args.model, cfg)
+    console.print(f"detector: {detector.describe()}", soft_wrap=True)
     try:
         with Bars(console, transient=True) as bars:
             report = label_images(detector, args.images_dir, score=cfg.score,

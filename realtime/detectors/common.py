@@ -111,9 +111,12 @@ class BatchDetector(Detector):
 
     runtime = "TensorFlow"  # what runs the model, for `describe`
 
+    why = ""  # why this file runs (set by the loader for a bundle's choice)
+
     def describe(self) -> str:
         workers = f", {self.workers} workers" if self.workers > 1 else ""
-        return f"{Path(self.source).name} ({self.runtime}{workers})"
+        why = f"; {self.why}" if self.why else ""
+        return f"{Path(self.source).name} ({self.runtime}{workers}{why})"
 
     def warmup(self, height: int = 240, width: int = 320, batch: int = 1) -> None:
         """Run once on grey images so the first real frame does not pay for tracing and

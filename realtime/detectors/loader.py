@@ -63,8 +63,9 @@ def _open_bundle(path: Path, cfg: DetectorConfig) -> BatchDetector:
     if choice not in ("auto", *BUNDLE_FILES):
         raise UserError(f"bundle_format {choice!r}: expected auto | {' | '.join(BUNDLE_FILES)}")
     meta = BundleMeta.read(path)
+    why = f"bundle_format = {choice}"
     if choice == "auto":
-        choice = _auto_format(path, meta, cfg)
+        choice, why = _auto_format(path, meta, cfg)
     target = bundle_file(path, choice)
     if not target.exists():
         how = {"tflite": " with --tflite", "int8": " with --int8"}.get(choice, "")
@@ -75,21 +76,50 @@ def _open_bundle(path: Path, cfg: DetectorConfig) -> BatchDetector:
         raise UserError(f"{path}: label_map.pbtxt {names} does not match model.json classes "
                         f"{meta.classes}; the bundle was edited by hand?")
     target = target if choice != "saved_model" else path
-    return OPENERS[choice](target, cfg, kind="bundle", names=(names, where))
+    detector = OPENERS[choice](target, cfg, kind="bundle", names=(names, where))
+    detector.why = why
+    return detector
 
 
-def _auto_format(path: Path, meta: BundleMeta, cfg: DetectorConfig) -> str:
-    """On a GPU the SavedModel (batches on the device). On a CPU LiteRT/XNNPACK runs the
-    same model about twice as fast as TensorFlow (bench pipeline): model.tflite, or
-    model_int8.tflite when model.json says it was evaluated and lost at most
-    ``cfg.max_ap50_drop`` of AP50 against the float model."""
-    if not _runs_on_cpu(cfg.device) or not bundle_file(path, "tflite").is_file():
-        return "saved_model"
-    if bundle_file(path, "int8").is_file():
-        drop = meta.int8_ap50_drop()
-        if drop is not None and drop <= cfg.max_ap50_drop:
-            return "int8"
-    return "tflite"
+def _auto_format(path: Path, meta: BundleMeta, cfg: DetectorConfig) -> tuple[str, str]:
+    """``(format, why)``. On a GPU the SavedModel (batches on the device). On a CPU
+    LiteRT/XNNPACK runs the same model about twice as fast as TensorFlow (bench
+    pipeline): model.tflite, or model_int8.tflite when model.json says it was evaluated
+    (by `lookout export` or `lookout eval`) and lost at most ``cfg.max_ap50_drop`` of
+    AP50 against the float model."""
+    if not _runs_on_cpu(cfg.device):
+        return "saved_model", "auto: a GPU runs the SavedModel"
+    if not bundle_file(path, "tflite").is_file():
+        return "saved_model", "auto: the bundle has no model.tflite"
+    if not bundle_file(path, "int8").is_file():
+        return "tflite", "auto: CPU; the bundle has no model_int8.tflite"
+    drop = meta.int8_ap50_drop()
+    if drop is None:
+        return "tflite", ("auto: CPU; model_int8.tflite was never evaluated "
+                          "(`lookout eval BUNDLE` measures it)")
+    if drop <= cfg.max_ap50_drop:
+        return "int8", (f"auto: CPU; int8 lost {max(drop, 0.0):.3f} AP50 on the test split, "
+                        f"within max_ap50_drop {cfg.max_ap50_drop}")
+    return "tflite", (f"auto: CPU; model_int8.tflite lost {drop:.3f} AP50 on the test split, "
+                      f"more than max_ap50_drop {cfg.max_ap50_drop}")
+
+
+def auto_choice(path: Path, cfg: DetectorConfig) -> str:
+    """Which file of bundle ``path`` and which tiling `load_detector` runs with ``cfg``,
+    and why, without loading anything: what `lookout export` and `eval` print."""
+    from realtime.detectors.tiling import auto_tiles, parse_tile
+
+    meta = BundleMeta.read(path)
+    choice, why = ((cfg.bundle_format, f"bundle_format = {cfg.bundle_format}")
+                   if cfg.bundle_format != "auto" else _auto_format(Path(path), meta, cfg))
+    tile = parse_tile(cfg.tile)
+    if tile == "auto":
+        size, tile_why = auto_tiles(meta)
+        tiles = f"tiles of {size} px" if size else "whole frames"
+    else:
+        tiles, tile_why = ("whole frames" if tile == "off" else f"tiles of {tile} px",
+                           f"tile = {tile}")
+    return f"{BUNDLE_FILES[choice]} ({why}); {tiles} ({tile_why})"
 
 
 def _runs_on_cpu(device: str) -> bool:

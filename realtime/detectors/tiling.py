@@ -29,6 +29,10 @@ from realtime.detectors.base import Detector
 
 OVERLAP = 0.2  # share of a tile shared with its neighbour
 AUTO_FACTOR = 2.0  # auto tiles only frames at least this many times the model's input
+# auto tiles only when tiles beat the whole frame by this much AP50 on the bundle's test
+# split (model.json ``evaluation.tiles``): they cost several detector calls per frame, and
+# a model that never saw objects at tile scale can lose AP50 to them (issue 23).
+TILE_MARGIN = 0.03
 EDGE_PX = 2.0  # a box this close to an inner tile edge counts as cut
 CHUNK = 16  # at most this many crops per inner detect call (bounds memory)
 
@@ -186,8 +190,11 @@ class TiledDetector(Detector):
     def warmup(self, height: int = 240, width: int = 320, batch: int = 1) -> None:
         self.detect([np.full((height, width, 3), 114, np.uint8)] * batch)
 
+    why = ""  # why tiles run (auto: what the evaluation found)
+
     def describe(self) -> str:
-        return f"{self.inner.describe()}, tiles of {self.tile} px"
+        why = f" ({self.why})" if self.why else ""
+        return f"{self.inner.describe()}, tiles of {self.tile} px{why}"
 
     def close(self) -> None:
         self.inner.close()
@@ -206,17 +213,35 @@ def parse_tile(spec: str | int) -> str | int:
 def with_tiling(detector: Detector, model: Path, spec: str | int, max_det: int = 100) -> Detector:
     """Wrap ``detector`` per ``spec``: a number tiles frames larger than that many px;
     ``auto`` tiles at the bundle's input size, only frames at least `AUTO_FACTOR` times
-    larger and only when ``model.json`` says the training data had small objects."""
+    larger, and only when ``model.json`` says tiles beat the whole frame on the bundle's
+    test split by `TILE_MARGIN` AP50 (`auto_tiles`)."""
     choice = parse_tile(spec)
     if choice == "off":
         return detector
     if choice == "auto":
-        meta = _bundle_meta(model)
-        size = meta.input_size if meta else None
-        if not (meta and size and size > 0 and meta.small_objects):
+        size, why = auto_tiles(_bundle_meta(model))
+        if size is None:
             return detector
-        return TiledDetector(detector, size, min_frame=int(AUTO_FACTOR * size), max_det=max_det)
+        tiled = TiledDetector(detector, size, min_frame=int(AUTO_FACTOR * size), max_det=max_det)
+        tiled.why = why
+        return tiled
     return TiledDetector(detector, choice, max_det=max_det)
+
+
+def auto_tiles(meta: BundleMeta | None) -> tuple[int | None, str]:
+    """``(tile size or None, why)`` for ``tile = auto`` from a bundle's ``model.json``:
+    tiles at the input size when its evaluation shows they won by `TILE_MARGIN`."""
+    size = meta.input_size if meta else None
+    if not (isinstance(size, int) and size > 0):
+        return None, "auto: no input size in model.json"
+    gain = meta.tiles_ap50_gain()
+    if gain is None and meta.tiles_skipped:
+        return None, f"auto: {meta.tiles_skipped}"
+    if gain is None:
+        return None, "auto: tiles were never evaluated on this bundle (`lookout eval BUNDLE`)"
+    if gain >= TILE_MARGIN:
+        return size, f"auto: tiles won {gain:+.3f} AP50 on the test split (margin {TILE_MARGIN})"
+    return None, f"auto: tiles won {gain:+.3f} AP50 on the test split, under {TILE_MARGIN}"
 
 
 def _bundle_meta(model: Path) -> BundleMeta | None:

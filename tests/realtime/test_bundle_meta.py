@@ -51,8 +51,19 @@ def test_previous_release_round_trips_byte_for_byte(tmp_path):
     assert meta.classes == {1: "raccoon"} and meta.input_size == 320
     assert meta.int8_ap50_drop() == 0.02 and meta.int8_summary == "9/10 matched"
     assert meta.small_objects is False
+    assert meta.tiles_ap50_gain() is None  # evaluated before tiles were
     meta.write(tmp_path)
     assert (tmp_path / "model.json").read_text() == before
+
+
+def test_tiles_gain_from_the_evaluation(tmp_path):
+    tiles = {"tile": 320, "whole": {"AP50": 0.30}, "tiled": {"AP50": 0.199}}
+    write(tmp_path, {**PREVIOUS, "evaluation": {**PREVIOUS["evaluation"], "tiles": tiles}})
+    assert BundleMeta.read(tmp_path).tiles_ap50_gain() == -0.101
+    skipped = {"tile": 320, "skipped": "no test image is 640 px or larger"}
+    write(tmp_path, {**PREVIOUS, "evaluation": {**PREVIOUS["evaluation"], "tiles": skipped}})
+    assert BundleMeta.read(tmp_path).tiles_ap50_gain() is None
+    assert BundleMeta.read(tmp_path).tiles_skipped == "no test image is 640 px or larger"
 
 
 def test_oldest_bundle_and_newer_keys_load(tmp_path):

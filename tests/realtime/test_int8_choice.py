@@ -59,6 +59,32 @@ def test_auto_takes_int8_only_within_the_recorded_drop(int8_bundle, float_ap50, 
     assert ran(int8_bundle, max_ap50_drop=limit) == expected
 
 
+def test_describe_says_why_that_file_runs(int8_bundle):
+    from realtime.detectors.loader import auto_choice
+
+    record_eval(int8_bundle, 0.80, 0.79)
+    detector = load_detector(int8_bundle, DetectorConfig(device="cpu", tile="off"), warmup=False)
+    want = "auto: CPU; int8 lost 0.010 AP50 on the test split, within max_ap50_drop 0.02"
+    assert want in detector.describe()
+    cfg = DetectorConfig(device="cpu", max_ap50_drop=0.005)
+    assert auto_choice(int8_bundle, cfg).startswith(
+        "model.tflite (auto: CPU; model_int8.tflite lost 0.010 AP50 on the test split, more "
+        "than max_ap50_drop 0.005); whole frames (auto: no input size in model.json)")
+    cfg = DetectorConfig(device="cpu", bundle_format="int8", tile="300")
+    assert auto_choice(int8_bundle, cfg) == (
+        "model_int8.tflite (bundle_format = int8); tiles of 300 px (tile = 300)")
+    record_eval(int8_bundle, None, None)
+    assert "model_int8.tflite was never evaluated" in ran_description(int8_bundle)
+
+
+def ran_description(bundle) -> str:
+    detector = load_detector(bundle, DetectorConfig(device="cpu"), warmup=False)
+    try:
+        return detector.describe()
+    finally:
+        detector.close()
+
+
 def test_explicit_formats_and_errors(int8_bundle, color_bundle):
     record_eval(int8_bundle, 0.8, 0.5)  # a bad int8 model still runs when asked for
     assert ran(int8_bundle, bundle_format="int8") == "model_int8.tflite"

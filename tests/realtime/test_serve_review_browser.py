@@ -20,6 +20,7 @@ from selenium.webdriver.common.actions import interaction
 from selenium.webdriver.common.actions.action_builder import ActionBuilder
 from selenium.webdriver.common.actions.pointer_input import PointerInput
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 
@@ -129,6 +130,10 @@ def test_review_an_event_in_the_browser(browser, tmp_path):
                ).select_by_visible_text("red")
         root.find_elements(By.CSS_SELECTOR, "ol.boxes button.delete")[0].click()
         assert box_labels(root) == ["red"]
+        # a click on a box picks it
+        drag_mouse(browser, canvas, (160, 120), (161, 120))
+        assert "selected" in root.find_element(By.CSS_SELECTOR, "ol.boxes li").get_attribute(
+            "class")
         root.find_element(By.CSS_SELECTOR, 'input[name="verdict"][value="wrong"]').click()
         browser.save_screenshot(str(tmp_path / "review-drawn.png"))
         assert saved(browser, root).startswith("Saved")
@@ -163,7 +168,9 @@ def test_review_an_event_in_the_browser(browser, tmp_path):
 
         # a wrong alert with its only box deleted: a negative example
         root, canvas = open_event(browser, srv.url + f"/events/{other}")
-        root.find_element(By.CSS_SELECTOR, "ol.boxes button.delete").click()
+        drag_mouse(browser, canvas, (30, 50), (31, 50))  # pick the alert's box, then Delete
+        canvas.send_keys(Keys.DELETE)
+        wait(browser, lambda d: box_labels(root) == [])
         root.find_element(By.CSS_SELECTOR, 'input[value="wrong"]').click()
         assert "negative example" in saved(browser, root)
         assert read_objects((folder / f"{other}.xml").read_bytes()) == []

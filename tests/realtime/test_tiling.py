@@ -12,6 +12,7 @@ from core.errors import UserError
 from realtime.config import DetectorConfig
 from realtime.detectors import load_detector
 from realtime.detectors.tiling import (
+    TILE_MARGIN,
     Tile,
     TiledDetector,
     cut_by_edge,
@@ -90,19 +91,34 @@ def test_tiles_find_what_the_whole_frame_misses(color_bundle):
     assert tiled.tiles_for(200, 200) == []
 
 
-def test_auto_reads_model_json(tmp_path):
+def _with_tiles_record(bundle, whole: float | None, tiled: float | None, **meta) -> None:
+    data = json.loads((bundle / "model.json").read_text())
+    data.update(input_size=256, **meta)
+    if whole is not None:
+        data["evaluation"] = {"tiles": {"whole": {"AP50": whole}, "tiled": {"AP50": tiled}}}
+    (bundle / "model.json").write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize(("whole", "tiled", "expected"), [
+    (None, None, False),  # never evaluated: no tiles, even for small-object training data
+    (0.300, 0.199, False),  # issue 23's held-out set: tiles lost
+    (0.300, 0.320, False),  # won, but by less than the margin
+    (0.300, 0.300 + TILE_MARGIN, True),  # won by exactly the margin
+    (0.100, 0.400, True),
+])
+def test_auto_tiles_only_when_the_evaluation_says_they_won(tmp_path, whole, tiled, expected):
     bundle = make_color_bundle(tmp_path / "b")
-    assert not isinstance(load_detector(bundle, DetectorConfig(tile="auto")), TiledDetector)
-    meta = json.loads((bundle / "model.json").read_text())
-    meta.update(input_size=256, training_data={"small_objects": True})
-    (bundle / "model.json").write_text(json.dumps(meta))
-    tiled = load_detector(bundle, DetectorConfig(tile="auto"))
-    assert isinstance(tiled, TiledDetector) and tiled.tile == 256
-    assert tiled.tiles_for(500, 500) == []  # under 2x the input: whole frame only
-    assert len(tiled.tiles_for(1024, 1024)) > 1
-    meta["training_data"]["small_objects"] = False
-    (bundle / "model.json").write_text(json.dumps(meta))
-    assert not isinstance(load_detector(bundle, DetectorConfig(tile="auto")), TiledDetector)
+    _with_tiles_record(bundle, whole, tiled, training_data={"small_objects": True})
+    detector = load_detector(bundle, DetectorConfig(tile="auto"), warmup=False)
+    assert isinstance(detector, TiledDetector) is expected
+    if expected:
+        assert detector.tile == 256 and "tiles of 256 px (auto: tiles won" in detector.describe()
+        assert detector.tiles_for(500, 500) == []  # under 2x the input: whole frame only
+        assert len(detector.tiles_for(1024, 1024)) > 1
+    # off always wins; a number tiles whatever the record says
+    assert not isinstance(load_detector(bundle, DetectorConfig(tile="off"), warmup=False),
+                          TiledDetector)
+    assert load_detector(bundle, DetectorConfig(tile="128"), warmup=False).tile == 128
 
 
 @pytest.mark.parametrize("spec", ["12", "big", "-1"])

@@ -11,6 +11,7 @@ import pytest
 import tensorflow as tf
 
 from core.errors import UserError
+from realtime.detectors.tiling import TILE_MARGIN
 from realtime.labelmap import read_label_map
 from tests.training.runs import shared_bundle, shared_run
 from training.export import export_bundle
@@ -51,6 +52,8 @@ def test_bundle_files_and_model_json(bundle: Path) -> None:
         assert key in meta, key
     assert meta["architecture"] == "retinanet-mobilenetv2-fpn" and meta["input_size"] == 128
     assert meta["classes"] == {"1": "date", "2": "fig", "3": "hazelnut"}
+    assert meta["files"] == {"saved_model": "saved_model", "frozen_graph": "frozen_inference_graph.pb",
+                             "tflite": "model.tflite", "int8": "model_int8.tflite"}
     check = meta["export_check"]
     assert set(check["max_difference"]) == {"saved_model", "frozen_graph", "tflite"}
     for name, diff in check["max_difference"].items():
@@ -84,17 +87,65 @@ def test_frozen_graph_has_tf1_names_and_matches_saved_model(bundle: Path, servin
         np.testing.assert_allclose(frozen[key], saved[key], atol=1e-5, err_msg=key)
 
 
-def test_tflite_agrees_with_saved_model(bundle: Path, serving) -> None:
+def test_tflite_uses_the_nms_op_on_a_fixed_input(bundle: Path) -> None:
+    """Issue 22: no Model Garden NMS loops, no in-graph resize: TFLite's own NMS op on a
+    fixed square, as the int8 file has."""
     from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(str(bundle / "model.tflite"))
+    ops = [op["op_name"] for op in it._get_ops_details()]
+    assert ops.count("TFLite_Detection_PostProcess") == 1
+    assert not {"WHILE", "TOPK_V2", "RESIZE_BILINEAR", "NON_MAX_SUPPRESSION_V5"} & set(ops)
+    (image,) = it.get_input_details()
+    assert image["dtype"] == np.uint8 and list(image["shape_signature"]) == [1, 128, 128, 3]
+    # Besides the network's convolutions, a few dozen ops (Model Garden's NMS added ~180)
+    assert len([op for op in ops if op not in ("CONV_2D", "DEPTHWISE_CONV_2D")]) < 60
+
+
+def test_tflite_agrees_with_saved_model(bundle: Path, serving) -> None:
+    """On the square it takes, model.tflite gives the SavedModel's detections (the NMS op
+    against Model Garden's NMS); on other sizes, through the runtime's letterbox, the
+    export recorded how far they agree."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from realtime.detectors.tflite import letterbox
 
     runner = Interpreter(str(bundle / "model.tflite")).get_signature_runner("serving_default")
     for shape in [(1, 128, 128), (1, 90, 160)]:
-        image = _images(*shape, seed=5)
+        image = letterbox(_images(*shape, seed=5)[0], (128, 128))[None]
         lite = runner(images=image)
+        lite["detection_boxes"] = np.clip(lite["detection_boxes"], 0.0, 1.0)
         saved = {k: v.numpy() for k, v in serving(images=tf.constant(image)).items()}
         box, score = compare({k: saved[k][0] for k in KEYS}, {k: lite[k][0] for k in KEYS},
                              TOLERANCE["tflite"]["score"])
         assert box <= TOLERANCE["tflite"]["box"] and score <= TOLERANCE["tflite"]["score"]
+    tflite = json.loads((bundle / "model.json").read_text())["tflite"]
+    agreement = tflite["agreement_with_saved_model"]
+    assert agreement["images"] == 3 and tflite["min_agreement"] == 0.9
+    assert agreement["matched"] <= agreement["reference_detections"]
+
+
+def test_export_evaluates_the_tflite_files_and_says_what_auto_runs(bundle: Path) -> None:
+    from lookout.commands.export import summary_lines
+    from lookout.config import Config
+
+    ev = json.loads((bundle / "model.json").read_text())["evaluation"]
+    assert set(ev["formats"]) == {"tflite", "int8"} and ev["images"] == 2
+    assert ev["int8_ap50_drop"] == pytest.approx(
+        ev["formats"]["tflite"]["AP50"] - ev["formats"]["int8"]["AP50"], abs=1e-4)
+    # fruit-nuts test images are 800x600, over 2x the 128 px input: both are tiled
+    tiles = ev["tiles"]
+    assert tiles["format"] == "tflite" and tiles["tile"] == 128 and tiles["min_frame"] == 256
+    assert tiles["frames_tiled"] == 2 and tiles["margin"] == TILE_MARGIN
+    assert 0.0 <= tiles["whole"]["AP50"] <= 1.0 and 0.0 <= tiles["tiled"]["AP50"] <= 1.0
+    # the format rows ran with tile = auto, which the tiles record decided
+    won = tiles["tiled"]["AP50"] - tiles["whole"]["AP50"] >= TILE_MARGIN
+    assert {row["tile"] for row in ev["formats"].values()} == {128 if won else "off"}
+    lines = summary_lines(bundle, Config())
+    assert any(line.startswith("test split AP50 (2 images): model.tflite") for line in lines)
+    auto = next(line for line in lines if line.startswith("auto runs: "))
+    want = "model_int8.tflite" if ev["int8_ap50_drop"] <= 0.02 else "model.tflite"
+    assert auto.startswith(f"auto runs: {want} (auto: CPU; ")
 
 
 def test_export_check_fails_when_the_model_differs(bundle: Path, run_dir: Path) -> None:

@@ -141,6 +141,7 @@
       state.drag = { start: p, end: null, hit: hit(p), id: e.pointerId };
       canvas.setPointerCapture(e.pointerId);
       e.preventDefault();
+      canvas.focus(); // preventDefault keeps focus away; Delete removes the picked box
     });
     canvas.addEventListener("pointermove", function (e) {
       var d = state.drag;
