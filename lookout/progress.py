@@ -46,13 +46,14 @@ class Bars:
     """Draws library progress reports: one bar per task (train, export, ...); a context
     manager, and the ``on_progress`` callable itself.
 
-    Without a terminal (a log file, a pipe) nothing redraws, so a plain line per task is
-    printed on its first report and at least every ``every_s`` seconds after, with its
-    ETA: the log of a background run shows how far it is.
+    Without a terminal (a log file, a pipe) nothing redraws; with ``every_s`` set, a plain
+    line per task is printed on its first report and at least every ``every_s`` seconds
+    after, with its ETA, so the log of a background run shows how far it is (`lookout
+    train`: every minute).
     """
 
     def __init__(self, console: Console | None = None, transient: bool = False,
-                 every_s: float = 60.0) -> None:
+                 every_s: float | None = None) -> None:
         self.progress = Progress(
             TextColumn("[bold]{task.description}[/]"), BarColumn(), MofNCompleteColumn(),
             TextColumn("[dim]{task.fields[note]}"), EtaColumn(),
@@ -68,7 +69,7 @@ class Bars:
 
     @property
     def plain(self) -> bool:
-        return not self.progress.console.is_terminal
+        return self.every_s is not None and not self.progress.console.is_terminal
 
     def __call__(self, report: Report) -> None:
         if report.task not in self.tasks:

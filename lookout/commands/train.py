@@ -88,7 +88,8 @@ def run(args: argparse.Namespace, config: Config) -> int:
     if not args.out:
         raise UserError("lookout train: give the run folder with --out, e.g. --out runs/NAME")
     out = Console(file=sys.stdout, highlight=False)  # the bars and the init lines share it
-    with Bars(out) as bars:  # train, and download / evaluate around it
+    # train, and download / evaluate around it; in a log, a line at least every minute
+    with Bars(out, every_s=60.0) as bars:
         def notify(text: str, warning: bool) -> None:
             # above the bars, one line each however narrow the terminal
             bars.progress.console.print(

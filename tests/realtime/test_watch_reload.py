@@ -132,6 +132,7 @@ def test_a_bundle_that_does_not_load_is_refused(bundle, color_bundle, tmp_path, 
 
 
 def test_sighup_reloads_now(bundle) -> None:
+    before = signal.getsignal(signal.SIGHUP)  # SIG_IGN under nohup, SIG_DFL otherwise
     hot = HotModel(bundle, DetectorConfig(), poll_s=3600)
     hot.start()
     try:
@@ -139,7 +140,7 @@ def test_sighup_reloads_now(bundle) -> None:
         assert hot.swapped.wait(WAIT_S) and hot.reloads == 1
     finally:
         hot.stop()
-    assert signal.getsignal(signal.SIGHUP) is signal.SIG_DFL
+    assert signal.getsignal(signal.SIGHUP) is before  # put back as it was
 
 
 def test_watch_switches_mid_visit_without_dropping_a_frame(bundle, color_bundle,

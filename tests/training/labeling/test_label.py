@@ -9,9 +9,9 @@ import cv2
 import pytest
 
 from lookout.cli import main as lookout
+from realtime.review.voc import VocObject, voc_xml
 from tests.fixtures.models import make_blob_image
 from training.datasets.voc import read_voc_file
-from realtime.review.voc import VocObject, voc_xml
 
 HUMAN = "<annotation><filename>d.png</filename><!-- corrected by hand --></annotation>\n"
 
