@@ -433,7 +433,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{extra * FPS:.1f} frame(s) more than steady")
     table.add_row("live watch frames read / dropped", "",
                   f"{gap['frames_read']} / {gap['frames_dropped']}")
-    Console().print(table)
+    Console(width=160).print(table)  # one row a line, also into a log file
     console.print(f"(first bundle's own eval AP50 {share(ap50_trained)}; work folder {work})")
     return 0
 
