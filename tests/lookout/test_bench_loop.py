@@ -1,5 +1,6 @@
 """`lookout bench loop`'s generated porch (no training: the benchmark itself is slow): the
-decoy is a ring (its middle stays porch), the real visitor a filled circle with a square,
+decoy is a flat ellipse or a ring (its middle stays porch), the real visitor a filled circle
+with a square,
 each visitor alone in its own window, and the benchmark is listed by `lookout bench`."""
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def test_the_porch_has_decoy_rings_then_a_real_circle_and_square() -> None:
     assert [v.kind for v in visitors] == ["decoy", "decoy", "real"]
     assert all(a.leave + 2.0 < b.enter for a, b in itertools.pairwise(visitors))
     assert visitors[-1].leave < seconds
-    frames = list(bench.frames(visitors, seconds, seed=0))
+    frames = list(bench.frames(visitors, seconds, seed=0, decoy="ring"))
     assert len(frames) == round(seconds * bench.FPS)
     empty = frames[0].astype(np.float32)
 
@@ -50,3 +51,10 @@ def test_the_porch_has_decoy_rings_then_a_real_circle_and_square() -> None:
     inside = (slice(y0 + 3, y1 - 3), slice(x0 + 3, x1 - 3))
     assert np.abs(at(real.enter + 1)[inside] - empty[inside]).mean() > 60  # the square
     assert np.abs(at(real.leave + 1) - empty).mean() < 6  # gone again: only sensor noise
+
+    flat = list(bench.frames(visitors[:1], decoy.enter + 0.5, seed=0, decoy="ellipse"))[-1]
+    x0, y0, x1, y1 = decoy.box
+    cx, cy, r = round((x0 + x1) / 2), round((y0 + y1) / 2), (x1 - x0) / 2
+    diff = np.abs(flat.astype(np.float32) - empty).sum(axis=2)
+    assert diff[cy, cx] > 60 and diff[cy, round(cx + 1.15 * r)] > 60  # wider than the circle
+    assert diff[round(cy - 0.9 * r), cx] < 20  # and flatter
