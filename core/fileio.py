@@ -52,9 +52,10 @@ def atomic_write_json(path: str | Path, data: Any, **dumps: Any) -> None:
 
 
 @contextmanager
-def atomic_dir(out: str | Path) -> Iterator[Path]:
+def atomic_dir(out: str | Path, keep: str | Path | None = None) -> Iterator[Path]:
     """Yield a temporary folder beside ``out``; on success it becomes ``out`` in one rename
-    (an existing ``out`` is swapped aside, then removed). On any failure the temporary
+    (an existing ``out`` is swapped aside, then removed; or, with ``keep``, renamed to
+    ``keep``, replacing an older one: a rollback copy). On any failure the temporary
     folder is removed and ``out`` is left as it was. Callers check first that ``out``
     is theirs to replace."""
     out = Path(out)
@@ -66,11 +67,14 @@ def atomic_dir(out: str | Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    drop = Path(keep) if keep is not None else out  # what is thrown away, once replaced
     old = None
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+    if drop.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{drop.name}.", suffix=".old", dir=drop.parent))
         os.rmdir(old)
-        os.replace(out, old)
+        os.replace(drop, old)
+    if keep is not None and out.exists():
+        os.replace(out, keep)
     os.replace(tmp, out)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)

@@ -31,14 +31,13 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import UserError
-from core.fileio import atomic_write_json
+from core.fileio import atomic_dir, atomic_write_json
 from core.progress import OnProgress, report
 from realtime.bundle import LABEL_MAP_FILE, BundleMeta, bundle_file
 from training.config import DatasetConfig, RetrainConfig, TrainConfig
@@ -291,24 +290,8 @@ def promote_bundle(candidate: Path, bundle: Path) -> Path:
     (an older ``.prev`` is dropped). Returns the ``.prev`` path."""
     bundle = Path(bundle)
     prev = bundle.with_name(bundle.name + ".prev")
-    staged = Path(tempfile.mkdtemp(prefix=f".{bundle.name}.", suffix=".new", dir=bundle.parent))
-    try:
-        shutil.copytree(candidate, staged, dirs_exist_ok=True)  # same file system as bundle
-    except BaseException:
-        shutil.rmtree(staged, ignore_errors=True)
-        raise
-    old = None
-    if prev.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{prev.name}.", suffix=".old", dir=bundle.parent))
-        os.rmdir(old)
-        os.replace(prev, old)
-    os.replace(bundle, prev)
-    os.replace(staged, bundle)
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(bundle, 0o777 & ~mask)  # mkdtemp made it private; mkdir would not have
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    with atomic_dir(bundle, keep=prev) as staged:  # same file system as bundle
+        shutil.copytree(candidate, staged, dirs_exist_ok=True)
     return prev
 
 

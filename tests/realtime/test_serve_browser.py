@@ -3,7 +3,6 @@ Selenium) against a real server on 127.0.0.1: what a person does and sees."""
 
 from __future__ import annotations
 
-import shutil
 import time
 
 import numpy as np
@@ -15,30 +14,16 @@ from tests.fixtures.page import page_server
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.fixtures.browser import headless_chromium, wait
 
 SHOTS = "serve-shots"
 
 
 @pytest.fixture(scope="module")
 def browser(chromium):
-    """Chromium through chromedriver (the ``chromium`` fixture skips without them, and
-    fails under CI)."""
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--mute-audio",
-                "--window-size=1200,900", "--autoplay-policy=no-user-gesture-required"):
-        options.add_argument(arg)
-    service = webdriver.ChromeService(executable_path=shutil.which("chromedriver"))
-    driver = webdriver.Chrome(options=options, service=service)
-    try:
+    with headless_chromium(chromium, (1200, 900), "--autoplay-policy=no-user-gesture-required") as driver:
         yield driver
-    finally:
-        driver.quit()
-
-
-def wait(driver, condition, timeout: float = 20.0):
-    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(condition)
 
 
 def screenshot(driver, tmp_path, name: str) -> np.ndarray:

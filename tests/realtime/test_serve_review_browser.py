@@ -5,7 +5,6 @@ and touch, marks the alert, saves, meets a conflict, and presses the retrain but
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 
@@ -21,26 +20,15 @@ from selenium.webdriver.common.actions.action_builder import ActionBuilder
 from selenium.webdriver.common.actions.pointer_input import PointerInput
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
+
+from tests.fixtures.browser import headless_chromium, wait
 
 
 @pytest.fixture(scope="module")
 def browser(chromium):
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--mute-audio",
-                "--window-size=1200,1400"):
-        options.add_argument(arg)
-    service = webdriver.ChromeService(executable_path=shutil.which("chromedriver"))
-    driver = webdriver.Chrome(options=options, service=service)
-    try:
+    with headless_chromium(chromium, (1200, 1400)) as driver:
         yield driver
-    finally:
-        driver.quit()
-
-
-def wait(driver, condition, timeout: float = 20.0):
-    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(condition)
 
 
 def to_screen(driver, canvas, x: float, y: float) -> tuple[int, int]:
