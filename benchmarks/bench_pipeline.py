@@ -34,8 +34,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+for _path in (ROOT, ROOT / "benchmarks"):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from realtime.bundle import BundleMeta
@@ -61,6 +62,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--live-fps", type=float, default=60.0, help="frame rate of the live source")
     p.add_argument("--rounds", type=int, default=3, help="interleaved measurement rounds")
     p.add_argument("--out", default=None, help="write the figures as JSON here")
+    p.add_argument("--stages", action="store_true",
+                   help="only the CPU per frame of each stage (decode ... mux), then stop")
+    p.add_argument("--score", type=float, default=0.3,
+                   help="--stages: detector threshold (lower it on a barely trained model, so "
+                   "track and draw have boxes)")
     return p.parse_args(argv)
 
 
@@ -72,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     resize = args.resize or size or 256
     print(f"model: {model} ({architecture}, input {size})")
     with tempfile.TemporaryDirectory(prefix="bench_pipeline_") as tmp:
+        if args.stages:
+            return stages_only(args, model, resize, Path(tmp))
         r = measure(args, model, resize, Path(tmp))
     report(r)
     if args.out:
@@ -141,6 +149,24 @@ def measure(args: argparse.Namespace, model: Path, resize: int, work: Path) -> d
     for d in detectors.values():
         d.close()
     return r
+
+
+def stages_only(args: argparse.Namespace, model: Path, resize: int, work: Path) -> int:
+    """`--stages`: each stage's CPU per frame, on the backend `auto` picks."""
+    from pipeline_stages import report_stages, stage_costs
+
+    from realtime.config import DetectorConfig
+    from realtime.detectors import load_detector
+
+    clip = make_720p_clip(work / "clip720.mp4", args.frames)
+    det = load_detector(model, DetectorConfig(score=args.score))
+    print(f"detector: {type(det).__name__}, batch {args.batch}, resize to {resize} px")
+    s = stage_costs(det, clip, work, resize=resize, batch=args.batch, preset=args.preset)
+    det.close()
+    report_stages(s, args.preset)
+    if args.out:
+        Path(args.out).write_text(json.dumps(s, indent=2) + "\n")
+    return 0
 
 
 # --------------------------------------------------------------------------- measurements
