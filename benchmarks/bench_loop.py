@@ -401,6 +401,7 @@ def main(argv: list[str] | None = None) -> int:
     review_over_http(events, bundle, found, console)
     truth = events / "review"
     before = replay_score(bundle, clip, truth, args.score, work, args.motion)
+    console.print(f"  replay before: {before}")  # (still there if the retrain fails)
     record = run_retrain(bundle, truth, work / "retrain", args, console)
     candidate = Path(record["candidate"])
     after_model = bundle if record["promoted"] else candidate
