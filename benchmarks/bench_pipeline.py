@@ -160,7 +160,8 @@ def stages_only(args: argparse.Namespace, model: Path, resize: int, work: Path) 
 
     clip = make_720p_clip(work / "clip720.mp4", args.frames)
     det = load_detector(model, DetectorConfig(score=args.score))
-    print(f"detector: {type(det).__name__}, batch {args.batch}, resize to {resize} px")
+    print(f"detector: {getattr(det, 'source', type(det).__name__)} "
+          f"({getattr(det, 'why', '')}), batch {args.batch}, resize to {resize} px")
     s = stage_costs(det, clip, work, resize=resize, batch=args.batch, preset=args.preset)
     det.close()
     report_stages(s, args.preset)

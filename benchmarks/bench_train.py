@@ -1,4 +1,7 @@
-"""Training benchmarks (`lookout bench train [--mode throughput|sizes|raccoon]`).
+"""Training benchmarks (`lookout bench train [--mode throughput|sizes|raccoon|input]`).
+
+input: images/s at 256, 384 and 640 px, with the input pipeline alone and the model's
+    step alone measured apart (`train_input`).
 
 throughput: images/s of `lookout train` and of the same Model Garden experiment run
     through raw ``official.core.train_lib.run_experiment``, in one process, same data,
@@ -369,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lookout bench train", description=__doc__.split("\n")[0])
     parser.add_argument("--mode", default="throughput",
                         choices=["throughput", "sizes", "raccoon", "finetune", "small", "costs",
-                                 "budget"])
+                                 "budget", "input"])
     parser.add_argument("--model", default="retinanet-mobilenetv2-fpn")
     parser.add_argument("--input-size", type=int, default=256)
     parser.add_argument("--batch", type=int, default=4)
@@ -393,13 +396,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pairs", default="320/3,384/3,448/3,512/3,640/3,256/2,320/2,384/2,"
                         "512/2", help="costs mode: SIZE/MIN_LEVEL pairs timed against 256/3")
     parser.add_argument("--turns", type=int, default=5, help="costs mode: steps of each, in turns")
+    parser.add_argument("--input-sizes", default="256,384,640",
+                        help="input mode: sizes timed (parser alone, model step alone, both)")
     parser.add_argument("--work-dir", default=None,
                         help="keep data and runs here (default: a temporary folder)")
     args = parser.parse_args(argv)
     from train_budget import budget, costs
+    from train_input import input_speed
 
     modes = {"throughput": throughput, "sizes": sizes, "raccoon": raccoon,
-             "finetune": finetune, "small": small, "costs": costs, "budget": budget}
+             "finetune": finetune, "small": small, "costs": costs, "budget": budget,
+             "input": lambda a, tmp: input_speed(a, tmp, _fruit)}
     if args.work_dir:
         Path(args.work_dir).mkdir(parents=True, exist_ok=True)
         modes[args.mode](args, Path(args.work_dir))
