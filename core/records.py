@@ -70,11 +70,20 @@ class JsonRecord:
 
     @classmethod
     def convert(cls, name: str, value: Any, source: str | Path) -> Any:
-        """Hook: turn a checked JSON value into the field's Python value."""
+        """Hook: turn a checked JSON value into the field's Python value. Here: a
+        ``classes`` field (label id → name; JSON keys are strings) gets int keys."""
+        if name == "classes" and value is not None:
+            try:
+                return {int(k): str(v) for k, v in value.items()}
+            except ValueError:
+                raise UserError(f"{source}: 'classes' keys must be label ids (1, 2, ...), "
+                                f"got {sorted(value)}") from None
         return value
 
     def encode(self, name: str, value: Any) -> Any:
         """Hook: the JSON value of a field (the inverse of `convert`)."""
+        if name == "classes" and value is not None:
+            return {str(k): v for k, v in value.items()}
         return value
 
     def to_dict(self) -> dict:

@@ -97,21 +97,12 @@ class BundleMeta(JsonRecord):
 
     @classmethod
     def convert(cls, name: str, value: Any, source: str | Path) -> Any:
-        if name == "classes":
-            try:
-                return {int(k): str(v) for k, v in value.items()}
-            except ValueError:
-                raise UserError(f"{source}: 'classes' keys must be label ids (1, 2, ...), "
-                                f"got {sorted(value)}") from None
         if name == "files" and value is not None:
             unknown = sorted(set(value) - set(BUNDLE_FILES))
             if unknown or not all(isinstance(v, str) for v in value.values()):
                 raise UserError(f"{source}: 'files' must map {' | '.join(BUNDLE_FILES)} to "
                                 f"file names, got {value}")
-        return value
-
-    def encode(self, name: str, value: Any) -> Any:
-        return {str(k): v for k, v in value.items()} if name == "classes" else value
+        return super().convert(name, value, source)
 
     def to_dict(self) -> dict:
         out = super().to_dict()

@@ -82,12 +82,6 @@ class RunRecord(JsonRecord):
 
     @classmethod
     def convert(cls, name: str, value: Any, source: str | Path) -> Any:
-        if name == "classes":
-            try:
-                return {int(k): str(v) for k, v in value.items()}
-            except ValueError:
-                raise UserError(f"{source}: 'classes' keys must be label ids (1, 2, ...), "
-                                f"got {sorted(value)}") from None
         if name == "status" and value not in STATUSES:
             raise UserError(f"{source}: 'status' must be {' | '.join(STATUSES)}, got {value!r}")
         if name == "loss" and isinstance(value, str):
@@ -95,10 +89,7 @@ class RunRecord(JsonRecord):
                 return float(value)
             except ValueError:
                 raise UserError(f"{source}: 'loss' must be a number, got {value!r}") from None
-        return value
-
-    def encode(self, name: str, value: Any) -> Any:
-        return {str(k): v for k, v in value.items()} if name == "classes" else value
+        return super().convert(name, value, source)
 
     def train_config(self, **changes: Any) -> TrainConfig:
         """The run's ``[train]`` settings (checked as when built), with ``changes``."""
