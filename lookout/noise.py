@@ -32,6 +32,7 @@ NATIVE_NOISE = re.compile(
     rb"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWE] "
     rb"|(?:INFO|WARNING): "
     rb"|QFontDatabase: |Note that Qt no longer ships fonts|qt\.[\w.]+: "
+    rb"|fully_quantize: \d+, inference_type: "  # the TFLite converter's int8 pass
     rb"|\[ ?(?:WARN|INFO):\d*@"
     rb"|\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ [IWE] \d+ \d+\] )")  # Ray's C++ core
 FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/TTF", "/usr/share/fonts/dejavu",

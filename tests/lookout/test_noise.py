@@ -22,6 +22,8 @@ NOISE = [
     "INFO: Created TensorFlow Lite XNNPACK delegate for CPU.",
     "QFontDatabase: Cannot find font directory /x/cv2/qt/fonts.",
     "Note that Qt no longer ships fonts. Deploy some (from https://dejavu-fonts.github.io/ for example)",
+    ("fully_quantize: 0, inference_type: 6, input_inference_type: UINT8, "
+     "output_inference_type: FLOAT32"),
 ]
 KEPT = ["error: clip.mp4: cannot open as a video", "live: 48 frames in 3.9 s (12.2 fps)",
         "Traceback (most recent call last):", "F0000 00:00:1.0 1 x.cc:1] fatal: check failed"]
