@@ -191,7 +191,9 @@ class _Stages:
                   f"{BUNDLE_FILES['saved_model']}/saved_model.pb")
         if not all((bundle / n).is_file() for n in needed) or not _read_record(BundleMeta, bundle):
             return None
-        return "saved_model/, frozen_inference_graph.pb, model.tflite, label_map.pbtxt, model.json"
+        files = ["saved_model/", *(BUNDLE_FILES[k] for k in ("frozen_graph", "tflite", "int8")
+                                   if (bundle / BUNDLE_FILES[k]).is_file())]
+        return ", ".join([*files, LABEL_MAP_FILE, "model.json"])
 
     # ------------------------------------------------------------------ video
 
