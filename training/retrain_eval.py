@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from realtime.tracking.iou import iou  # IoU matrix of xyxy boxes
+
 IOU = 0.5
 
 
@@ -50,20 +52,6 @@ class ModelScore:
         return {"bundle": self.bundle, "test": self.test, "reviews": asdict(self.reviews)}
 
 
-def iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """IoU of one ``x1, y1, x2, y2`` box with each row of ``boxes``."""
-    if len(boxes) == 0:
-        return np.zeros(0, np.float32)
-    x1 = np.maximum(box[0], boxes[:, 0])
-    y1 = np.maximum(box[1], boxes[:, 1])
-    x2 = np.minimum(box[2], boxes[:, 2])
-    y2 = np.minimum(box[3], boxes[:, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    return inter / np.maximum(area + areas - inter, 1e-9)
-
-
 def score_reviews(reviews: list, detections: list, score: float) -> ReviewScore:
     """Score one model's ``detections`` (one `Detections` per review, pixel boxes) on
     ``reviews`` (`realtime.review.store.Review`) at detection ``score``."""
@@ -79,7 +67,7 @@ def score_reviews(reviews: list, detections: list, score: float) -> ReviewScore:
             mine = xyxy[[i for i, x in enumerate(labels) if x == label]]
             for box in boxes:
                 out.objects += 1
-                if len(mine) and iou(np.asarray(box, np.float32), mine).max() >= IOU:
+                if len(mine) and iou(np.asarray(box, np.float32)[None], mine)[0].max() >= IOU:
                     out.found += 1
                 elif review.name not in out.missed:
                     out.missed.append(review.name)
@@ -87,7 +75,7 @@ def score_reviews(reviews: list, detections: list, score: float) -> ReviewScore:
             out.wrong += 1
             kept = np.asarray(truth.get(review.label, []), np.float32).reshape(-1, 4)
             alerts = [xyxy[i] for i, x in enumerate(labels) if x == review.label]
-            if any(len(kept) == 0 or iou(a, kept).max() < IOU for a in alerts):
+            if any(len(kept) == 0 or iou(a[None], kept)[0].max() < IOU for a in alerts):
                 out.still_firing += 1
                 out.firing.append(review.name)
     return out
