@@ -220,8 +220,12 @@ def letterbox(image: np.ndarray, size: tuple[int, int], out: np.ndarray | None =
     nh, nw = _fitted(image.shape[:2], size)
     if out is None:
         out = np.zeros((*size, 3), np.uint8)
-    out[:nh, :nw] = image if image.shape[:2] == (nh, nw) else \
-        cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
+    if image.shape[:2] == (nh, nw):
+        out[:nh, :nw] = image
+    elif nw == size[1] and out.flags.c_contiguous:  # landscape: full rows, resized in place
+        cv2.resize(image, (nw, nh), dst=out[:nh], interpolation=cv2.INTER_AREA)
+    else:
+        out[:nh, :nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
     return out
 
 
