@@ -23,6 +23,7 @@ after the cache); the cached pipeline is filled (one pass over the set) before t
 
 from __future__ import annotations
 
+import statistics
 import time
 from pathlib import Path
 
@@ -110,9 +111,10 @@ def input_speed(args, tmp: Path, fruit) -> list[dict]:
                   f"{p / m:5.1f}x", flush=True)
         (pu, pcu), (pc_, pcc) = r["parser_uncached"], r["parser_cached"]
         tu, tc = r["train_uncached"][0], r["train_cached"][0]
-        per_round = ", ".join(f"{row['train_cached'][0] / row['train_uncached'][0]:.3f}"
-                              for row in r["rounds"])
-        print(f"        cached / uncached: train {tc / tu:.3f}x (rounds: {per_round}), "
+        ratios = [row["train_cached"][0] / row["train_uncached"][0] for row in r["rounds"]]
+        per_round = ", ".join(f"{x:.3f}" for x in ratios)
+        print(f"        cached / uncached: train {statistics.median(ratios):.3f}x (median of "
+              f"rounds: {per_round}; of the means {tc / tu:.3f}x), "
               f"parser {pc_ / pu:.2f}x, parser CPU per image {pcc:.1f} vs {pcu:.1f} ms",
               flush=True)
     return rows

@@ -147,8 +147,7 @@ def cached_inputs(build_inputs, params, side: int, input_context=None):
 
     files = sorted({f for pattern in params.input_path.split(",")
                     for f in tf.io.gfile.glob(pattern.strip())})
-    ds = tf.data.Dataset.from_tensor_slices(files).interleave(tf.data.TFRecordDataset, num_parallel_calls=tf.data.AUTOTUNE,
-                       deterministic=False)
+    ds = tf.data.TFRecordDataset(files, num_parallel_reads=tf.data.AUTOTUNE)
     ds = ds.map(fns["decoder_fn"], num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.map(lambda example: _shrink(example, side), num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.cache().repeat()
