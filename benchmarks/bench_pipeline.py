@@ -40,6 +40,7 @@ for _path in (ROOT, ROOT / "benchmarks"):
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from realtime.bundle import BundleMeta
+from realtime.config import AnnotateConfig
 from realtime.detections import Detections
 from realtime.detectors.base import Detector
 from realtime.frames import Frame
@@ -57,7 +58,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--batch", type=int, default=4, help="batch size of the batched runs")
     p.add_argument("--resize", type=int, default=0,
                    help="shrink to this longer side before the model (0 = the model's input size)")
-    p.add_argument("--preset", default="veryfast", help="x264 preset of the annotated video")
+    p.add_argument("--preset", default=AnnotateConfig().preset,
+                   help="x264 preset of the annotated video (default: annotate's)")
     p.add_argument("--minutes", type=float, default=1.0, help="length of the live RSS run")
     p.add_argument("--live-fps", type=float, default=60.0, help="frame rate of the live source")
     p.add_argument("--rounds", type=int, default=3, help="interleaved measurement rounds")
@@ -67,6 +69,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--score", type=float, default=0.3,
                    help="--stages: detector threshold (lower it on a barely trained model, so "
                    "track and draw have boxes)")
+    p.add_argument("--boxes", type=int, default=0,
+                   help="--stages: track and draw this many moving boxes per frame instead of "
+                   "the model's (0 = the model's)")
+    p.add_argument("--encoders", default="ultrafast/23,superfast/23,veryfast/23,faster/23",
+                   help="--stages: PRESET/CRF,... to encode the drawn frames with, for the "
+                   "table of encode CPU, size and PSNR ('' = none)")
     return p.parse_args(argv)
 
 
@@ -153,7 +161,7 @@ def measure(args: argparse.Namespace, model: Path, resize: int, work: Path) -> d
 
 def stages_only(args: argparse.Namespace, model: Path, resize: int, work: Path) -> int:
     """`--stages`: each stage's CPU per frame, on the backend `auto` picks."""
-    from pipeline_stages import report_stages, stage_costs
+    from pipeline_stages import encoder_table, report_encoders, report_stages, stage_costs
 
     from realtime.config import DetectorConfig
     from realtime.detectors import load_detector
@@ -162,9 +170,16 @@ def stages_only(args: argparse.Namespace, model: Path, resize: int, work: Path) 
     det = load_detector(model, DetectorConfig(score=args.score))
     print(f"detector: {getattr(det, 'source', type(det).__name__)} "
           f"({getattr(det, 'why', '')}), batch {args.batch}, resize to {resize} px")
-    s = stage_costs(det, clip, work, resize=resize, batch=args.batch, preset=args.preset)
+    s = stage_costs(det, clip, work, resize=resize, batch=args.batch, preset=args.preset,
+                    boxes=args.boxes)
     det.close()
     report_stages(s, args.preset)
+    drawn = s.pop("drawn")
+    if args.encoders:
+        settings = [(e.split("/")[0], int(e.split("/")[1]) if "/" in e else 23)
+                    for e in args.encoders.split(",")]
+        s["encoders"] = encoder_table(drawn, s["fps"], work, settings)
+        report_encoders(s["encoders"], s["detector"])
     if args.out:
         Path(args.out).write_text(json.dumps(s, indent=2) + "\n")
     return 0

@@ -54,25 +54,26 @@ def check_outputs(clip: str, outputs: AnnotateOutputs, counts: Path | None = Non
 
 
 def build_sinks(source: Source, outputs: AnnotateOutputs, cfg: AnnotateConfig) -> list[Sink]:
-    """The sinks ``outputs`` asks for. The video keeps ``source``'s audio (a file)."""
+    """The sinks ``outputs`` asks for. The video keeps ``source``'s audio (a file); it
+    comes last because it draws on the frame itself, after the others have read it."""
     from realtime.sinks.images import ImageFolderSink
     from realtime.sinks.records import CocoSink, JsonlSink
     from realtime.sinks.video import VideoSink
 
     sinks: list[Sink] = []
     try:
-        if outputs.video is not None:
-            audio = source.name if cfg.audio and not source.live and Path(source.name).is_file() \
-                else None
-            sinks.append(VideoSink(outputs.video, source.fps, audio_from=audio,
-                                   stride=source.stride, fill_gaps=cfg.fill_gaps, crf=cfg.crf,
-                                   preset=cfg.preset))
         if outputs.jsonl is not None:
             sinks.append(JsonlSink(outputs.jsonl))
         if outputs.coco is not None:
             sinks.append(CocoSink(outputs.coco))
         if outputs.frames_dir is not None:
             sinks.append(ImageFolderSink(outputs.frames_dir))
+        if outputs.video is not None:  # last: it draws on the frame itself (no copy)
+            audio = source.name if cfg.audio and not source.live and Path(source.name).is_file() \
+                else None
+            sinks.append(VideoSink(outputs.video, source.fps, audio_from=audio,
+                                   stride=source.stride, fill_gaps=cfg.fill_gaps, crf=cfg.crf,
+                                   preset=cfg.preset, inplace=True))
     except OSError as exc:
         for sink in sinks:
             sink.close()

@@ -73,6 +73,10 @@ class TrainConfig(Section):
     checkpoint_every: int = doc(200, "write a checkpoint every N steps", ge=1)
     strategy: str = doc("one_device", "one_device | mirrored | multi_worker_mirrored",
                         choices=STRATEGIES)
+    input_cache: str = doc("auto", "auto (keep the decoded training images, shrunk to what "
+                           "augmentation can use, in memory when they fit a quarter of the "
+                           "available memory; augmentation still runs every epoch) | off",
+                           choices=("auto", "off"))
     aug_flip: bool = doc(True, "random horizontal flip")
     aug_scale_min: float = doc(0.8, "scale jitter lower bound", gt=0.0)
     aug_scale_max: float = doc(1.2, "scale jitter upper bound", gt=0.0)

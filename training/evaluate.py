@@ -22,6 +22,7 @@ from core.errors import UserError
 from core.fileio import atomic_write_json
 from core.progress import OnProgress, report
 from realtime.labelmap import read_label_map
+from realtime.tracking.iou import iou
 from training.data import check_records, load_dataset
 from training.run_record import RunRecord
 
@@ -164,17 +165,6 @@ def coco_eval(truth, found, names: dict[int, str]) -> tuple[dict, dict]:
     return {k: max(0.0, float(v)) for k, v in zip(COCO_NAMES, evaluator.stats)}, sizes
 
 
-def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    y0 = np.maximum(box[0], boxes[:, 0])
-    x0 = np.maximum(box[1], boxes[:, 1])
-    y1 = np.minimum(box[2], boxes[:, 2])
-    x1 = np.minimum(box[3], boxes[:, 3])
-    inter = np.clip(y1 - y0, 0, None) * np.clip(x1 - x0, 0, None)
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    return inter / np.maximum(area + areas - inter, 1e-9)
-
-
 def _voc_ap50(truth, found, names: dict[int, str]):
     """Pascal VOC AP at IoU 0.5 per class (all-point interpolation, VOC2010+)."""
     aps, curves = {}, {}
@@ -190,7 +180,7 @@ def _voc_ap50(truth, found, names: dict[int, str]):
         for j, (_, i, box) in enumerate(dets):
             gt = truth[i][0][truth[i][1] == c]
             if len(gt):
-                ious = _iou(box, gt)
+                ious = iou(box[None], gt)[0]  # yxyx: IoU is the same either way
                 best = int(np.argmax(ious))
                 if ious[best] >= 0.5 and not used[i][best]:
                     used[i][best] = True

@@ -35,6 +35,7 @@ from training.fit import DataFit
 from training.freeze import freeze_on_build, parse_freeze
 from training.health import NEAR_ZERO_AP50
 from training.init import auto_init
+from training.input_cache import plan_cache, use_cache
 from training.plan import plan_run
 from training.progress import Interrupted, ProgressAction, StopFlag, TimeUp
 from training.restore import initializer
@@ -198,6 +199,13 @@ def train(
         if init:  # restores the head too; its class outputs only from a run of these labels
             task.initialize = initializer(init["checkpoint"], init["modules"], cfg.input_size)
         freeze_on_build(task, freeze)
+        cache = plan_cache(train_records, cfg.input_size,
+                           params.task.train_data.parser.aug_scale_max, cfg.input_cache,
+                           count=num_train)
+        if cache.cache:  # decoded once; augmentation still runs every epoch
+            use_cache(task, cache.side)
+        if notify is not None and chief:
+            notify(cache.why, False)
         with contextlib.redirect_stdout(io.StringIO()):  # orbit's "restoring..." chatter
             runner = train_lib.OrbitExperimentRunner(
                 distribution_strategy=strategy, task=task, mode="train", params=params,

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import UserError
+from realtime.tracking.iou import iou
 from training.model import OUTPUT_KEYS
 from training.run_record import RunRecord
 
@@ -248,6 +249,7 @@ def match_detections(ref, got, min_score: float) -> list[tuple[int, int]]:
     ``min_score / 2`` and the highest IoU, if that IoU is >= 0.5."""
     used: set[int] = set()
     pairs = []
+    overlaps = iou(ref.xyxy, got.xyxy)
     for i in np.argsort(-ref.scores, kind="stable"):
         if ref.scores[i] < min_score:
             break
@@ -255,19 +257,10 @@ def match_detections(ref, got, min_score: float) -> list[tuple[int, int]]:
         for j in range(len(got)):
             if j in used or got.class_ids[j] != ref.class_ids[i] or got.scores[j] < min_score / 2:
                 continue
-            overlap = iou(ref.xyxy[i], got.xyxy[j])
+            overlap = overlaps[i, j]
             if overlap >= best_iou:
                 best, best_iou = j, overlap
         if best >= 0:
             used.add(best)
             pairs.append((int(i), best))
     return pairs
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection over union of two ``xmin, ymin, xmax, ymax`` boxes."""
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    inter = max(0.0, float(w)) * max(0.0, float(h))
-    union = float((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1])) - inter
-    return inter / union if union > 0 else 0.0

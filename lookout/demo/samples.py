@@ -18,7 +18,6 @@ import math
 import os
 import shutil
 import tempfile
-import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ import cv2
 import numpy as np
 
 from lookout.config import DEMO_CLASSES
+from realtime.review.voc import VocObject, voc_xml
 from training.datasets.example import Box
 
 CLASSES = DEMO_CLASSES  # the shapes drawn; [demo] alert picks one
@@ -221,31 +221,6 @@ def _whole_area(shape: Shape) -> int:
     return max(1, int((_shape_mask(moved, 2 * pad, 2 * pad) >= 0.5).sum()))
 
 
-def voc_xml(filename: str, folder: str, width: int, height: int, boxes: list[Box]) -> bytes:
-    """The annotation as labelImg writes it (integer pixel boxes)."""
-    root = ET.Element("annotation")
-    ET.SubElement(root, "folder").text = folder
-    ET.SubElement(root, "filename").text = filename
-    ET.SubElement(root, "path").text = filename
-    ET.SubElement(ET.SubElement(root, "source"), "database").text = "lookout samples"
-    size = ET.SubElement(root, "size")
-    for key, value in (("width", width), ("height", height), ("depth", 3)):
-        ET.SubElement(size, key).text = str(value)
-    ET.SubElement(root, "segmented").text = "0"
-    for box in boxes:
-        obj = ET.SubElement(root, "object")
-        ET.SubElement(obj, "name").text = box.label
-        ET.SubElement(obj, "pose").text = "Unspecified"
-        cut = box.xmin <= 0 or box.ymin <= 0 or box.xmax >= width or box.ymax >= height
-        ET.SubElement(obj, "truncated").text = "1" if cut else "0"
-        ET.SubElement(obj, "difficult").text = "0"
-        bnd = ET.SubElement(obj, "bndbox")
-        for key in ("xmin", "ymin", "xmax", "ymax"):
-            ET.SubElement(bnd, key).text = str(int(getattr(box, key)))
-    ET.indent(root, "\t")
-    return ET.tostring(root, encoding="utf-8")
-
-
 def make_image_set(out_dir: str | Path, *, train: int = 200, test: int = 50, size: int = 256,
                    seed: int = 0, progress: Callable[[int], None] | None = None) -> Path:
     """Write ``out_dir/{train,test}/shapes_NNNN.{jpg,xml}`` (labelImg VOC) atomically.
@@ -273,8 +248,9 @@ def make_image_set(out_dir: str | Path, *, train: int = 200, test: int = 50, siz
                                        [cv2.IMWRITE_JPEG_QUALITY, 92])
                 assert ok
                 (tmp / split / name).write_bytes(jpg.tobytes())
-                (tmp / split / name.replace(".jpg", ".xml")).write_bytes(
-                    voc_xml(name, split, size, size, boxes))
+                objects = [VocObject(b.label, b.xmin, b.ymin, b.xmax, b.ymax) for b in boxes]
+                (tmp / split / name.replace(".jpg", ".xml")).write_text(
+                    voc_xml(out_dir / split / name, size, size, 3, objects))
                 if progress:
                     progress(1)
         if out_dir.exists():

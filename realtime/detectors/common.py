@@ -84,27 +84,34 @@ class BatchDetector(Detector):
     def _call(self, batch: np.ndarray) -> RawOutputs:
         """One model call on uint8 ``[B, H, W, 3]`` (B = 1 for a fixed-batch model)."""
 
-    def _run(self, batch: np.ndarray) -> RawOutputs:
-        """Run the model on uint8 ``[B, H, W, 3]`` (one call where the model allows)."""
-        batch = self._fit(batch)
+    def _run(self, batch: np.ndarray, shape: tuple[int, int]) -> RawOutputs:
+        """Run the model on uint8 ``[B, H, W, 3]``, already `_fit` (one call where the
+        model allows); ``shape`` is the images' ``(height, width)`` before fitting."""
         if self._fixed_batch and len(batch) > 1:
             return RawOutputs.concat(list(self._map(self._call, _singles(batch))))
         return self._call(batch)
 
-    def _fit(self, batch: np.ndarray) -> np.ndarray:
-        """Resize to the model's fixed input size (boxes are normalized: they map back)."""
-        if self._fixed_size is None or batch.shape[1:3] == self._fixed_size:
-            return batch
+    def _fit(self, images: np.ndarray | list[np.ndarray]) -> np.ndarray:
+        """Same-size images as one uint8 ``[B, H, W, 3]`` model input, resized to the
+        model's fixed size in the same pass (boxes are normalized: they map back), so a
+        big frame is read once and never copied whole just to be shrunk after."""
+        if self._fixed_size is None or np.shape(images[0])[:2] == self._fixed_size:
+            if isinstance(images, np.ndarray) and images.dtype == np.uint8:
+                return images
+            return np.stack([np.asarray(im, dtype=np.uint8) for im in images])
         import cv2
 
         h, w = self._fixed_size
-        return np.stack([cv2.resize(im, (w, h), interpolation=cv2.INTER_AREA) for im in batch])
+        out = np.empty((len(images), h, w, 3), np.uint8)
+        for image, dst in zip(images, out, strict=True):
+            cv2.resize(np.asarray(image, dtype=np.uint8), (w, h), dst=dst,
+                       interpolation=cv2.INTER_AREA)
+        return out
 
     def detect(self, images: list[np.ndarray]) -> list[Detections]:
         results: list[Detections | None] = [None] * len(images)
         for shape, indices in group_by_size(images).items():
-            batch = np.stack([np.asarray(images[i], dtype=np.uint8) for i in indices])
-            raw = self._run(batch)
+            raw = self._run(self._fit([images[i] for i in indices]), shape)
             for row, i in enumerate(indices):
                 results[i] = self._adapt(raw, row, shape[0], shape[1])
         return results  # type: ignore[return-value]

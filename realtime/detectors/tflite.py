@@ -76,22 +76,25 @@ class TFLiteDetector(BatchDetector):
         for interpreter in self._all:
             self._invoke_on(interpreter, grey[:1] if self._fixed_batch else grey)
 
-    def _run(self, batch: np.ndarray) -> RawOutputs:
-        raw = super()._run(batch)
+    def _run(self, batch: np.ndarray, shape: tuple[int, int]) -> RawOutputs:
+        raw = super()._run(batch, shape)
         if self.layout == "lookout" and self._fixed_size is not None:
             # Letterboxed (see `_fit`): the boxes are on the padded square.
-            raw = dataclasses.replace(raw, boxes=unletterbox(raw.boxes, batch.shape[1:3],
-                                                              self._fixed_size))
+            raw = dataclasses.replace(raw, boxes=unletterbox(raw.boxes, shape, self._fixed_size))
         return raw
 
-    def _fit(self, batch: np.ndarray) -> np.ndarray:
+    def _fit(self, images: np.ndarray | list[np.ndarray]) -> np.ndarray:
         """OD API models are stretched to their fixed size (SSD trains that way); ours
-        (a bundle's .tflite files) are letterboxed, as RetinaNet's preprocessing does."""
-        if self.layout != "lookout" or self._fixed_size is None:
-            return super()._fit(batch)
-        if batch.shape[1:3] == self._fixed_size:
-            return batch
-        return np.stack([letterbox(im, self._fixed_size) for im in batch])
+        (a bundle's .tflite files) are letterboxed, as RetinaNet's preprocessing does,
+        straight into the batch (a frame the pipeline already shrank to the fitted size
+        is copied in, not resized again)."""
+        if (self.layout != "lookout" or self._fixed_size is None
+                or np.shape(images[0])[:2] == self._fixed_size):
+            return super()._fit(images)
+        out = np.zeros((len(images), *self._fixed_size, 3), np.uint8)
+        for image, dst in zip(images, out, strict=True):
+            letterbox(np.asarray(image, dtype=np.uint8), self._fixed_size, out=dst)
+        return out
 
     def _call(self, batch: np.ndarray) -> RawOutputs:
         interpreter = self._pool.get()  # waits while every interpreter is busy
@@ -117,8 +120,8 @@ class TFLiteDetector(BatchDetector):
         if self._dtype == np.float32:
             batch = batch.astype(np.float32)
             return (batch - 127.5) / 127.5 if self.layout == "od_api" else batch
-        if self._dtype == np.int8:
-            return (batch.astype(np.int16) - 128).astype(np.int8)
+        if self._dtype == np.int8:  # x - 128 in two's complement is x with its top bit flipped
+            return np.bitwise_xor(batch, np.uint8(0x80)).view(np.int8)
         return batch
 
     def _invoke_on(self, interpreter: _Interpreter, batch: np.ndarray) -> list[np.ndarray]:
@@ -207,14 +210,22 @@ def _nms_classes(it) -> int | None:
     return None
 
 
-def letterbox(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def letterbox(image: np.ndarray, size: tuple[int, int], out: np.ndarray | None = None) -> np.ndarray:
     """Scale to fit ``size`` keeping the aspect ratio; pad right and bottom with 0, as
-    the training's preprocessing (and training.quantize's calibration set) does."""
+    the training's preprocessing (and training.quantize's calibration set) does. Into
+    ``out`` (zeros, ``[*size, 3]``) when given; an image already of the fitted size is
+    copied in as it is."""
     import cv2
 
     nh, nw = _fitted(image.shape[:2], size)
-    out = np.zeros((*size, 3), np.uint8)
-    out[:nh, :nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
+    if out is None:
+        out = np.zeros((*size, 3), np.uint8)
+    if image.shape[:2] == (nh, nw):
+        out[:nh, :nw] = image
+    elif nw == size[1] and out.flags.c_contiguous:  # landscape: full rows, resized in place
+        cv2.resize(image, (nw, nh), dst=out[:nh], interpolation=cv2.INTER_AREA)
+    else:
+        out[:nh, :nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
     return out
 
 

@@ -27,18 +27,21 @@ class VideoSink(Sink):
         fill_gaps: repeat the last frame over undecodable ones so picture and sound stay
             in sync.
         crf, preset: x264 quality and speed.
+        inplace: draw on the frame itself instead of a copy of it (a 720p frame's copy
+            costs more than drawing its boxes). Only for the last sink to see the frame:
+            `realtime.annotate.build_sinks` puts the video after every other output.
     """
 
     def __init__(self, path: str | Path, fps: float, audio_from: str | Path | None = None,
                  stride: int = 1, fill_gaps: bool = True, crf: int = 23,
-                 preset: str = "veryfast") -> None:
+                 preset: str = "veryfast", inplace: bool = False) -> None:
         from realtime.drawing import draw_detections, draw_result
 
         self.draw, self.draw_result = draw_detections, draw_result
         self.path = Path(path)
         self.writer = Mp4Writer(self.path, fps, crf=crf, preset=preset, audio_from=audio_from)
         self.fps = self.writer.fps
-        self.stride, self.fill_gaps = stride, fill_gaps
+        self.stride, self.fill_gaps, self.inplace = stride, fill_gaps, inplace
         self._last: tuple[int, np.ndarray] | None = None
         self._closed = False
 
@@ -52,7 +55,7 @@ class VideoSink(Sink):
 
     def write(self, result: FrameResult) -> None:
         frame = result.frame
-        rgb = self.draw_result(result)
+        rgb = self.draw_result(result, inplace=self.inplace)
         if self.fill_gaps and self._last is not None:
             last_index, last_rgb = self._last
             for _ in range((frame.index - last_index) // self.stride - 1):

@@ -61,7 +61,7 @@ class ByteTracker:
 
         ids = np.full(len(dets), -1, np.int32)
         alive: set[int] = set()
-        for class_id in set(self._per_class) | {int(c) for c in dets.class_ids}:
+        for class_id in set(self._per_class) | set(dets.class_ids.tolist()):
             bt = self._per_class.get(class_id)
             if bt is None:
                 bt = self._per_class[class_id] = self._make()
@@ -92,7 +92,8 @@ class ByteTracker:
         for tid in ids[ids >= 0]:
             self.tracks[int(tid)].seen(timestamp)
         keep = (ids >= 0) | (dets.scores >= self.high_score)  # low and unmatched: background
-        return Detections(dets.xyxy, dets.scores, dets.class_ids, dets.labels, ids)[keep]
+        tracked = Detections(dets.xyxy, dets.scores, dets.class_ids, dets.labels, ids)
+        return tracked if keep.all() else tracked[keep]
 
     def _confirm_births(self, bt, out, lib_ids: np.ndarray) -> None:
         """With ``min_hits == 1`` a track has its id from its first sighting (the library

@@ -69,9 +69,9 @@ def test_batches_of_same_size_images_run_as_one_call(color_bundle, od_api_saved_
         calls = []
         original = detector._run
 
-        def counting(batch, original=original, calls=calls):
+        def counting(batch, shape, original=original, calls=calls):
             calls.append(batch.shape)
-            return original(batch)
+            return original(batch, shape)
 
         detector._run = counting
         batch = [IMAGES[0], IMAGES[1], IMAGES[2], IMAGES[0]]

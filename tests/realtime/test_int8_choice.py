@@ -118,3 +118,28 @@ def test_fixed_size_model_is_letterboxed_and_boxes_map_back(tmp_path, height, wi
     assert found.labels == tuple(d["label"] for d in want)
     step = max(height, width) / 160  # one model pixel, in image pixels
     np.testing.assert_allclose(found.xyxy, [d["box"] for d in want], atol=2 * step)
+
+
+def test_fixed_size_input_is_built_in_one_pass(tmp_path, monkeypatch):
+    """The model's batch is each image letterboxed straight into it: a big frame is
+    resized once, a frame the pipeline already shrank to the fitted size is copied in
+    without a second resize, and int8 models get pixels - 128."""
+    import cv2
+
+    from realtime.detectors.tflite import letterbox
+
+    detector = load_detector(make_tflite(tmp_path, layout="lookout_fixed", size=160),
+                             DetectorConfig(score=0.0))
+    big = make_blob_image(720, 1280, red=(100, 100, 600, 500))
+    small = cv2.resize(big, (160, 90), interpolation=cv2.INTER_AREA)  # what --resize 160 gives
+    want = np.stack([letterbox(big, (160, 160)), letterbox(small, (160, 160))])
+    resized = []
+    real_resize = cv2.resize
+    monkeypatch.setattr(cv2, "resize", lambda im, *a, **k: resized.append(im.shape)
+                        or real_resize(im, *a, **k))
+    batch = detector._fit([big, small])
+    assert np.array_equal(batch, want)
+    assert resized == [big.shape]  # the shrunk frame was not resized again
+    assert np.array_equal(detector._fit(batch), batch) and detector._fit(batch) is batch
+    detector._dtype = np.int8
+    assert np.array_equal(detector._prepare(batch), (batch.astype(np.int16) - 128))

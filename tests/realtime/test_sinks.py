@@ -132,6 +132,33 @@ def test_video_sink_without_audio_and_odd_size(tmp_path):
     assert count_frames(out) == 5
 
 
+
+def test_annotate_video_draws_on_the_frame_after_the_other_outputs_read_it(tmp_path):
+    """The video sink draws on the frame itself (no 720p copy per frame), so it is the
+    last output: the image folder, written before it, saw the frame without boxes."""
+    from realtime.annotate import AnnotateOutputs, build_sinks
+    from realtime.config import AnnotateConfig
+    from realtime.drawing import draw_detections, draw_result
+    from realtime.sources import open_source
+
+    source = open_source(str(make_clip(tmp_path / "src.mp4", 4, fps=12)))
+    sinks = build_sinks(source, AnnotateOutputs(tmp_path / "out.mp4", tmp_path / "d.jsonl",
+                                                frames_dir=tmp_path / "frames"), AnnotateConfig())
+    source.close()
+    assert isinstance(sinks[-1], VideoSink) and sinks[-1].inplace
+    (folder,) = [s for s in sinks if isinstance(s, ImageFolderSink)]
+    seen = []
+    folder.draw = lambda res: (seen.append(res.frame.rgb.copy()), draw_result(res))[1]
+    r = result(1)
+    clean = r.frame.rgb.copy()
+    for sink in sinks:
+        sink.write(r)
+    for sink in sinks:
+        sink.close()
+    assert np.array_equal(seen[0], clean)  # the folder's picture has its boxes once
+    assert np.array_equal(r.frame.rgb, draw_detections(clean, r.detections))  # no copy
+    assert count_frames(tmp_path / "out.mp4") == 1
+
 class ScreenDouble:
     """Stands in for the OpenCV window (no display on the test machine): records what
     is shown and plays back keys as if typed into the window."""

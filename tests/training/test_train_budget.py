@@ -201,6 +201,9 @@ def test_the_clock_ends_a_real_run_then_it_is_evaluated(tmp_path, monkeypatch) -
     assert (tmp_path / "run" / f"ckpt-{info.step}.index").is_file()  # saved at the stop
     assert info.metrics is not None and (tmp_path / "run" / "metrics.json").is_file()
     assert said[0] == ("training for 15s (--time 15s), then evaluating", False)
+    # fruit-nuts fits in memory: its decoded images are cached (augmented after the cache)
+    (cache,) = [t for t, _ in said if t.startswith("input cache:")]
+    assert "decoded images" in cache and "in memory" in cache, cache
 
 
 @pytest.mark.slow
