@@ -13,7 +13,8 @@
    the square's box added (the "missed box");
 5. `watch --replay` (`realtime.watch.replay`) of the clip against the reviews: alert
    precision and recall with the current bundle;
-6. ``lookout retrain BUNDLE --time T --steps 0`` (a child process, the real command);
+6. ``lookout retrain BUNDLE --time T --steps 0`` (or ``--steps N``: ``--retrain-steps``;
+   a child process, the real command);
 7. the replay again with the bundle as it is after the retrain (the candidate if it was
    not promoted: the table says so);
 8. reload gap: the pre-retrain bundle restored into a fresh folder, a watch on a
@@ -25,7 +26,8 @@ Figures (one table): replay precision/recall before and after, decoy/real alerts
 test-split AP and AP50 of both models (retrain's own comparison), promoted or not, and
 the reload gap in ms and frames. No goal is asserted: it reports what happened.
 
-    lookout bench loop [--quick] [--train-time 5m] [--retrain-time 3m] [--out DIR]
+    lookout bench loop [--quick] [--train-time 5m | --train-steps N]
+                       [--retrain-time 3m | --retrain-steps N] [--bundle B] [--out DIR]
 """
 
 from __future__ import annotations
@@ -158,10 +160,11 @@ def train_bundle(work: Path, args, console: Console) -> tuple[Path, float | None
     console.print(f"[bold]data[/] {args.train_images} + {args.test_images} shape images")
     make_image_set(work / "shapes", train=args.train_images, test=args.test_images, seed=args.seed)
     build_dataset(work / "shapes", work / "dataset")
-    console.print(f"[bold]train[/] {args.train_time}")
-    cfg = dataclasses.replace(TrainConfig(), input_size=128, batch=8, lr=0.01, steps=0,
-                              time=args.train_time, init="", strategy="one_device",
-                              checkpoint_every=100)
+    console.print(f"[bold]train[/] {args.train_steps or args.train_time}")
+    budget = {"steps": args.train_steps, "time": ""} if args.train_steps else {
+        "steps": 0, "time": args.train_time}
+    cfg = dataclasses.replace(TrainConfig(), input_size=128, batch=8, lr=0.01, init="",
+                              strategy="one_device", checkpoint_every=100, **budget)
     train(work / "dataset", work / "runs" / "shapes", cfg, evaluate_at_end=False)
     from lookout.demo.stages import ap50_of
 
@@ -255,9 +258,10 @@ def replay_score(bundle: Path, clip: Path, truth: Path, score: float, work: Path
 
 
 def run_retrain(bundle: Path, review: Path, work: Path, args, console: Console) -> dict:
+    budget = (["--steps", str(args.retrain_steps)] if args.retrain_steps
+              else ["--time", args.retrain_time, "--steps", "0"])
     cmd = [sys.executable, "-m", "lookout", "retrain", str(bundle), "--review", str(review),
-           "--work", str(work), "--time", args.retrain_time, "--steps", "0",
-           "--score", str(args.score)]
+           "--work", str(work), *budget, "--score", str(args.score)]
     console.print(f"[bold]retrain[/] {' '.join(cmd[3:])}")
     with open(work.parent / "retrain.log", "w") as log:
         rc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=work.parent,
@@ -341,6 +345,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
                         "run, the figures mean little")
     p.add_argument("--train-time", default=None, help="training time of the first bundle (5m)")
     p.add_argument("--retrain-time", default=None, help="lookout retrain --time (3m)")
+    # A time budget includes the model's build: on a busy machine 5 minutes gave 570 steps
+    # and a model that alerted on nothing, 3 minutes of retrain 1 step (2026-12-05).
+    p.add_argument("--train-steps", type=int, default=0,
+                   help="train the first bundle this many steps instead of --train-time")
+    p.add_argument("--retrain-steps", type=int, default=0,
+                   help="lookout retrain --steps N instead of --time")
     p.add_argument("--train-images", type=int, default=None)
     p.add_argument("--test-images", type=int, default=None)
     p.add_argument("--decoys", type=int, default=2, help="decoy visits in the clip (2)")
@@ -365,11 +375,16 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return args
 
 
+def budget_of(steps: int, time_budget: str) -> str:
+    return f"{steps} steps" if steps else time_budget
+
+
 def share(v) -> str:
     return "-" if v is None else f"{v:.2f}"
 
 
 def main(argv: list[str] | None = None) -> int:
+    from realtime.bundle import BundleMeta
     from realtime.watch.runner import run_watch
 
     args = parse(list(argv or []))
@@ -414,7 +429,8 @@ def main(argv: list[str] | None = None) -> int:
 
     cur, new = record["current"]["test"], record["new"]["test"]
     table = Table(title=f"review loop: {args.train_images}+{args.test_images} images, train "
-                        f"{args.train_time}, retrain {args.retrain_time}, rule {ALERT}>="
+                        f"{budget_of(args.train_steps, args.train_time)}, retrain "
+                        f"{budget_of(args.retrain_steps, args.retrain_time)}, rule {ALERT}>="
                         f"{args.score}, {args.decoys} {args.decoy} decoy visit(s), load {os.getloadavg()[0]:.1f}"
                         f" at the end, {wall / 60:.1f} min")
     for col in ("figure", "before (current bundle)", "after (candidate)"):
@@ -429,6 +445,8 @@ def main(argv: list[str] | None = None) -> int:
     table.add_row("test-split AP50 (retrain's comparison)", share(cur.get("AP50")),
                   share(new.get("AP50")))
     table.add_row("test-split AP", share(cur.get("AP")), share(new.get("AP")))
+    table.add_row("training steps (model.json)", str(BundleMeta.read(original).step),
+                  str(BundleMeta.read(candidate).step))
     table.add_row("promoted", "", "yes" if record["promoted"] else
                   "no: " + "; ".join(record["reasons"]))
     table.add_row("reload: switched on a live watch", "",

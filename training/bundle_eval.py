@@ -17,7 +17,6 @@ row won by `TILE_MARGIN` AP50.
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 
 import numpy as np
@@ -129,15 +128,16 @@ def _test_records(bundle: Path, meta: BundleMeta, data) -> list[Path]:
     if data:
         paths = [Path(p) for p in data]
     else:
+        from training.datasets.meta import DatasetMeta
+
         run = RunRecord.read_if_present(meta.training_run) if meta.training_run else None
-        dataset_json = Path(run.dataset) / "dataset.json" if run else None
-        if dataset_json is None or not dataset_json.is_file():
+        dataset = DatasetMeta.read_if_present(run.dataset) if run else None
+        if dataset is None:
             raise UserError(f"{bundle}: its training run's dataset is not here "
                             f"({meta.training_run}); pass --data RECORDS")
-        split = json.loads(dataset_json.read_text())["splits"].get("test")
-        if not split:
-            raise UserError(f"{dataset_json}: no test split; pass --data RECORDS")
-        paths = [dataset_json.parent / r for r in split["records"]]
+        paths = dataset.records(run.dataset, "test")
+        if not paths:
+            raise UserError(f"{dataset.source}: no test split; pass --data RECORDS")
     missing = [p for p in paths if not p.is_file()]
     if missing:
         raise UserError(f"{missing[0]}: TFRecord file not found")

@@ -99,13 +99,16 @@ def _find_checkpoint(folder: Path, spec: str) -> str:
 
 def prepare_init(spec: str, params, cache_dir: str | Path | None = None,
                  on_progress: OnProgress | None = None, model_name: str | None = None,
-                 mirror: str | None = None) -> dict:
+                 mirror: str | None = None, classes: dict[int, str] | None = None) -> dict:
     """Resolve ``spec`` (catalogue name, path, URL, run), check it fits, record it in
     ``params.task``.
 
     Args:
         model_name: the lookout preset (catalogue names are looked up for it).
         mirror: weights mirror for catalogue names (default $LOOKOUT_WEIGHTS_URL).
+        classes: the labels the model learns; a run trained on exactly these (what
+            `lookout retrain` starts from) gives its class outputs too, so training
+            starts from that run's model as it was, not from a fresh classifier.
 
     Returns:
         ``{"checkpoint": prefix, "weights": catalogue name or None, "url": ...,
@@ -132,7 +135,8 @@ def prepare_init(spec: str, params, cache_dir: str | Path | None = None,
         raise UserError(f"train.init {spec}: not a readable TF checkpoint "
                         f"({str(exc).splitlines()[0][:160]})") from None
     model = task_factory.get_task(params.task).build_model()
-    modules, skipped, counts = restore.plan(prefix, model, int(params.task.model.input_size[0]))
+    modules, skipped, counts = restore.plan(prefix, model, int(params.task.model.input_size[0]),
+                                            same_classes=_same_classes(spec, classes))
     if "backbone" not in modules:
         raise UserError(f"train.init {spec}: backbone does not match "
                         f"{params.task.model.backbone.type}: {skipped['backbone']}")
@@ -147,6 +151,19 @@ def prepare_init(spec: str, params, cache_dir: str | Path | None = None,
     params.task.init_checkpoint_modules = [m for m in modules if m in ("backbone", "decoder")]
     return {"checkpoint": prefix, "weights": weights.name if weights else None, "url": url,
             "modules": modules, "skipped": skipped, "counts": counts}
+
+
+def _same_classes(spec: str, classes: dict[int, str] | None) -> bool:
+    """``spec`` is a lookout run trained on exactly ``classes`` (same ids, same names)."""
+    from training.run_record import RunRecord
+
+    if not classes:
+        return False
+    try:
+        run = RunRecord.read_if_present(spec) if Path(spec).is_dir() else None
+    except UserError:
+        return False
+    return run is not None and dict(run.classes or {}) == dict(classes)
 
 
 OFFLINE_ENV = "LOOKOUT_OFFLINE"  # "1": `auto` never downloads (cache and mirror only)

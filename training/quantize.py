@@ -13,7 +13,6 @@ op and outputs, so the outputs keep the bundle's names and meaning.
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -28,14 +27,13 @@ def representative_images(run: RunRecord, size: int, limit: int,
     from PIL import Image
 
     from realtime.detectors.tflite import letterbox
+    from training.datasets.meta import DatasetMeta
     from training.datasets.records import iter_records
 
-    meta_path = Path(run.dataset) / "dataset.json"
-    if not meta_path.is_file():
+    meta = DatasetMeta.read_if_present(run.dataset)
+    if meta is None:
         return []
-    meta = json.loads(meta_path.read_text())
-    records = (meta["splits"].get(split) or {}).get("records", [])
-    paths = [meta_path.parent / r for r in records]
+    paths = meta.records(run.dataset, split)
     images = []
     for example in iter_records([p for p in paths if p.is_file()]):
         images.append(letterbox(np.asarray(Image.open(io.BytesIO(example.encoded))

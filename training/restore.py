@@ -15,6 +15,7 @@ from __future__ import annotations
 
 MODULES = ("backbone", "decoder", "head")
 TOWERS = "head-towers"  # the head without its anchor-dependent output layers
+CLASSIFIER = "classifier"  # with "head": its class outputs too (an earlier run, same labels)
 HEAD_PARTS = ("_cls_convs", "_cls_norms", "_box_convs", "_box_norms")
 
 
@@ -44,12 +45,12 @@ def _pointwise(layer) -> list:
     return [v for v in layer.weights if "depthwise_kernel" not in v.name]
 
 
-def _head(model, with_regressor: bool):
+def _head(model, with_regressor: bool, with_classifier: bool = False):
     import tensorflow as tf
 
     head = model.head
     items = {name: getattr(head, name) for name in HEAD_PARTS}
-    outputs = {"_classifier": False, "_box_regressor": with_regressor}
+    outputs = {"_classifier": with_classifier, "_box_regressor": with_regressor}
     for name, whole in outputs.items():
         layer = getattr(head, name)
         if whole:
@@ -63,7 +64,10 @@ def _items(model, modules) -> dict:
     items = {}
     for m in modules:
         if m in ("head", TOWERS):
-            items["head"] = _head(model, with_regressor=m == "head")
+            items["head"] = _head(model, with_regressor=m == "head",
+                                  with_classifier=m == "head" and CLASSIFIER in modules)
+        elif m == CLASSIFIER:
+            continue  # (part of the head's item)
         else:
             items[m] = getattr(model, m)
     return items
@@ -76,6 +80,14 @@ def read(prefix: str, model, modules) -> None:
 
     status = tf.train.Checkpoint(**_items(model, modules)).read(prefix)
     status.expect_partial().assert_existing_objects_matched()
+
+
+def _restores(prefix: str, model, modules: list[str]) -> bool:
+    try:
+        read(prefix, model, modules)
+    except (AssertionError, ValueError):
+        return False
+    return True
 
 
 def restore_error(prefix: str, model, module: str) -> str | None:
@@ -100,13 +112,19 @@ def restore_error(prefix: str, model, module: str) -> str | None:
     return None
 
 
-def plan(prefix: str, model, input_size: int) -> tuple[list[str], dict[str, str], dict]:
+def plan(prefix: str, model, input_size: int,
+         same_classes: bool = False) -> tuple[list[str], dict[str, str], dict]:
     """Which modules of ``model`` (built here) restore from ``prefix``.
+
+    Args:
+        same_classes: the checkpoint was trained on the same labels (an earlier run of
+            this dataset, as `lookout retrain` starts from): its class outputs are kept
+            too (`CLASSIFIER`), so training starts from that model as it was.
 
     Returns:
         ``(modules, skipped, counts)``: the modules to restore (``head``, or `TOWERS` when
-        only the anchors differ), why others are not (or not whole), and per module
-        ``{"restored": n, "fresh": n}`` variable counts.
+        only the anchors differ; `CLASSIFIER` with ``head``), why others are not (or not
+        whole), and per module ``{"restored": n, "fresh": n}`` variable counts.
 
     Without the backbone in ``modules`` nothing useful restores (the caller says so).
     """
@@ -121,7 +139,10 @@ def plan(prefix: str, model, input_size: int) -> tuple[list[str], dict[str, str]
             modules.append(module)
         elif getattr(model, module, None) is not None:
             skipped[module] = reason
-    fresh = {"head": class_dependent, TOWERS: anchor_dependent}
+    if same_classes and "head" in modules and _restores(prefix, model, ["head", CLASSIFIER]):
+        modules.append(CLASSIFIER)  # the head whole: its class outputs fit this model
+    fresh = {"head": class_dependent if CLASSIFIER not in modules else lambda m: [],
+             TOWERS: anchor_dependent}
     fresh_ids = {id(v) for m in modules if m in fresh for v in fresh[m](model)}
     counts = {}
     for module in MODULES:

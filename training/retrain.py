@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import os
 import shutil
 import threading
@@ -200,13 +199,13 @@ def _base_dataset(run: RunRecord, data, names: dict[int, str], work: Path,
     if data is not None:
         return build_dataset(data, work / "original", DatasetConfig(), label_map=names,
                              on_progress=on_progress).out_dir
+    from training.datasets.meta import DatasetMeta
+
     folder = Path(run.dataset)
-    meta_path = folder / "dataset.json"
-    if not meta_path.is_file():
+    if not DatasetMeta.path(folder).is_file():
         raise UserError(f"{folder}: the bundle's training data is gone; pass --data ORIGINAL "
                         "(any source `lookout dataset build` reads)")
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    return Path(meta.get("retrain_base") or folder)
+    return Path(DatasetMeta.read(folder).retrain_base or folder)
 
 
 def _review_records(reviews: list, review_dir: Path, names: dict[int, str], work: Path,
@@ -239,8 +238,10 @@ def _review_records(reviews: list, review_dir: Path, names: dict[int, str], work
 
 def _combine(base: Path, groups: dict[str, list], names: dict[int, str], out: Path) -> Path:
     """A dataset folder whose splits are the base dataset's plus the reviews' records."""
+    from core import __version__
     from realtime.labelmap import write_label_map
     from training.data import load_dataset
+    from training.datasets.meta import DatasetMeta
 
     info = load_dataset(base)
     splits = {s: [str(p.resolve()) for p in info.splits.get(s, [])] for s in ("train", "test")}
@@ -250,13 +251,13 @@ def _combine(base: Path, groups: dict[str, list], names: dict[int, str], out: Pa
             splits[split] += [str(p.resolve()) for p in built.splits.get("train", [])]
     out.mkdir(parents=True)
     write_label_map(names, out / "label_map.pbtxt")
-    atomic_write_json(out / "dataset.json", {
-        "format": "retrain", "source": str(base.resolve()), "retrain_base": str(base.resolve()),
-        "label_map": "label_map.pbtxt",
-        "classes": {str(i): n for i, n in sorted(names.items())},
-        "splits": {s: {"records": records, "reviews": len(groups.get(s, []))}
-                   for s, records in splits.items()},
-    }, indent=2)
+    DatasetMeta(
+        format="retrain", origin=str(base.resolve()), retrain_base=str(base.resolve()),
+        classes=dict(sorted(names.items())),
+        splits={s: {"records": records, "reviews": len(groups.get(s, []))}
+                for s, records in splits.items()},
+        created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        lookout_version=__version__).write(out)
     return out
 
 

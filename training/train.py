@@ -172,7 +172,8 @@ def train(
         from training.init import prepare_init
 
         init = prepare_init(cfg.init, params, cache_dir=cache_dir, on_progress=on_progress,
-                            model_name=cfg.model, mirror=cfg.weights_url or None)
+                            model_name=cfg.model, mirror=cfg.weights_url or None,
+                            classes=data.names)
         if on_init:
             on_init(init)
     params.lock()
@@ -195,7 +196,7 @@ def train(
     with stop, cluster.work_dir(run_dir, chief) as work:
         with strategy.scope():
             task = task_factory.get_task(params.task, logging_dir=str(work.path))
-        if init:  # restores the head too, all but its class-dependent weights
+        if init:  # restores the head too; its class outputs only from a run of these labels
             task.initialize = initializer(init["checkpoint"], init["modules"], cfg.input_size)
         freeze_on_build(task, freeze)
         cache = plan_cache(train_records, cfg.input_size,

@@ -14,7 +14,6 @@ from tests.fixtures.events import EventsWriter
 from tests.fixtures.page import page_server
 
 webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.actions import interaction
 from selenium.webdriver.common.actions.action_builder import ActionBuilder
 from selenium.webdriver.common.actions.pointer_input import PointerInput
@@ -22,33 +21,21 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
-from tests.fixtures.browser import headless_chromium, wait
+from tests.fixtures.browser import (
+    box_labels,
+    drag_mouse,
+    headless_chromium,
+    open_event,
+    saved,
+    to_screen,
+    wait,
+)
 
 
 @pytest.fixture(scope="module")
 def browser(chromium):
     with headless_chromium(chromium, (1200, 1400)) as driver:
         yield driver
-
-
-def to_screen(driver, canvas, x: float, y: float) -> tuple[int, int]:
-    """A point of the frame (its pixels) as an offset from the canvas's centre (what W3C
-    actions take), through the canvas's on-screen size."""
-    rect = driver.execute_script(
-        "arguments[0].scrollIntoView({block: 'center'});"
-        "var r = arguments[0].getBoundingClientRect();"
-        "return [r.width, r.height, arguments[0].width, arguments[0].height];", canvas)
-    width, height, frame_w, frame_h = rect
-    return (round(x * width / frame_w - width / 2), round(y * height / frame_h - height / 2))
-
-
-def drag_mouse(driver, canvas, start, end) -> None:
-    sx, sy = to_screen(driver, canvas, *start)
-    ex, ey = to_screen(driver, canvas, *end)
-    (ActionChains(driver).move_to_element_with_offset(canvas, sx, sy).click_and_hold()
-     .move_by_offset((ex - sx) // 2, (ey - sy) // 2).move_by_offset(ex - sx - (ex - sx) // 2,
-                                                                      ey - sy - (ey - sy) // 2)
-     .release().perform())
 
 
 def drag_touch(driver, canvas, start, end) -> None:
@@ -60,25 +47,6 @@ def drag_touch(driver, canvas, start, end) -> None:
     actions.pointer_action.move_to(canvas, (sx + ex) // 2, (sy + ey) // 2)
     actions.pointer_action.move_to(canvas, ex, ey).pointer_up()
     actions.perform()
-
-
-def box_labels(root) -> list[str]:
-    return [Select(s).first_selected_option.text
-            for s in root.find_elements(By.CSS_SELECTOR, "ol.boxes select.box-label")]
-
-
-def saved(driver, root) -> str:
-    root.find_element(By.CSS_SELECTOR, "button.save").click()
-    status = root.find_element(By.CSS_SELECTOR, ".status")
-    wait(driver, lambda d: status.text.startswith(("Saved", "Not saved")))
-    return status.text
-
-
-def open_event(driver, url: str):
-    driver.get(url)
-    root = wait(driver, lambda d: d.find_element(By.ID, "review"))
-    wait(driver, lambda d: root.get_attribute("data-ready") == "1")
-    return root, root.find_element(By.CSS_SELECTOR, "canvas.editor")
 
 
 def same_as_lookout_label(xml_path) -> bool:

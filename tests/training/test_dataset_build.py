@@ -240,3 +240,21 @@ def test_library_calls_are_quiet_and_report_progress_when_asked(tmp_path, capfd,
     building = [r for r in reports if r.task == "building"]
     assert [r.done for r in building] == list(range(1, images + 1))
     assert building[-1].total == images
+
+
+def test_dataset_json_is_read_and_written_back_unchanged(fruit, tmp_path):
+    """`DatasetMeta` owns dataset.json: ``source`` (the record's ``origin``) and keys a
+    newer release added survive a read and a write."""
+    from training.datasets.meta import DatasetMeta
+
+    data = json.loads(fruit.dataset_json.read_text())
+    meta = DatasetMeta.read(fruit.out_dir)
+    assert meta.origin == data["source"] and meta.classes == {1: "date", 2: "fig", 3: "hazelnut"}
+    assert meta.records(fruit.out_dir, "test") == [fruit.out_dir / "test.record"]
+    assert meta.records(fruit.out_dir, "validation") == []
+    (tmp_path / "dataset.json").write_text(json.dumps({**data, "new_key": [1]}))
+    DatasetMeta.read(tmp_path).write(tmp_path)
+    assert json.loads((tmp_path / "dataset.json").read_text()) == {**data, "new_key": [1]}
+    (tmp_path / "dataset.json").write_text(json.dumps({**data, "splits": "none"}))
+    with pytest.raises(UserError, match="dataset.json: 'splits' must be an object"):
+        DatasetMeta.read(tmp_path)

@@ -167,6 +167,40 @@ def test_incompatible_architecture_says_what_does_not_match(tmp_path, source_run
     assert other_classes.task.init_checkpoint == str(source_run / "ckpt-4")
 
 
+def test_a_run_of_the_same_labels_restores_its_classifier_too(source_run) -> None:
+    """`lookout retrain` trains from the bundle's own run on the same labels: the model
+    comes back whole, class outputs included, so the candidate starts as the current
+    model (a fresh classifier made a short retrain worse than the model it started from).
+    A run of other labels (same count, other names) keeps its classifier out."""
+    from official.core import task_factory
+
+    from training.experiment import build_experiment
+    from training.fit import DataFit
+    from training.restore import CLASSIFIER, initializer
+
+    run = json.loads((source_run / "run.json").read_text())
+    classes = {int(k): v for k, v in run["classes"].items()}
+
+    def params():
+        return build_experiment(tiny_cfg(), run["num_classes"], ["x"], ["x"],
+                                fit=DataFit.from_dict(run["data_fit"]))
+
+    info = prepare_init(str(source_run), params(), classes=classes)
+    assert info["modules"] == ["backbone", "decoder", "head", CLASSIFIER]
+    assert info["counts"]["head"]["fresh"] == 0
+    model = task_factory.get_task(params().task).build_model()
+    initializer(info["checkpoint"], info["modules"], run["input_size"])(model)
+    src = tf.train.load_checkpoint(info["checkpoint"])
+    for layer_var, key in ((model.head._classifier.pointwise_kernel, "pointwise_kernel"),
+                           (model.head._classifier.bias, "bias")):
+        np.testing.assert_array_equal(
+            layer_var.numpy(), src.get_tensor(f"head/_classifier/{key}/.ATTRIBUTES/VARIABLE_VALUE"))
+
+    renamed = {**classes, 1: "not " + classes[1]}
+    other = prepare_init(str(source_run), params(), classes=renamed)
+    assert CLASSIFIER not in other["modules"] and other["counts"]["head"]["fresh"] == 2
+
+
 # ------------------------------------------------------------ train.init = "auto"
 
 PRESET = "retinanet-mobilenetv2-fpn"

@@ -9,7 +9,6 @@ so memory stays flat however large the set. The output folder appears atomically
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from training.datasets.check import (
     resolve_label_map,
     scan,
 )
+from training.datasets.meta import DatasetMeta
 from training.datasets.paths import show
 from training.datasets.sources import open_dataset
 from training.datasets.split import assign_splits
@@ -129,8 +129,7 @@ def build_dataset(src: str | Path, out_dir: str | Path, cfg: DatasetConfig | Non
         from realtime.labelmap import format_label_map
 
         (tmp / "label_map.pbtxt").write_text(format_label_map(classes), encoding="utf-8")
-        info = _dataset_info(src, source.format, cfg, classes, report, files, fixed)
-        (tmp / "dataset.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+        _dataset_meta(src, source.format, cfg, classes, report, files, fixed).write(tmp)
     records = {s: [out_dir / name for name in files[s]] for s in SPLITS}
     return BuildResult(out_dir, report, classes, records)
 
@@ -161,8 +160,8 @@ def _encode(loaded: Loaded, source_id: int, ids: dict[str, int], max_wh: tuple[i
     )
 
 
-def _dataset_info(src, fmt: str, cfg: DatasetConfig, classes: dict[int, str],
-                  report: DatasetReport, files: dict[str, list[str]], fixed: list) -> dict:
+def _dataset_meta(src, fmt: str, cfg: DatasetConfig, classes: dict[int, str],
+                  report: DatasetReport, files: dict[str, list[str]], fixed: list) -> DatasetMeta:
     from core import __version__
 
     splits = {}
@@ -171,18 +170,11 @@ def _dataset_info(src, fmt: str, cfg: DatasetConfig, classes: dict[int, str],
         objects = {name: (counts.objects[name] if counts else 0) for _, name in sorted(classes.items())}
         splits[s] = {"images": counts.images if counts else 0, "objects": objects, "records": files[s]}
     given = sum(1 for f in fixed if f is not None)
-    return {
-        "format": fmt,
-        "source": str(Path(src).resolve()),
-        "seed": cfg.seed,
-        "test_fraction": cfg.test_fraction,
-        "split": "source" if given == len(fixed) else ("stratified" if given == 0 else "mixed"),
-        "label_map": "label_map.pbtxt",
-        "classes": {str(i): name for i, name in sorted(classes.items())},
-        "splits": splits,
-        "max_size": cfg.max_size,
-        "skipped": report.skipped,
-        "warnings": len(report.warnings),
-        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "lookout_version": __version__,
-    }
+    return DatasetMeta(
+        format=fmt, origin=str(Path(src).resolve()), seed=cfg.seed,
+        test_fraction=cfg.test_fraction,
+        split="source" if given == len(fixed) else ("stratified" if given == 0 else "mixed"),
+        classes=dict(sorted(classes.items())), splits=splits, max_size=cfg.max_size,
+        skipped=report.skipped, warnings=len(report.warnings),
+        created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        lookout_version=__version__)
