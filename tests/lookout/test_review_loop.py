@@ -2,8 +2,9 @@
 alerts on a decoy; a running ``lookout watch --serve`` on a live MJPEG camera logs the
 false alerts; headless Chromium marks them wrong on their event pages and draws the box
 the model did not alert on, on the real visit's page; ``lookout retrain`` (a short budget)
-promotes a candidate; ``watch --replay`` of the events' clips shows it quiet on the
-decoy; the running watch switches to it without dropping the camera.
+promotes a candidate; the running watch switches to it without dropping the camera;
+``watch --replay`` of the events' clips: the old model fires on the decoys, the new one
+does not.
 
 The porch (`tests.fixtures.porch`): the model learns red circles and blue squares; the
 decoy is a red square (red like a circle: a young model calls it one). Every cycle of the
@@ -266,16 +267,21 @@ score = {SCORE}
         after = {i: r for i, r in ended_events(events).items() if i not in before}
         assert not [i for i, r in after.items() if is_decoy(r)], after
 
-        # 6. watch --replay of the reviewed events' clips: the decoys stay quiet now
+        # 6. watch --replay of the reviewed events' clips: the decoys fired on the model
+        # kept as shapes.prev, the promoted one is quiet on them and still finds the visitor
         clips = [str(events / "clips" / f"{i}.mp4") for i in [*decoys, real[0]]]
-        replay = lookout("--config", str(config), "watch", str(bundle), "--replay", *clips,
-                         "--truth", str(events / "review"), "--no-motion", cwd=tmp_path)
-        replayed, replay_err = finish(replay, 300)
-        assert replay.returncode == 0, replay_err[-3000:]
+        replays = [lookout("--config", str(config), "watch", str(model), "--replay", *clips,
+                           "--truth", str(events / "review"), "--no-motion", cwd=tmp_path)
+                   for model in (bundle.with_name("shapes.prev"), bundle)]
         row = re.compile(r"^\s+(\S+)\s+\w+\s+\w+\s+(fires|quiet)$", re.MULTILINE)
-        rows = dict(m.groups() for m in row.finditer(replayed))
-        assert {rows[i] for i in decoys} == {"quiet"} and rows[real[0]] == "fires", replayed
-        assert "precision 1.00, recall 1.00" in replayed
+        for replay, decoy, score in zip(replays, ("fires", "quiet"), (
+                f"precision {1 / (1 + len(decoys)):.2f}, recall 1.00",
+                "precision 1.00, recall 1.00"), strict=True):
+            replayed, replay_err = finish(replay, 300)
+            assert replay.returncode == 0, replay_err[-3000:]
+            rows = dict(m.groups() for m in row.finditer(replayed))
+            assert {rows[i] for i in decoys} == {decoy} and rows[real[0]] == "fires", replayed
+            assert score in replayed, replayed
     finally:
         watch.send_signal(signal.SIGTERM)
         try:
