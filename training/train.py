@@ -38,7 +38,7 @@ from training.init import auto_init
 from training.input_cache import plan_cache, use_cache
 from training.plan import plan_run
 from training.progress import Interrupted, ProgressAction, StopFlag, TimeUp
-from training.restore import initializer
+from training.restore import CLASSIFIER, initializer
 from training.run_record import RunRecord
 
 
@@ -223,8 +223,11 @@ def train(
             if notify is not None:
                 notify(_not_learning(sign, cfg, fit, train_records, data.names, rose), True)
 
+        # a run that continues a trained model (its classifier restored: retrain) starts
+        # near its lowest loss; the stall rule (the loss must fall 20%) is for fresh heads
+        continues = bool(init) and CLASSIFIER in init["modules"]
         action = ProgressAction(global_step, cfg.steps, cfg.batch, stop, on_progress,
-                                deadline=deadline, on_stall=stalled,
+                                deadline=deadline, on_stall=None if continues else stalled,
                                 step_seconds=plan.step_seconds if plan else None)
         runner.controller.train_actions = list(runner.controller.train_actions) + [action]
         interrupted, stopped_by = False, "steps"
