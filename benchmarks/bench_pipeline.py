@@ -359,8 +359,10 @@ def make_720p_clip(path: Path, n: int, fps: int = 30) -> Path:
         w.send(img)
     w.close()
     subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(silent),
-                    "-f", "lavfi", "-i", "sine=frequency=440", "-map", "0:v", "-map", "1:a",
-                    "-c:v", "copy", "-c:a", "aac", "-shortest", str(path)], check=True)
+                    # a finite tone: an endless one cut by -shortest can make ffmpeg 7 exit 228
+                    "-f", "lavfi", "-i", f"sine=frequency=440:duration={n / fps:.4f}",
+                    "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac", str(path)],
+                   check=True)
     silent.unlink()
     return path
 
