@@ -19,7 +19,8 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:  # `lookout bench` loads this file by path
     sys.path.insert(0, str(HERE))
 
-import bench_pipeline as common  # the clip, the model and the timing helpers
+import bench_media as media  # the clip and the cached model
+import bench_pipeline as common  # the timing helpers
 
 SWEEP = (1, 2, 4, 8, 16)
 
@@ -41,14 +42,14 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parse(argv)
     batches = [int(b) for b in args.batches.split(",") if b.strip()]
-    model = Path(args.model) if args.model else common.ensure_bench_model()
-    size = common.bundle_input(model)[1] or 256
+    model = Path(args.model) if args.model else media.ensure_bench_model()
+    size = media.bundle_input(model)[1] or 256
     gpus = [f"gpu:{i}" for i in range(len(tf.config.list_physical_devices("GPU")))]
     if not gpus:
         print("no GPU visible to TensorFlow: measuring the CPU only")
     with tempfile.TemporaryDirectory(prefix="bench_gpu_") as tmp:
-        clip = common.make_720p_clip(Path(tmp) / "clip720.mp4", args.frames)
-        small = [common._shrink(f, size) for f in common.decode(clip)]
+        clip = media.make_720p_clip(Path(tmp) / "clip720.mp4", args.frames)
+        small = [media.shrink(f, size) for f in media.decode(clip)]
         fps: dict[str, dict[int, float]] = {}
         for device in ["cpu", *gpus]:
             detector = load_detector(model, DetectorConfig(device=device, score=0.3,

@@ -37,7 +37,7 @@ for path in (HERE, HERE.parent):  # `lookout bench` loads this file by path
         sys.path.insert(0, str(path))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import bench_pipeline as common  # the clip and the cached model
+import bench_media as media  # the clip and the cached model
 
 PEER = '''
 import sys
@@ -90,14 +90,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
-    model = Path(args.model) if args.model else common.ensure_bench_model()
+    model = Path(args.model) if args.model else media.ensure_bench_model()
     r: dict = {"model": str(model), "load": os.getloadavg(), "cores": os.cpu_count()}
     print(f"model: {model}; load average {r['load'][0]:.1f} on {r['cores']} cores")
     with tempfile.TemporaryDirectory(prefix="bench_peer_") as tmp:
         work = Path(tmp)
-        clip = common.make_720p_clip(work / "clip.mp4", args.frames)
+        clip = media.make_720p_clip(work / "clip.mp4", args.frames)
         if args.files:
-            r["detector_ms"] = detector_only(args.files, common.decode(clip), args.rounds)
+            r["detector_ms"] = detector_only(args.files, media.decode(clip), args.rounds)
         r["clip"] = clip_case(model, clip, work, args.rounds)
         if args.cameras:
             r["cameras"] = cameras_case(model, clip, work, args.cameras, args.rounds)

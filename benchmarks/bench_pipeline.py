@@ -27,7 +27,6 @@ import os
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -39,16 +38,21 @@ for _path in (ROOT, ROOT / "benchmarks"):
         sys.path.insert(0, str(_path))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from realtime.bundle import BundleMeta
+from bench_media import (
+    NoDetector,
+    PacedSource,
+    bundle_input,
+    decode,
+    ensure_bench_model,
+    make_720p_clip,
+    rss_mb,
+    shrink,
+)
+
 from realtime.config import AnnotateConfig
-from realtime.detections import Detections
-from realtime.detectors.base import Detector
-from realtime.frames import Frame
-from realtime.sources import Source
 
 BUNDLE_FILES = {"saved_model": "saved_model", "frozen_graph": "frozen_inference_graph.pb",
                 "tflite": "model.tflite", "int8": "model_int8.tflite"}
-CACHE = ROOT / ".lookout-cache" / "bench"
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -108,7 +112,7 @@ def measure(args: argparse.Namespace, model: Path, resize: int, work: Path) -> d
     backends = {name: DetectorConfig(score=0.3, bundle_format=name)
                 for name, file in BUNDLE_FILES.items() if (model / file).exists()}
     detectors = {name: load_detector(model, cfg) for name, cfg in backends.items()}
-    small = [_shrink(f, resize) for f in frames]
+    small = [shrink(f, resize) for f in frames]
 
     # Which backend is faster on this machine at this batch and size (the LiteRT lever).
     speed = {name: detector_fps(d, small, args.batch) for name, d in detectors.items()}
@@ -300,118 +304,6 @@ def live_run(detector, frames: list[np.ndarray], resize: int, fps: float, second
         "rss_max_mb": max(m for _, m in rss),
         "rss_growth_mb": warm[-1] - warm[0],
     }
-
-
-def rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-class NoDetector(Detector):
-    """Finds nothing, instantly: `annotate` with it measures everything but the model."""
-
-    names, kind = {1: "nothing"}, "none"
-
-    def detect(self, images):
-        return [Detections.empty() for _ in images]
-
-
-# --------------------------------------------------------------------------- inputs
-
-
-class PacedSource(Source):
-    """A live camera stand-in: cycles ``frames`` at ``fps`` for ``seconds``."""
-
-    live = True
-
-    def __init__(self, frames: list[np.ndarray], fps: float, seconds: float) -> None:
-        super().__init__()
-        self.name, self.images, self.fps, self.seconds = "paced", frames, fps, seconds
-        self.size = (frames[0].shape[1], frames[0].shape[0])
-
-    def frames(self, stop: threading.Event):
-        start, i = time.monotonic(), 0
-        while not stop.is_set() and time.monotonic() - start < self.seconds:
-            if (wait := start + i / self.fps - time.monotonic()) > 0:
-                time.sleep(wait)
-            yield Frame(self.name, i, i / self.fps, self.images[i % len(self.images)])
-            i += 1
-
-
-def make_720p_clip(path: Path, n: int, fps: int = 30) -> Path:
-    """A 1280x720 clip with texture, moving objects and a sine audio track."""
-    import subprocess
-
-    import imageio_ffmpeg
-
-    rng = np.random.default_rng(0)
-    base = (rng.integers(60, 200, (90, 160, 3), dtype=np.uint8)).repeat(8, 0).repeat(8, 1)
-    silent = path.with_suffix(".silent.mp4")
-    w = imageio_ffmpeg.write_frames(str(silent), (1280, 720), fps=fps, codec="libx264",
-                                    quality=None, macro_block_size=1,
-                                    output_params=["-preset", "veryfast"], ffmpeg_log_level="error")
-    w.send(None)
-    for i in range(n):
-        img = base.copy()
-        x, y = (40 + 9 * i) % 1100, (60 + 4 * i) % 500
-        img[y: y + 180, x: x + 140] = (180, 110, 60)
-        img[400:560, (900 - 7 * i) % 1100:(900 - 7 * i) % 1100 + 160] = (90, 60, 160)
-        w.send(img)
-    w.close()
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(silent),
-                    "-f", "lavfi", "-i", "sine=frequency=440", "-map", "0:v", "-map", "1:a",
-                    "-c:v", "copy", "-c:a", "aac", "-shortest", str(path)], check=True)
-    silent.unlink()
-    return path
-
-
-def decode(clip: Path) -> list[np.ndarray]:
-    import cv2
-
-    cap, out = cv2.VideoCapture(str(clip)), []
-    while True:
-        ok, bgr = cap.read()
-        if not ok:
-            break
-        out.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-    cap.release()
-    return out
-
-
-def _shrink(rgb: np.ndarray, size: int) -> np.ndarray:
-    from realtime.batching import shrink
-
-    return shrink(rgb, size)[0]
-
-
-def bundle_input(model: Path) -> tuple[str, int | None]:
-    """The bundle's architecture and input size (``?`` and None for other models)."""
-    meta = BundleMeta.read_if_present(model) if model.is_dir() else None
-    return (meta.architecture, meta.input_size) if meta else ("?", None)
-
-
-def ensure_bench_model() -> Path:
-    """A real RetinaNet MobileNetV2-FPN bundle (built once; reused from the cache)."""
-    bundle = CACHE / "retinanet-bundle"
-    if BundleMeta.path(bundle).is_file():
-        return bundle
-    from training.config import DatasetConfig, TrainConfig
-    from training.datasets.build import build_dataset
-    from training.export import export_bundle
-    from training.train import train
-
-    print("building the benchmark model (once): fruit-nuts, RetinaNet MobileNetV2-FPN, 2 steps")
-    from tests.fixtures.datasets import tutorial_data
-
-    build_dataset(tutorial_data("fruit-nuts") / "train", CACHE / "dataset", DatasetConfig(max_size="320x240"))
-    train(CACHE / "dataset", CACHE / "run", TrainConfig(steps=2, batch=2, input_size=256,
-                                                         checkpoint_every=2), evaluate_at_end=False)
-    try:
-        export_bundle(CACHE / "run", bundle, tflite=True)
-    except Exception as exc:  # noqa: BLE001 - measure without LiteRT rather than not at all
-        print(f"TFLite export failed ({type(exc).__name__}: {exc}); exporting without it")
-        export_bundle(CACHE / "run", bundle, tflite=False)
-    return bundle
 
 
 # --------------------------------------------------------------------------- report

@@ -26,7 +26,8 @@ for path in (HERE, HERE.parent):  # `lookout bench` loads this file by path
         sys.path.insert(0, str(path))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import bench_pipeline as common  # the clip, the cached model and the timing helpers
+import bench_media as media  # the clip and the cached model
+import bench_pipeline as common  # the timing helpers
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -54,8 +55,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{model}: no {name} (export with --int8)", file=sys.stderr)
             return 1
     with tempfile.TemporaryDirectory(prefix="bench_quantize_") as tmp:
-        frames = common.decode(common.make_720p_clip(Path(tmp) / "clip.mp4", args.frames))
-    small = [common._shrink(f, size) for f in frames]
+        frames = media.decode(media.make_720p_clip(Path(tmp) / "clip.mp4", args.frames))
+    small = [media.shrink(f, size) for f in frames]
     print(f"model: {model} (input {size}), {len(small)} 720p frames shrunk to {size} px, "
           f"batch {args.batch}")
     detectors = {fmt: load_detector(model, DetectorConfig(score=0.3, bundle_format=fmt,
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def ensure_int8_bench_model() -> Path:
     """bench pipeline's cached bundle, with model_int8.tflite added once."""
-    bundle, cache = common.ensure_bench_model(), common.CACHE
+    bundle, cache = media.ensure_bench_model(), media.CACHE
     if not (bundle / "model_int8.tflite").is_file():
         import tensorflow as tf
 

@@ -45,9 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.model:
         model = Path(args.model)
     else:
-        import bench_pipeline
+        from bench_media import ensure_bench_model
 
-        model = bench_pipeline.ensure_bench_model()
+        model = ensure_bench_model()
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(HERE.parent)}
     figures: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="bench_startup_") as tmp:

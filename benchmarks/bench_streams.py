@@ -34,7 +34,7 @@ for path in (ROOT, ROOT / "benchmarks"):
         sys.path.insert(0, str(path))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from bench_pipeline import PacedSource, bundle_input, ensure_bench_model
+from bench_media import PacedSource, bundle_input, ensure_bench_model
 
 LOOKOUT = [sys.executable, "-c", "import sys; from lookout.cli import main; sys.exit(main())"]
 
@@ -126,7 +126,8 @@ def _check_outputs(out_dir: Path, clips: list[Path], frames: int) -> None:
 def live_run(model: Path, clip: Path, resize: int, fps: float, seconds: float,
              n: int = 4) -> dict:
     """``n`` paced sources at ``fps`` each, one live job, a sink that keeps nothing."""
-    from bench_pipeline import _shrink, decode, detector_fps
+    from bench_media import decode, shrink
+    from bench_pipeline import detector_fps
 
     from lookout.config import PipelineConfig
     from realtime.detectors import load_detector
@@ -136,7 +137,7 @@ def live_run(model: Path, clip: Path, resize: int, fps: float, seconds: float,
     detector = load_detector(model)
     try:
         # warms every worker at the batch shape the run uses, then times detect alone
-        alone = detector_fps(detector, [_shrink(f, resize) for f in frames[:8 * n]], n)
+        alone = detector_fps(detector, [shrink(f, resize) for f in frames[:8 * n]], n)
         sources = []
         for i in range(n):
             src = PacedSource(frames, fps, seconds)

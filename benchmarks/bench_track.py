@@ -120,10 +120,10 @@ def detector_cost(model: str | None) -> tuple[float, str]:
         import importlib.util
 
         spec = importlib.util.spec_from_file_location(
-            "bench_pipeline", Path(__file__).with_name("bench_pipeline.py"))
-        bench_pipeline = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(bench_pipeline)
-        model = str(bench_pipeline.ensure_bench_model())
+            "bench_media", Path(__file__).with_name("bench_media.py"))
+        bench_media = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(bench_media)
+        model = str(bench_media.ensure_bench_model())
     detector = load_detector(model, DetectorConfig(score=0.1))
     try:
         rng = np.random.default_rng(0)

@@ -47,7 +47,7 @@ class DataFit:
 
 def fit_to_data(cfg: TrainConfig, train_records: list[Path],
                 stats: BoxStats | None = None, *, size: int | None = None,
-                finer: bool | None = None) -> DataFit:
+                finer: bool | None = None, zoom_pays: bool = True) -> DataFit:
     """Resolve ``input_size``, ``anchors`` and ``aug_zoom`` of ``cfg`` from the boxes.
 
     Args:
@@ -55,6 +55,8 @@ def fit_to_data(cfg: TrainConfig, train_records: list[Path],
         finer: may the anchors add a pyramid level finer than the preset's (default: yes,
             but for SpineNet, whose levels are fixed); the budget says no when it cannot
             afford one.
+        zoom_pays: may ``aug_zoom = "auto"`` turn the zoom-in on; the budget says no when
+            the run sees too few images for it to pay (`training.plan.MIN_IMAGES`).
     """
     preset = PRESETS[cfg.model]  # model, input_size and the choices: checked by TrainConfig
     stats = stats if stats is not None else BoxStats.from_records(train_records)
@@ -108,7 +110,10 @@ def fit_to_data(cfg: TrainConfig, train_records: list[Path],
         warnings.append(f"only {anchors.recall:.0%} of the boxes match an anchor at IoU "
                         f"{anchors.iou:g}; small objects will be missed: consider tiled "
                         "detection (--tile auto) or a larger --input-size")
-    zoom = cfg.aug_zoom == "on" or (cfg.aug_zoom == "auto" and size_choice.small_objects)
+    zoom = cfg.aug_zoom == "on" or (cfg.aug_zoom == "auto" and size_choice.small_objects
+                                    and zoom_pays)
+    if cfg.aug_zoom == "auto" and size_choice.small_objects and not zoom_pays:
+        lines.append("no zoom-in augmentation: the budget allows too few steps for it to pay")
     if zoom:
         lines.append(f"zoom-in augmentation up to {cfg.aug_zoom_max:g}x"
                      + (" (the data has small objects)" if cfg.aug_zoom == "auto" else ""))

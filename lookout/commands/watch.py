@@ -83,8 +83,9 @@ class FileProgress:
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
+    from realtime.watch.outbox import deliver_pending
     from realtime.watch.rules import parse_alert_flag
-    from realtime.watch.runner import deliver_pending, run_watch
+    from realtime.watch.runner import run_watch
 
     settings = run_settings(args, config, "watch")
     if args.deliver_only:

@@ -18,38 +18,42 @@ opened yet). Its `start()` opens, in order:
 then its own `WatchSink` (built once its camera is open, with its compiled rules and the
 shared recorder). `stop()` closes the parts in reverse: the server, the cameras the job
 never took, the model, then the recorder writes what is queued, deliveries drain for a
-while (the rest stays spooled for the next run), the notifiers and the spool close.
+while (the rest stays spooled for the next run; `realtime.watch.outbox`), the notifiers
+and the spool close.
 SIGTERM stops cleanly.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import signal
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, Self
 
 from core.errors import UserError
-from realtime.config import DetectorConfig, PipelineConfig
 from realtime.detectors.base import Detector
 from realtime.engine.job import Job, JobSource, run_job
 from realtime.engine.stats import JobStats
 from realtime.serve.config import ServeConfig
 from realtime.sources import open_source
-from realtime.tracking.config import TrackConfig
 from realtime.tracking.setup import Tracking
 from realtime.watch.camera import slug
 from realtime.watch.cameras import Camera, CameraWatch, name_cameras
-from realtime.watch.config import WatchConfig, WatchRuleConfig
+from realtime.watch.config import WatchRuleConfig
 from realtime.watch.delivery import Deliverer
 from realtime.watch.health import HealthReporter
 from realtime.watch.live import WatchLive
 from realtime.watch.notifiers import build_notifiers
 from realtime.watch.notify_base import Notifier, routes
+from realtime.watch.outbox import (
+    WatchResult,
+    WatchSettings,
+    drain,
+    sigterm_sets,
+    start_notifiers,
+    stop_notifiers,
+)
 from realtime.watch.recorder import EventRecorder
 from realtime.watch.recovery import recover
 from realtime.watch.rules import rules_for_model
@@ -67,47 +71,6 @@ class Server(Protocol):
     def start(self) -> object: ...
 
     def stop(self) -> None: ...
-
-
-class WatchSettings(Protocol):
-    """The tables watch reads (lookout's root `Config` is one)."""
-
-    watch: WatchConfig
-    detector: DetectorConfig
-    pipeline: PipelineConfig
-    track: TrackConfig
-    serve: ServeConfig
-
-
-@dataclass
-class WatchResult:
-    stats: JobStats | None
-    events: int
-    detector_runs: int
-    frames: int
-    delivered: int
-    pending: int
-    cameras: dict[str, dict] = field(default_factory=dict)  # per camera: events, frames, ...
-
-
-def deliver_pending(config: WatchSettings, drain_s: float = 30.0) -> WatchResult:
-    """Only deliver what the spool holds (after recovery), then stop: no model, no source."""
-    cfg = config.watch
-    root = Path(cfg.events_dir)
-    notifiers = build_notifiers(cfg, page_url=config.serve.public_url)
-    spool = Spool(root / "spool.sqlite")
-    started: list[Notifier] = []
-    try:
-        recover(root / "events.jsonl", spool, routes(notifiers, cfg.delivery.on))
-        _start(notifiers, started)
-        deliverer = Deliverer(spool, notifiers, cfg.delivery, root).start()
-        with _sigterm_sets(threading.Event()) as stop:
-            pending = _drain(deliverer, drain_s, stop)
-        deliverer.stop()
-        return WatchResult(None, 0, 0, 0, deliverer.delivered, pending)
-    finally:
-        _stop(started)
-        spool.close()
 
 
 def run_watch(model: str | Path | Detector | HotModel, source_spec: str | None, config: WatchSettings, *,
@@ -136,7 +99,7 @@ def run_watch(model: str | Path | Detector | HotModel, source_spec: str | None, 
         cameras = [Camera(str(source_spec))]
     run = WatchRun(model, cameras, config, rules=rules, rules_where=rules_where,
                    config_name=config_name, mode=mode, drain_s=drain_s, server=server)
-    with _sigterm_sets(run.stop_event, run.terminated):
+    with sigterm_sets(run.stop_event, run.terminated):
         try:
             run.start()
             stats = run.run(progress)
@@ -240,7 +203,7 @@ class WatchRun:
         names = routes(self.notifiers, self.cfg.delivery.on)
         self.spool = Spool(self.root / "spool.sqlite")
         recover(self.root / "events.jsonl", self.spool, names)
-        _start(self.notifiers, self.started)
+        start_notifiers(self.notifiers, self.started)
         self.deliverer = Deliverer(self.spool, self.notifiers, self.cfg.delivery,
                                    self.root).start()
         self.recorder = EventRecorder(self.cfg, self.spool, names, self.deliverer.wake)
@@ -307,8 +270,8 @@ class WatchRun:
                 for line in self.health.lines():
                     log.info("%s", line)
             if self.deliverer is not None:
-                drain = min(self.drain_s, 5.0) if self.terminated.is_set() else self.drain_s
-                self.pending = _drain(self.deliverer, drain, threading.Event())
+                drain_s = min(self.drain_s, 5.0) if self.terminated.is_set() else self.drain_s
+                self.pending = drain(self.deliverer, drain_s, threading.Event())
                 self.delivered = self.deliverer.delivered
                 if self.pending:
                     log.warning("%d delivery(ies) still pending in %s; they resume on the next "
@@ -317,7 +280,7 @@ class WatchRun:
         finally:
             if self.deliverer is not None:
                 self.deliverer.stop()
-            _stop(self.started)
+            stop_notifiers(self.started)
             if self.spool is not None:
                 self.spool.close()
             self.health = self.recorder = self.deliverer = self.spool = None
@@ -380,49 +343,3 @@ def _each(*steps: Callable[[], None]) -> None:
                 log.exception("while stopping")
     if first is not None:
         raise first
-
-
-def _start(notifiers: list[Notifier], started: list[Notifier]) -> None:
-    """Start each notifier; ``started`` lists those to stop again, even if one fails."""
-    for notifier in notifiers:
-        notifier.start()
-        started.append(notifier)
-
-
-def _stop(started: list[Notifier]) -> None:
-    for notifier in reversed(started):
-        try:
-            notifier.stop()
-        except Exception:  # stopping one must not keep the others running
-            log.exception("stopping the %s notifier", notifier.name)
-    started.clear()
-
-
-def _drain(deliverer: Deliverer, drain_s: float, stop: threading.Event) -> int:
-    step = 0.5
-    waited = 0.0
-    while waited < drain_s and not stop.is_set():
-        pending = deliverer.drain(min(step, drain_s - waited))
-        if pending == 0:
-            return 0
-        waited += step
-    return deliverer.spool.counts()["pending"]
-
-
-@contextlib.contextmanager
-def _sigterm_sets(*events: threading.Event):
-    """While inside, SIGTERM sets ``events`` (a clean stop) instead of killing the process."""
-    if threading.current_thread() is not threading.main_thread():
-        yield events[0]
-        return
-
-    def handler(signum, frame):
-        log.warning("SIGTERM: stopping")
-        for event in events:
-            event.set()
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield events[0]
-    finally:
-        signal.signal(signal.SIGTERM, previous)

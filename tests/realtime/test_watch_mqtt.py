@@ -345,7 +345,7 @@ def test_deliver_only_sends_what_the_log_holds(broker, tmp_path):
     logged phase for the MQTT notifier, which delivers them and says offline at the end."""
     from lookout.config import Config
     from realtime.watch.config import WatchConfig
-    from realtime.watch.runner import deliver_pending
+    from realtime.watch.outbox import deliver_pending
 
     root = tmp_path / "events"
     records = visit_records(root)

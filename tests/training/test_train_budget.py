@@ -101,6 +101,18 @@ def test_a_long_budget_buys_a_larger_input_and_the_finer_level() -> None:
     assert long.cfg.steps == pytest.approx(12 * 3600 * 0.97 / long.step_seconds, rel=0.01)
 
 
+def test_zoom_in_only_when_the_budget_gives_enough_images() -> None:
+    # small objects: the data asks for the zoom-in; 10 minutes at 1 s/step cannot pay for it
+    short, _ = _plan("10m", probe_s=1.0)
+    assert short.cfg.steps * short.cfg.batch < MIN_IMAGES and not short.fit.zoom
+    assert any("no zoom-in augmentation: the budget allows too few steps" in t
+               for t, _ in short.messages)
+    enough, _ = _plan("30m", probe_s=1.0)
+    assert enough.fit.zoom
+    forced, _ = _plan("10m", probe_s=1.0, aug_zoom="on")  # the user's word stands
+    assert forced.fit.zoom
+
+
 def test_steps_and_time_the_first_reached_ends() -> None:
     plan, _ = _plan("12h", steps=300)
     assert plan.cfg.steps == 300
