@@ -174,7 +174,7 @@ def review_in_browser(browser, url: str, decoys: dict[str, dict], real: str) -> 
     assert saved(browser, root).startswith("Saved")
 
 
-@pytest.mark.timeout(2400)  # trains twice: 18.5 minutes in all on 2 busy cores (load ~9)
+@pytest.mark.timeout(2400)  # trains twice: 10.5 to 18.5 minutes on 2 shared cores (load 5-9)
 def test_review_loop_from_a_false_alert_to_a_promoted_model(shapes_bundle, browser, tmp_path):
     from realtime.review.store import ReviewStore
 
