@@ -267,7 +267,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--train-images", type=int, default=None)
     p.add_argument("--test-images", type=int, default=None)
     p.add_argument("--decoys", type=int, default=2, help="decoy visits in the clip (2)")
-    p.add_argument("--decoy", choices=["ellipse", "ring"], default="ellipse",
+    p.add_argument("--decoy", choices=["ellipse", "ring", "square"], default="ellipse",
                    help="what visits that the rule 'circle' does not mean (ellipse)")
     # A decoy that appears and then stands still did not reach the rule with motion gating
     # (run of 2026-12-05; with --no-motion it alerted at 0.50): so every frame by default.

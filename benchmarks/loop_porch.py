@@ -72,7 +72,11 @@ def frames(visitors: list[Visitor], seconds: float, seed: int, decoy: str = "ell
             if not v.enter <= t < v.leave:
                 continue
             x0, y0, x1, y1 = v.box
-            if v.kind == "decoy" and decoy == "ellipse":  # flatter than any trained circle
+            if v.kind == "decoy" and decoy == "square":  # a square in a circle's colours
+                paint(canvas, np.zeros((H, W), np.int32),
+                      Shape("square", v.cx, (y0 + y1) / 2, (x1 - x0) * 0.9, 0, 1.0,
+                            colours[id(v)]), 1)
+            elif v.kind == "decoy" and decoy == "ellipse":  # flatter than any trained circle
                 paint(canvas, np.zeros((H, W), np.int32),
                       Shape("circle", v.cx, (y0 + y1) / 2, x1 - x0, 0, ELLIPSE, colours[id(v)]), 1)
             elif v.kind == "decoy":  # a thick ring in the circle's colours: not a circle

@@ -1,5 +1,5 @@
 """`lookout bench loop`'s generated porch (no training: the benchmark itself is slow): the
-decoy is a flat ellipse or a ring (its middle stays porch), the real visitor a filled circle
+decoy is a flat ellipse, a ring (its middle stays porch) or a square in a circle's colours, the real visitor a filled circle
 with a square,
 each visitor alone in its own window, and the benchmark is listed by `lookout bench`."""
 
@@ -60,3 +60,10 @@ def test_the_porch_has_decoy_rings_then_a_real_circle_and_square() -> None:
     diff = np.abs(flat.astype(np.float32) - empty).sum(axis=2)
     assert diff[cy, cx] > 60 and diff[cy, round(cx + 1.15 * r)] > 60  # wider than the circle
     assert diff[round(cy - 0.9 * r), cx] < 20  # and flatter
+
+    boxy = list(bench.frames(visitors[:1], decoy.enter + 0.5, seed=0, decoy="square"))[-1]
+    diff = np.abs(boxy.astype(np.float32) - empty).sum(axis=2)
+    corner = round(0.8 * r)  # a circle of radius r leaves this corner bare; the square not
+    assert diff[cy - corner, cx - corner] > 60 and diff[cy + corner, cx + corner] > 60
+    # in a circle's colours: redder than blue, as the trained circles
+    assert (boxy[cy, cx, 0].astype(int) - boxy[cy, cx, 2]) > 60
