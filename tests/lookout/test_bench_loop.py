@@ -1,7 +1,7 @@
 """`lookout bench loop`'s generated porch (no training: the benchmark itself is slow): the
-decoy is a flat ellipse, a ring (its middle stays porch) or a square in a circle's colours, the real visitor a filled circle
-with a square,
-each visitor alone in its own window, and the benchmark is listed by `lookout bench`."""
+decoy is a flat ellipse, a ring (its middle stays porch) or a square in a circle's colours,
+the real visitor a filled circle with a square, each visitor alone in its own window, and
+the benchmark is listed by `lookout bench`."""
 
 from __future__ import annotations
 
