@@ -85,6 +85,25 @@ def test_list_event_clip_and_new_events_without_reload(browser, tmp_path):
     writer.close()
 
 
+def test_an_open_visit_page_says_when_it_ends_without_reloading(browser, tmp_path):
+    writer = EventsWriter(tmp_path / "events")
+    visit = writer.event("front", "red", end=False)
+    with page_server(tmp_path / "events", ServeConfig(poll_s=0.5)) as srv:
+        browser.get(srv.url + f"/events/{visit}")
+        note = wait(browser, lambda d: d.find_elements(By.ID, "open-event"))[0]
+        assert "still open" in note.text
+        assert "still open" in browser.find_element(By.CSS_SELECTOR, ".facts").text
+        marker = browser.execute_script("window.notReloaded = 7; return 7")
+        writer.finish(visit)  # the visitor leaves while the page is open
+        wait(browser, lambda d: "ended after 3.5 s (unseen)" in d.find_element(
+            By.ID, "open-event").text)
+        assert browser.execute_script("return window.notReloaded") == marker
+        browser.find_element(By.CSS_SELECTOR, "#open-event a").click()
+        wait(browser, lambda d: not d.find_elements(By.ID, "open-event"))
+        assert "3.5 s (unseen)" in browser.find_element(By.CSS_SELECTOR, ".facts").text
+    writer.close()
+
+
 def test_another_address_asks_for_the_password(browser, tmp_path):
     writer = EventsWriter(tmp_path / "events")
     event = writer.event("front")

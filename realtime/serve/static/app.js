@@ -1,6 +1,7 @@
 // lookout's page: plain JS, no build step, no libraries.
 // - the events list fetches its rows again every few seconds and swaps them in when they
 //   changed (new events appear without a reload);
+// - an open visit's page says when the visit ends (no reload: a review being drawn stays);
 // - camera tiles load the next JPEG only after the last one arrived (a slow tab asks for
 //   less; the server caps the rate anyway), and their health line is refreshed.
 "use strict";
@@ -74,9 +75,30 @@
     });
   }
 
+  function watchOpenEvent(note) {
+    var ended = false;
+    every(+note.dataset.pollMs || 2000, function () {
+      if (ended) return;
+      return fetch(note.dataset.eventApi, { credentials: "same-origin", cache: "no-store" })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (e) {
+          if (!e || e.duration_s === null || e.duration_s === undefined) return;
+          ended = true;
+          note.classList.add("ended");
+          note.textContent = "This visit ended after " + e.duration_s.toFixed(1) + " s (" +
+            (e.end_reason || "ended") + "). ";
+          var link = document.createElement("a");
+          link.href = location.href;
+          link.textContent = "Reload for its clip and snapshots";
+          note.appendChild(link);
+        });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("tbody[data-poll]").forEach(pollRows);
     document.querySelectorAll("img.live").forEach(liveTile);
     document.querySelectorAll("[data-health]").forEach(pollHealth);
+    document.querySelectorAll("#open-event").forEach(watchOpenEvent);
   });
 })();
