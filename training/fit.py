@@ -110,9 +110,9 @@ def fit_to_data(cfg: TrainConfig, train_records: list[Path],
         warnings.append(f"only {anchors.recall:.0%} of the boxes match an anchor at IoU "
                         f"{anchors.iou:g}; small objects will be missed: consider tiled "
                         "detection (--tile auto) or a larger --input-size")
-    zoom = cfg.aug_zoom == "on" or (cfg.aug_zoom == "auto" and size_choice.small_objects
-                                    and zoom_pays)
-    if cfg.aug_zoom == "auto" and size_choice.small_objects and not zoom_pays:
+    wanted = cfg.aug_zoom == "auto" and size_choice.small_objects
+    zoom = cfg.aug_zoom == "on" or (wanted and zoom_pays)
+    if wanted and not zoom_pays:
         lines.append("no zoom-in augmentation: the budget allows too few steps for it to pay")
     if zoom:
         lines.append(f"zoom-in augmentation up to {cfg.aug_zoom_max:g}x"
