@@ -109,20 +109,21 @@ def stage_costs(detector, clip: Path, work: Path, *, resize: int, batch: int,
         step.write(FrameResult(frame, d))
     cpu["track"] = _cpu() - start
 
-    # Draw and encode frame by frame, each drawn frame dropped once written, as the
-    # engine does: keeping 720p drawings in a list cost ~1.2 ms/frame more in fresh pages.
+    # Draw, then encode: each stage alone, as every stage above is measured. Drawn frame
+    # by frame between x264's writes, the draw's CPU time rose 0.21 -> 0.67 ms/frame (2
+    # vCPUs: x264 on the other one slows this one), which charged the encoder's
+    # cost to the draw; the detector is not timed beside x264 either. In place, as
+    # `VideoSink` in `annotate` draws: no new pages.
+    start = _cpu()
+    for r in keep.results:
+        draw_result(r, inplace=True)
+    cpu["draw"] = _cpu() - start
     video = work / "stages.mp4"
-    cpu["draw"] = cpu["encode"] = 0.0
-    kids = _cpu() - time.process_time()
+    start = _cpu()
     with Mp4Writer(video, fps, preset=preset) as writer:  # silent: mux is its own stage
         for r in keep.results:
-            t0 = time.process_time()
-            rgb = draw_result(r, inplace=True)  # as `VideoSink` in `annotate` draws
-            t1 = time.process_time()
-            writer.write(rgb)
-            cpu["draw"] += t1 - t0
-            cpu["encode"] += time.process_time() - t1
-    cpu["encode"] += _cpu() - time.process_time() - kids  # x264 in ffmpeg, waited at close
+            writer.write(r.frame.rgb)
+    cpu["encode"] = _cpu() - start  # x264 in ffmpeg (a child, waited at close) included
 
     start = _cpu()
     mux_audio(video, clip, work / "stages_audio.mp4", duration=n / fps)
