@@ -391,6 +391,11 @@ def main(argv: list[str] | None = None) -> int:
                              "raccoon run of --minutes trained first)")
     parser.add_argument("--time", default="15m", help="budget mode: training time per run")
     parser.add_argument("--sets", default="mosaics,raccoon", help="budget mode: which sets")
+    parser.add_argument("--variants", default="previous,new",
+                        help="budget mode: previous,new,data,new-anchors-default,new-zoom-on")
+    parser.add_argument("--repeats", type=int, default=0,
+                        help="budget mode: rounds of the variants (0: 2 on raccoon, 1 on the "
+                        "mosaics)")
     parser.add_argument("--starts", default="scratch,checkpoint",
                         help="budget mode: from scratch, from the stand-in checkpoint, or both")
     parser.add_argument("--pairs", default="320/3,384/3,448/3,512/3,640/3,256/2,320/2,384/2,"
