@@ -8,13 +8,13 @@ empty or use label ids the label map does not have.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import UserError
 from realtime.labelmap import read_label_map
+from training.datasets.meta import DatasetMeta
 
 
 @dataclass
@@ -40,12 +40,9 @@ def load_dataset(root: str | Path) -> DatasetInfo:
         raise UserError(f"{root}: dataset folder not found (make one with `lookout dataset build`)")
     if not meta_path.is_file():
         raise UserError(f"{meta_path}: not found; is {root} the output of `lookout dataset build`?")
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        label_map = root / meta.get("label_map", "label_map.pbtxt")
-        splits = {name: [root / r for r in split["records"]] for name, split in meta["splits"].items()}
-    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
-        raise UserError(f"{meta_path}: not a lookout dataset description ({exc})") from None
+    meta = DatasetMeta.read(root)  # one line naming the file for bad JSON or fields
+    label_map = root / meta.label_map
+    splits = {name: meta.records(root, name) for name in meta.splits}
     names = read_label_map(label_map)
     for paths in splits.values():
         for path in paths:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -258,3 +259,17 @@ def test_dataset_json_is_read_and_written_back_unchanged(fruit, tmp_path):
     (tmp_path / "dataset.json").write_text(json.dumps({**data, "splits": "none"}))
     with pytest.raises(UserError, match="dataset.json: 'splits' must be an object"):
         DatasetMeta.read(tmp_path)
+
+
+@pytest.mark.parametrize("text, problem", [
+    ('{"splits": {"train": "train.tfrecord"}}', "split 'train' must be an object with 'records'"),
+    ('{"splits": {"train": {"records": [3]}}}', "split 'train' must be an object with 'records'"),
+    ('{"splits": [], "label_map": "label_map.pbtxt"}', "'splits' must be an object"),
+    ('{"splits": {}', "not valid JSON"),
+])
+def test_a_broken_dataset_json_is_named_with_what_is_wrong(tmp_path, text, problem):
+    from training.data import load_dataset
+
+    (tmp_path / "dataset.json").write_text(text)
+    with pytest.raises(UserError, match="dataset.json: " + re.escape(problem)):
+        load_dataset(tmp_path)

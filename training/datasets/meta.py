@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
+from core.errors import UserError
 from core.records import JsonRecord
 
 FILE = "dataset.json"
@@ -68,6 +69,16 @@ class DatasetMeta(JsonRecord):
         if isinstance(data, dict) and "source" in data:  # the file's key for `origin`
             data = {("origin" if k == "source" else k): v for k, v in data.items()}
         return super().from_dict(data, source)
+
+    @classmethod
+    def convert(cls, name: str, value: Any, source: str | Path) -> Any:
+        if name == "splits":  # each split: {"records": [file, ...], counts...}
+            for split, entry in value.items():
+                records = entry.get("records") if isinstance(entry, dict) else None
+                if not isinstance(records, list) or not all(isinstance(r, str) for r in records):
+                    raise UserError(f"{source}: split {split!r} must be an object with "
+                                    f"'records', a list of file names")
+        return super().convert(name, value, source)
 
     def to_dict(self) -> dict:
         return {("source" if k == "origin" else k): v for k, v in super().to_dict().items()}
