@@ -59,30 +59,43 @@ class PacedSource(Source):
 
 def make_720p_clip(path: Path, n: int, fps: int = 30) -> Path:
     """A 1280x720 clip with texture, moving objects and a sine audio track."""
+    return make_clip(path, n, fps)
+
+
+def make_clip(path: Path, n: int, fps: int = 30, size: tuple[int, int] = (1280, 720),
+              audio: bool = True) -> Path:
+    """A clip with texture (8 px cells) and two moving boxes, scaled to ``size``; a sine
+    audio track unless ``audio`` is False."""
     import subprocess
 
     import imageio_ffmpeg
 
+    width, height = size
+    s = width / 1280  # positions and sizes are laid out for 1280 px
     rng = np.random.default_rng(0)
-    base = (rng.integers(60, 200, (90, 160, 3), dtype=np.uint8)).repeat(8, 0).repeat(8, 1)
-    silent = path.with_suffix(".silent.mp4")
-    w = imageio_ffmpeg.write_frames(str(silent), (1280, 720), fps=fps, codec="libx264",
+    base = (rng.integers(60, 200, (height // 8, width // 8, 3), dtype=np.uint8)
+            ).repeat(8, 0).repeat(8, 1)
+    video = path.with_suffix(".silent.mp4") if audio else path
+    w = imageio_ffmpeg.write_frames(str(video), (width, height), fps=fps, codec="libx264",
                                     quality=None, macro_block_size=1,
                                     output_params=["-preset", "veryfast"], ffmpeg_log_level="error")
     w.send(None)
     for i in range(n):
         img = base.copy()
-        x, y = (40 + 9 * i) % 1100, (60 + 4 * i) % 500
-        img[y: y + 180, x: x + 140] = (180, 110, 60)
-        img[400:560, (900 - 7 * i) % 1100:(900 - 7 * i) % 1100 + 160] = (90, 60, 160)
+        x, y = round(s * ((40 + 9 * i) % 1100)), round(s * ((60 + 4 * i) % 500))
+        img[y: y + round(s * 180), x: x + round(s * 140)] = (180, 110, 60)
+        x = round(s * ((900 - 7 * i) % 1100))
+        img[round(s * 400):round(s * 560), x:x + round(s * 160)] = (90, 60, 160)
         w.send(img)
     w.close()
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(silent),
+    if not audio:
+        return path
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(video),
                     # a finite tone: an endless one cut by -shortest can make ffmpeg 7 exit 228
                     "-f", "lavfi", "-i", f"sine=frequency=440:duration={n / fps:.4f}",
                     "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac", str(path)],
                    check=True)
-    silent.unlink()
+    video.unlink()
     return path
 
 

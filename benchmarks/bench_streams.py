@@ -26,15 +26,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 for path in (ROOT, ROOT / "benchmarks"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from bench_media import PacedSource, bundle_input, ensure_bench_model
+from bench_media import PacedSource, bundle_input, ensure_bench_model, make_clip
 
 LOOKOUT = [sys.executable, "-c", "import sys; from lookout.cli import main; sys.exit(main())"]
 
@@ -65,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
                "resize": resize, "throughput": [], "live": {}}
     with tempfile.TemporaryDirectory(prefix="bench_streams_") as tmp:
         work = Path(tmp)
-        clip = make_clip(work / "clip.mp4", args.frames)
+        clip = make_clip(work / "clip.mp4", args.frames, size=(640, 360), audio=False)
         flags = ["--batch", str(args.batch), "--resize", str(resize)]
         for n in counts:
             clips = []
@@ -155,25 +153,6 @@ def live_run(model: Path, clip: Path, resize: int, fps: float, seconds: float,
             "detector_only_fps": alone, "per_source": per,
             "fairness": min(fps_values) / max(max(fps_values), 1e-9),
             "batches": stats.batches}
-
-
-def make_clip(path: Path, n: int, fps: int = 30) -> Path:
-    """A 640x360 clip with texture and moving objects (no audio: equal for every run)."""
-    import imageio_ffmpeg
-
-    rng = np.random.default_rng(0)
-    base = (rng.integers(60, 200, (45, 80, 3), dtype=np.uint8)).repeat(8, 0).repeat(8, 1)
-    w = imageio_ffmpeg.write_frames(str(path), (640, 360), fps=fps, codec="libx264",
-                                    quality=None, macro_block_size=1,
-                                    output_params=["-preset", "veryfast"], ffmpeg_log_level="error")
-    w.send(None)
-    for i in range(n):
-        img = base.copy()
-        x, y = (20 + 5 * i) % 540, (30 + 2 * i) % 250
-        img[y: y + 90, x: x + 70] = (180, 110, 60)
-        w.send(img)
-    w.close()
-    return path
 
 
 def report(r: dict) -> None:
