@@ -225,14 +225,18 @@ def _table(rows) -> None:
         print(f"{set_name:8s} {start:10s} {name:9s} {repeat + 1:4d} {size:5d} {steps:6d} "
               f"{coco['AP']:6.3f} {coco['AP50']:6.3f}")
     for start in ("scratch", "checkpoint"):
-        ap50 = {r[2]: r[7]["AP50"] for r in rows if r[0] == "mosaics" and r[1] == start}
-        if len(ap50) == 2:
-            print(f"mosaics, {start}: AP50 new/previous {ap50['new'] / max(ap50['previous'], 1e-9):.2f}x "
-                  "(goal >= 1.5x)")
-        racc = [r for r in rows if r[0] == "raccoon" and r[1] == start]
-        by = {n: [r[7]["AP50"] for r in racc if r[2] == n] for n in ("previous", "new")}
-        if all(len(v) == 2 for v in by.values()):
-            noise = abs(by["previous"][0] - by["previous"][1])
-            delta = sum(by["new"]) / 2 - sum(by["previous"]) / 2
-            print(f"raccoon, {start}: AP50 new - previous {delta:+.3f} (mean of 2 runs each); "
-                  f"run-to-run noise of the previous defaults {noise:.3f}")
+        for set_name in ("mosaics", "raccoon"):
+            by = {n: [r[7]["AP50"] for r in rows
+                      if r[0] == set_name and r[1] == start and r[2] == n]
+                  for n in ("previous", "new")}
+            if not all(by.values()):
+                continue
+            old, new = (sum(v) / len(v) for v in (by["previous"], by["new"]))
+            spread = max(max(v) - min(v) for v in by.values())
+            runs = f"mean of {len(by['previous'])} and {len(by['new'])} runs"
+            if set_name == "mosaics":
+                print(f"mosaics, {start}: AP50 new/previous {new / max(old, 1e-9):.2f}x "
+                      f"({runs}; goal >= 1.5x)")
+            else:
+                print(f"raccoon, {start}: AP50 new - previous {new - old:+.3f} ({runs}); "
+                      f"largest run-to-run spread {spread:.3f}")

@@ -38,3 +38,24 @@ def test_variants_are_the_previous_defaults_the_new_ones_and_one_choice_taken_ba
 def test_an_unknown_variant_is_named():
     with pytest.raises(SystemExit, match="unknown new-zoom-off"):
         variants("new,new-zoom-off")
+
+
+def test_the_summary_compares_the_means_of_all_rounds(capsys):
+    variants("new")  # puts the benchmarks on the path
+    from train_budget import _table
+
+    def row(set_name, start, name, repeat, ap50):
+        return (set_name, start, name, repeat, 256, 1000, 600.0, {"AP": 0.1, "AP50": ap50})
+
+    _table([row("mosaics", "scratch", "previous", 0, 0.259),
+            row("mosaics", "scratch", "new", 0, 0.364),
+            row("mosaics", "scratch", "previous", 1, 0.284),
+            row("mosaics", "scratch", "new", 1, 0.381),
+            row("raccoon", "checkpoint", "previous", 0, 0.825),
+            row("raccoon", "checkpoint", "new", 0, 0.878),
+            row("raccoon", "checkpoint", "previous", 1, 0.861),
+            row("raccoon", "checkpoint", "new", 1, 0.857)])
+    out = capsys.readouterr().out
+    assert "mosaics, scratch: AP50 new/previous 1.37x (mean of 2 and 2 runs" in out
+    assert "raccoon, checkpoint: AP50 new - previous +0.024" in out
+    assert "spread 0.036" in out
