@@ -77,7 +77,7 @@ class ByteTracker:
             out = self._bt.update(batch, timestamp=timestamp)
         lib_ids = out.tracker_id.copy()
         if self.min_hits == 1:
-            self._confirm_births(self._bt, out, lib_ids)
+            self._confirm_births(out, lib_ids)
         ids = np.full(len(dets), -1, np.int32)
         for di, lib_id in zip(out.data.get("index", []), lib_ids, strict=True):
             if lib_id != -1:
@@ -95,12 +95,12 @@ class ByteTracker:
         tracked = Detections(dets.xyxy, dets.scores, dets.class_ids, dets.labels, ids)
         return tracked if keep.all() else tracked[keep]
 
-    def _confirm_births(self, bt, out, lib_ids: np.ndarray) -> None:
+    def _confirm_births(self, out, lib_ids: np.ndarray) -> None:
         """With ``min_hits == 1`` a track has its id from its first sighting (the library
         confirms on the second). Tracks born this update are the last ones, in the order
         their detections come out; they get ids from a space the library never uses
         (<= -2: anything but -1 counts as confirmed there)."""
-        born = [t for t in bt.tracks if t.tracker_id == -1 and t.time_since_update == 0
+        born = [t for t in self._bt.tracks if t.tracker_id == -1 and t.time_since_update == 0
                 and t.number_of_successful_consecutive_updates == 1]
         spawned = [k for k in range(len(out))
                    if lib_ids[k] == -1 and out.confidence[k] >= self.high_score]
