@@ -177,7 +177,10 @@ def test_same_detections_on_1_2_and_4_threads(bundle, run_dir, name):
         one, two = (raw[t](images=square) for t in (1, 2))
         ids = [set(o["detection_classes"][0][:int(o["num_detections"][0])].astype(int))
                for o in (one, two)]
-        assert ids[1] in (ids[0], ids[0] - {3}), (ids, name)
+        # A lost class-3 box frees an output slot, which a lower-scored box of another
+        # class may take: every other class is kept, class 3 is gone, more may appear.
+        lost_last = 3 in ids[0] and 3 not in ids[1] and ids[0] - {3} <= ids[1]
+        assert ids[1] == ids[0] or lost_last, (ids, name)
     backend = {t: load_detector(bundle / name, DetectorConfig(score=0.0, workers=1, threads=t,
                                                               tile="off"), warmup=False)
                for t in (1, 2, 4)}
