@@ -150,6 +150,8 @@ def _variants(args, mosaics: Path) -> dict:
         "new": lambda: new,
         "new-anchors-default": lambda: dataclasses.replace(new, anchors="default"),
         "new-zoom-on": lambda: dataclasses.replace(new, aug_zoom="on"),
+        "new-match-0.4": lambda: dataclasses.replace(new, match_iou=0.4),
+        "new-lr-0.02": lambda: dataclasses.replace(new, lr=0.02),
         "data": lambda: dataclasses.replace(new, input_size=fit_to_data(
             new, load_dataset(mosaics).splits["train"]).input_size),
     }

@@ -77,6 +77,9 @@ class TrainConfig(Section):
                            "augmentation can use, in memory when they fit a quarter of the "
                            "available memory; augmentation still runs every epoch) | off",
                            choices=("auto", "off"))
+    match_iou: float = doc(0.5, "IoU with an object at which an anchor learns it; below, "
+                           "background (each object also keeps its best anchor)",
+                           gt=0.0, le=1.0)
     aug_flip: bool = doc(True, "random horizontal flip")
     aug_scale_min: float = doc(0.8, "scale jitter lower bound", gt=0.0)
     aug_scale_max: float = doc(1.2, "scale jitter upper bound", gt=0.0)

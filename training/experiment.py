@@ -62,6 +62,7 @@ def build_experiment(
         data.decoder.simple_decoder.regenerate_source_id = False
     parser = task.train_data.parser
     parser.aug_rand_hflip = cfg.aug_flip
+    parser.match_threshold = parser.unmatched_threshold = cfg.match_iou
     parser.aug_scale_min = cfg.aug_scale_min
     parser.aug_scale_max = cfg.aug_scale_max
     if fit is not None:

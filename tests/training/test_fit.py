@@ -49,6 +49,13 @@ def test_auto_fits_anchors_and_default_keeps_model_gardens(dataset: Path) -> Non
     assert params.task.train_data.parser.aug_scale_max == pytest.approx(1.2)
 
 
+def test_match_iou_sets_where_an_anchor_learns_an_object(dataset: Path) -> None:
+    parser = _experiment(TrainConfig(), dataset)[1].task.train_data.parser
+    assert parser.match_threshold == parser.unmatched_threshold == 0.5  # Model Garden's
+    parser = _experiment(TrainConfig(match_iou=0.4), dataset)[1].task.train_data.parser
+    assert parser.match_threshold == parser.unmatched_threshold == pytest.approx(0.4)
+
+
 @pytest.mark.parametrize(("changes", "message"), [
     ({"input_size": "big"}, "input_size: expected auto or a number of pixels, got 'big'"),
     ({"input_size": 100}, "input_size: retinanet-mobilenetv2-fpn needs a positive multiple"),
