@@ -393,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sets", default="mosaics,raccoon", help="budget mode: which sets")
     parser.add_argument("--variants", default="previous,new",
                         help="budget mode: previous,new,data,new-anchors-default,new-zoom-on,"
-                        "new-match-0.4,new-lr-0.02")
+                        "new-match-0.4,new-lr-0.02,new-100-boxes")
     parser.add_argument("--repeats", type=int, default=0,
                         help="budget mode: rounds of the variants (0: 2 on raccoon, 1 on the "
                         "mosaics)")

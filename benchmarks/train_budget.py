@@ -135,8 +135,8 @@ def budget(args, tmp: Path) -> None:
 
 def _variants(args, mosaics: Path) -> dict:
     """The configurations `--variants` names. previous: 256 px, Model Garden's anchors, no
-    zoom-in, its 2000-step schedule ended by the clock (a timer's SIGINT, as Ctrl+C: the
-    previous release had no clock); new: the defaults under `--time`; data: the input
+    zoom-in, 100 boxes an image, its 2000-step schedule ended by the clock (a timer's
+    SIGINT, as Ctrl+C: the previous release had no clock); new: the defaults under `--time`; data: the input
     the mosaics' boxes alone ask for (issue 18's rule) under the same clock; the others
     take one new choice back (anchors, zoom-in) to see which one pays."""
     from training.config import TrainConfig
@@ -146,12 +146,14 @@ def _variants(args, mosaics: Path) -> dict:
     new = TrainConfig(model=args.model, batch=args.batch, time=args.time)
     known = {
         "previous": lambda: TrainConfig(model=args.model, input_size=256, anchors="default",
-                                        aug_zoom="off", steps=2000, batch=args.batch),
+                                        aug_zoom="off", steps=2000, batch=args.batch,
+                                        max_detections=100),
         "new": lambda: new,
         "new-anchors-default": lambda: dataclasses.replace(new, anchors="default"),
         "new-zoom-on": lambda: dataclasses.replace(new, aug_zoom="on"),
         "new-match-0.4": lambda: dataclasses.replace(new, match_iou=0.4),
         "new-lr-0.02": lambda: dataclasses.replace(new, lr=0.02),
+        "new-100-boxes": lambda: dataclasses.replace(new, max_detections=100),
         "data": lambda: dataclasses.replace(new, input_size=fit_to_data(
             new, load_dataset(mosaics).splits["train"]).input_size),
     }

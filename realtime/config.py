@@ -24,7 +24,8 @@ class DetectorConfig(Section):
 
     device: str = doc("auto", "auto | cpu | gpu | gpu:N")
     score: float = doc(0.5, "minimum detection score kept", ge=0.0, le=1.0)
-    max_det: int = doc(100, "at most this many detections per frame", ge=1)
+    max_det: int = doc(0, "at most this many detections per frame (0 = all the model "
+                       "returns: 100, or what its training data needed)", ge=0)
     classes: list[str] = doc([], "keep only these labels ([] = all)")
     labels: str = doc("", "label_map.pbtxt for models without a bundle")
     bundle_format: str = doc("auto", "which file of a bundle runs: auto (on a CPU "

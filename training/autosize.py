@@ -37,17 +37,19 @@ class BoxStats:
     image_w: np.ndarray  # of the image the box is in
     image_h: np.ndarray
     image_long: np.ndarray  # longer side of every image (one per image, boxes or not)
+    most_per_image: int = 0  # boxes in the densest image (0: not known)
 
     @classmethod
     def from_boxes(cls, rows: Iterable[tuple[float, float, float, float, float, float]],
-                   image_longs: Iterable[float] | None = None) -> BoxStats:
+                   image_longs: Iterable[float] | None = None,
+                   most_per_image: int = 0) -> BoxStats:
         """From ``(xmin, ymin, xmax, ymax, image_w, image_h)`` pixel rows."""
         a = np.asarray(list(rows), np.float64).reshape(-1, 6)
         longs = (np.asarray(list(image_longs), np.float64) if image_longs is not None
                  else np.maximum(a[:, 4], a[:, 5]))
         return cls(w=a[:, 2] - a[:, 0], h=a[:, 3] - a[:, 1], cx=(a[:, 0] + a[:, 2]) / 2,
                    cy=(a[:, 1] + a[:, 3]) / 2, image_w=a[:, 4], image_h=a[:, 5],
-                   image_long=longs)
+                   image_long=longs, most_per_image=int(most_per_image))
 
     @classmethod
     def from_records(cls, paths: list[str | Path]) -> BoxStats:
@@ -64,13 +66,14 @@ class BoxStats:
             return (f["image/height"], f["image/width"],
                     *[f[f"image/object/bbox/{k}"].values for k in ("xmin", "ymin", "xmax", "ymax")])
 
-        rows, longs = [], []
+        rows, longs, most = [], [], 0
         ds = tf.data.TFRecordDataset([str(p) for p in paths]).map(parse)
         for h, w, x0, y0, x1, y1 in ds.as_numpy_iterator():
             longs.append(max(h, w))
+            most = max(most, len(x0))
             rows.extend(zip(x0 * w, y0 * h, x1 * w, y1 * h, [w] * len(x0), [h] * len(x0),
                             strict=True))
-        return cls.from_boxes(rows, longs)
+        return cls.from_boxes(rows, longs, most)
 
     def __len__(self) -> int:
         return len(self.w)

@@ -84,7 +84,7 @@ def _evaluate_format(bundle: Path, name: str, tile: str | int, truth: list,
     from realtime.detectors import load_detector
     from realtime.detectors.tiling import TiledDetector
 
-    cfg = DetectorConfig(score=MIN_SCORE, max_det=100, bundle_format=name, workers=1, tile=tile)
+    cfg = DetectorConfig(score=MIN_SCORE, bundle_format=name, workers=1, tile=tile)
     detector = load_detector(bundle, cfg)
     try:
         row = score_detector(detector, truth, images, names, on_progress, f"eval {name}")
@@ -113,7 +113,7 @@ def _evaluate_tiles(bundle: Path, meta: BundleMeta, truth: list, images: list[np
     if not large:
         return {**record, "skipped": f"no test image is {min_frame} px or larger: tiles "
                                      f"would change nothing"}
-    cfg = DetectorConfig(score=MIN_SCORE, max_det=100, bundle_format=fmt, workers=1, tile="off")
+    cfg = DetectorConfig(score=MIN_SCORE, bundle_format=fmt, workers=1, tile="off")
     detector = load_detector(bundle, cfg)
     try:
         whole = score_detector(detector, truth, images, names, on_progress, "eval whole frames")

@@ -77,6 +77,9 @@ class TrainConfig(Section):
                            "augmentation can use, in memory when they fit a quarter of the "
                            "available memory; augmentation still runs every epoch) | off",
                            choices=("auto", "off"))
+    max_detections: int = doc(0, "the most boxes the model returns per image (0 = from the "
+                              "data: Model Garden's 100, or more when the densest training "
+                              "image needs it)", ge=0)
     match_iou: float = doc(0.5, "IoU with an object at which an anchor learns it; below, "
                            "background (each object also keeps its best anchor)",
                            gt=0.0, le=1.0)

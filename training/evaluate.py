@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -151,12 +152,18 @@ def coco_eval(truth, found, names: dict[int, str]) -> tuple[dict, dict]:
                     bucket.update(AP=0.0, AP50=0.0)
             return {k: 0.0 for k in COCO_NAMES}, sizes
         evaluator = COCOeval(gt, gt.loadRes(results), "bbox")
+        # COCO counts an image's best 100 boxes; a model made for denser images returns
+        # more (`training.fit.max_detections_for`), and all of them count here
+        most = max(Counter(r["image_id"] for r in results).values())
+        evaluator.params.maxDets = [1, 10, max(100, most)]
         evaluator.evaluate()
         evaluator.accumulate()
         evaluator.summarize()
     # precision [IoU thresholds, recall points, classes, area ranges, max dets]; area
-    # ranges all/small/medium/large, max dets 1/10/100
+    # ranges all/small/medium/large, max dets 1/10/the last
     precision = evaluator.eval["precision"]
+    every = precision[:, :, :, 0, -1]  # pycocotools' AP looks for 100 by name: not there
+    evaluator.stats[0] = every[every > -1].mean() if (every > -1).any() else 0.0
     for a, bucket in enumerate(sizes.values(), 1):
         if bucket["objects"]:
             every, at50 = precision[:, :, :, a, -1], precision[0, :, :, a, -1]

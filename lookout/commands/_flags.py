@@ -20,7 +20,7 @@ from realtime.settings import RunSettings
 DETECTOR_FLAGS: dict[str, dict] = {
     "--score": {"type": float, "help": "minimum score kept"},
     "--classes": {"help": "comma-separated labels to keep, e.g. person,raccoon"},
-    "--max-det": {"type": int, "help": "at most N boxes per frame"},
+    "--max-det": {"type": int, "help": "at most N boxes per frame (0 = all the model returns)"},
     "--device": {"help": "auto | cpu | gpu | gpu:N"},
     "--labels": {"help": "label_map.pbtxt for a model without a bundle"},
     "--bundle-format": {"choices": BUNDLE_FORMATS,

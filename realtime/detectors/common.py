@@ -70,7 +70,7 @@ class BatchDetector(Detector):
         """Validate ``cfg.classes`` against the label map and keep the filters (ranges were
         checked when ``cfg`` was built)."""
         self.min_score = float(cfg.score)
-        self.max_det = int(cfg.max_det)
+        self.max_det = int(cfg.max_det) or None  # 0: all the model returns
         by_name = {name: i for i, name in self.names.items()}
         unknown = [c for c in cfg.classes if c not in by_name]
         if unknown:

@@ -126,17 +126,17 @@ class TiledDetector(Detector):
         tile: tile side in frame pixels (the model's input size suits).
         min_frame: tile only frames whose longer side is at least this (smaller ones
             run whole); default ``tile + 1``.
-        max_det: at most this many boxes per frame after merging.
+        max_det: at most this many boxes per frame after merging (0: all).
     """
 
     def __init__(self, inner: Detector, tile: int, *, min_frame: int | None = None,
-                 max_det: int = 100, overlap: float = OVERLAP, iou: float = 0.5,
+                 max_det: int = 0, overlap: float = OVERLAP, iou: float = 0.5,
                  ios: float = 0.5) -> None:
         if tile < 32:
             raise UserError(f"--tile {tile}: tiles must be at least 32 px")
         self.inner, self.tile, self.overlap = inner, int(tile), overlap
         self.min_frame = min_frame if min_frame is not None else self.tile + 1
-        self.max_det, self.iou, self.ios = max_det, iou, ios
+        self.max_det, self.iou, self.ios = max_det or None, iou, ios
         self.names = inner.names
         self.kind = inner.kind
         self.workers = inner.workers
@@ -210,7 +210,7 @@ def parse_tile(spec: str | int) -> str | int:
     raise UserError(f"--tile {spec}: expected auto, off or a tile size in pixels (>= 32)")
 
 
-def with_tiling(detector: Detector, model: Path, spec: str | int, max_det: int = 100) -> Detector:
+def with_tiling(detector: Detector, model: Path, spec: str | int, max_det: int = 0) -> Detector:
     """Wrap ``detector`` per ``spec``: a number tiles frames larger than that many px;
     ``auto`` tiles at the bundle's input size, only frames at least `AUTO_FACTOR` times
     larger, and only when ``model.json`` says tiles beat the whole frame on the bundle's

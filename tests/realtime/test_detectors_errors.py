@@ -131,7 +131,7 @@ CASES = [
     (_bundle, {"device": "gpu", "bundle_format": "tflite"}, ["detector.device gpu", "CPU"]),
     (_bundle, {"classes": ["dog"]}, ["detector.classes dog", "red, blue"]),
     (_bundle, {"score": 1.5}, ["detector.score", "1.5"]),
-    (_bundle, {"max_det": 0}, ["detector.max_det", "got 0"]),
+    (_bundle, {"max_det": -1}, ["detector.max_det", "got -1"]),
     (_bundle, {"bundle_format": "onnx"}, ["bundle_format", "onnx"]),
     (_bundle, {"labels": "missing_labels.pbtxt"}, ["missing_labels.pbtxt", "not found"]),
     (_bundle_without_tflite, {"bundle_format": "tflite"}, ["model.tflite", "--tflite"]),

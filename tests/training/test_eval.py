@@ -31,6 +31,19 @@ def test_perfect_detections_score_one() -> None:
     assert set(curves) == {1, 2}
 
 
+def test_an_image_of_more_than_100_objects_counts_them_all() -> None:
+    """COCO counts an image's best 100 boxes; 150 found of 150 objects must score 1, not
+    the two thirds pycocotools' default leaves (issue 23: dense mosaics were cut there)."""
+    y, x = np.divmod(np.arange(150), 15)
+    boxes = np.stack([y * 20, x * 20, y * 20 + 16, x * 20 + 16], 1).astype(np.float32)
+    truth = [(boxes, np.ones(150, int))]
+    found = [(boxes, np.linspace(0.9, 0.5, 150).astype(np.float32), np.ones(150, int))]
+    coco = _coco_metrics(truth, found, NAMES)
+    assert coco["AP"] == pytest.approx(1.0) and coco["AP50"] == pytest.approx(1.0)
+    half = [(boxes[:100], found[0][1][:100], np.ones(100, int))]
+    assert _coco_metrics(truth, half, NAMES)["AP50"] < 0.7
+
+
 def test_misses_and_false_positives_lower_voc_ap() -> None:
     truth = _truth()
     # cat: one of two found, plus a confident false positive ranked first

@@ -14,7 +14,7 @@ from tests.training.runs import fruit_dataset, lookout
 from training.config import TrainConfig
 from training.data import load_dataset
 from training.experiment import build_experiment
-from training.fit import fit_to_data
+from training.fit import DataFit, fit_to_data
 
 pytestmark = pytest.mark.slow
 
@@ -47,6 +47,26 @@ def test_auto_fits_anchors_and_default_keeps_model_gardens(dataset: Path) -> Non
     assert list(params.task.model.anchor.aspect_ratios) == [0.5, 1.0, 2.0]
     assert params.task.model.anchor.num_scales == 3
     assert params.task.train_data.parser.aug_scale_max == pytest.approx(1.2)
+
+
+def test_the_model_returns_as_many_boxes_as_dense_images_need(dataset: Path) -> None:
+    from training.autosize import BoxStats
+    from training.fit import max_detections_for
+
+    assert [max_detections_for(n) for n in (0, 40, 67, 70, 158)] == [100, 100, 100, 150, 250]
+    fit, params = _experiment(TrainConfig(), dataset)  # fruit-nuts: a few objects an image
+    assert fit.max_detections == 100
+    assert params.task.model.detection_generator.max_num_detections == 100
+    records = load_dataset(dataset).splits["train"]
+    stats = BoxStats.from_records(records)
+    assert 0 < stats.most_per_image < 67
+    dense = dataclasses.replace(stats, most_per_image=158)
+    fit = fit_to_data(TrainConfig(), records, dense)
+    assert fit.max_detections == 250
+    assert "up to 250 boxes an image (the densest training image has 158 objects)" in fit.lines
+    assert DataFit.from_dict(fit.as_dict()).max_detections == 250  # a resumed run keeps it
+    fit, params = _experiment(TrainConfig(max_detections=300), dataset)
+    assert params.task.model.detection_generator.max_num_detections == 300
 
 
 def test_match_iou_sets_where_an_anchor_learns_an_object(dataset: Path) -> None:
