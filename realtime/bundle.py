@@ -56,6 +56,7 @@ class BundleMeta(JsonRecord):
         files: format → file, as in `BUNDLE_FILES`, for the formats present.
         export_check: the export's self-check (tolerances, measured differences).
         anchors: the anchor settings built into the graph.
+        max_detections: the most boxes the model returns an image (its NMS output).
         training_data: box sizes at the input (``small_objects``: many under 16 px).
         evaluation: the results per format, and whole frames against tiles, of
             `training.bundle_eval` (run by ``lookout export`` and ``lookout eval BUNDLE``):
@@ -69,8 +70,8 @@ class BundleMeta(JsonRecord):
         "training_run": (str,), "checkpoint": (str,), "step": (int,), "metrics": (dict,),
         "created_at": (str,), "lookout_version": (str,), "outputs": (list,),
         "score_threshold": (float,), "tflite": (dict,), "int8": (dict,), "files": (dict,),
-        "export_check": (dict,), "anchors": (dict,), "training_data": (dict,),
-        "evaluation": (dict,)}
+        "export_check": (dict,), "anchors": (dict,), "max_detections": (int,),
+        "training_data": (dict,), "evaluation": (dict,)}
     REQUIRED: ClassVar[tuple[str, ...]] = ("name", "architecture", "classes")
     ORDER: ClassVar[tuple[str, ...]] = ("name", "architecture", "input_size", "classes")
 
@@ -91,6 +92,7 @@ class BundleMeta(JsonRecord):
     files: dict[str, str] | None = None
     export_check: dict | None = None
     anchors: dict | None = None
+    max_detections: int | None = None
     training_data: dict | None = None
     evaluation: dict | None = None
     extra: dict = field(default_factory=dict)

@@ -216,8 +216,8 @@ def describe_agreement(a: dict) -> str:
 
 
 def _data_fit(run: RunRecord, params) -> dict:
-    """``anchors`` (as built into the exported graph) and ``training_data`` (box sizes at
-    the input)."""
+    """``anchors`` and ``max_detections`` (as built into the exported graph) and
+    ``training_data`` (box sizes at the input)."""
     model = params.task.model
     fit = run.data_fit or {}  # `training.fit.DataFit.as_dict`
     anchors = {**(fit.get("anchors") or {}),
@@ -225,7 +225,9 @@ def _data_fit(run: RunRecord, params) -> dict:
                "aspect_ratios": [float(r) for r in model.anchor.aspect_ratios],
                "num_scales": int(model.anchor.num_scales),
                "min_level": int(model.min_level), "max_level": int(model.max_level)}
-    return {"anchors": anchors, "training_data": fit.get("data")}
+    return {"anchors": anchors,
+            "max_detections": int(model.detection_generator.max_num_detections),
+            "training_data": fit.get("data")}
 
 
 def _write_saved_model(detector, path: Path) -> None:

@@ -112,6 +112,7 @@ def test_train_prints_the_choice_and_the_bundle_carries_it(tmp_path: Path, datas
     for key in ("anchor_size", "aspect_ratios", "num_scales", "min_level", "max_level", "recall"):
         assert meta["anchors"][key] == saved["anchors"][key], key
     assert meta["training_data"]["small_objects"] is saved["data"]["small_objects"]
+    assert meta["max_detections"] == saved["max_detections"] == 100  # a few objects an image
 
 
 def test_dataset_check_tells_how_many_objects_stay_small(fruit_nuts: Path) -> None:
