@@ -54,7 +54,7 @@ def write_int8_tflite(run_dir: str | Path, checkpoint: str, path: Path,
     """
     import tensorflow as tf
 
-    from training.tflite import detection_graph
+    from training.tflite import detection_graph, with_detections_per_class
 
     if not images:
         raise ValueError("int8 export: no representative images")
@@ -74,4 +74,4 @@ def write_int8_tflite(run_dir: str | Path, checkpoint: str, path: Path,
                                            tf.lite.OpsSet.TFLITE_BUILTINS]
     converter.inference_input_type = tf.uint8
     converter.allow_custom_ops = True  # TFLite_Detection_PostProcess, built into LiteRT
-    path.write_bytes(converter.convert())
+    path.write_bytes(with_detections_per_class(converter.convert(), run_dir))
