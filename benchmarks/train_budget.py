@@ -136,9 +136,10 @@ def budget(args, tmp: Path) -> None:
 def _variants(args, mosaics: Path) -> dict:
     """The configurations `--variants` names. previous: 256 px, Model Garden's anchors, no
     zoom-in, 100 boxes an image, its 2000-step schedule ended by the clock (a timer's
-    SIGINT, as Ctrl+C: the previous release had no clock); new: the defaults under `--time`; data: the input
-    the mosaics' boxes alone ask for (issue 18's rule) under the same clock; the others
-    take one new choice back (anchors, zoom-in) to see which one pays."""
+    SIGINT, as Ctrl+C: the previous release had no clock); new: the defaults under
+    `--time`; data: the input the mosaics' boxes alone ask for (issue 18's rule) under
+    the same clock; the others take one new choice back (anchors, zoom-in, 100 boxes)
+    or try one more lever (match IoU, learning rate) to see which one pays."""
     from training.config import TrainConfig
     from training.data import load_dataset
     from training.fit import fit_to_data

@@ -4,7 +4,7 @@ Model Garden lays anchors on every level ``l`` of ``min_level..max_level`` at th
 centres ``stride/2 + i*stride`` (stride ``2**l``), with sides
 ``anchor_size * 2**l * 2**(s/num_scales)`` and width/height ratios ``aspect_ratios``;
 a box is learnt from the anchors it overlaps at IoU >= 0.5 (the parser's
-``match_threshold``). `anchor_recall` measures, on the real boxes scaled to the
+``match_threshold``, ``[train] match_iou``). `anchor_recall` measures, on the real boxes scaled to the
 model's input (positions included, so stride offsets count), the share of boxes that
 some anchor matches at that IoU. `fit_anchors` searches anchor_size, num_scales and the
 aspect ratios (k-means of the boxes' log aspect) for the best recall, and keeps Model

@@ -91,9 +91,9 @@ def build_experiment(
 
 def _apply_fit(params, fit, cfg: TrainConfig) -> None:
     """Anchors (Model Garden's `Anchor` knobs and FPN levels), the boxes returned per
-    image, and the zoom-in crop: Model
-    Garden's scale jitter above 1 zooms in and crops, clipping the boxes the crop cuts
-    and dropping those left empty (`retinanet_input.Parser`)."""
+    image, and the zoom-in crop: Model Garden's scale jitter above 1 zooms in and crops,
+    clipping the boxes the crop cuts and dropping those left empty
+    (`retinanet_input.Parser`)."""
     model, a = params.task.model, fit.anchors
     model.detection_generator.max_num_detections = int(fit.max_detections)
     model.anchor.anchor_size = float(a.anchor_size)

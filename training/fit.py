@@ -110,21 +110,22 @@ def fit_to_data(cfg: TrainConfig, train_records: list[Path],
     # new ones would change the head's shapes. A plain path or URL: the user's call.
     inherited = _init_anchors(cfg) if cfg.anchors == "auto" and cfg.init else None
     finer = "spinenet" not in cfg.model if finer is None else finer  # SpineNet fixes levels
+    iou = cfg.match_iou  # recall is measured where training matches anchors to boxes
     if inherited is not None and inherited.source == "pretrained":
-        anchors, line = _weigh_pretrained(stats, size, min_level, max_level)
+        anchors, line = _weigh_pretrained(stats, size, min_level, max_level, iou)
         lines.append(anchors.describe())
         lines.append(line)
     elif inherited is not None:
-        anchors = inherited
-        anchors.recall = anchor_recall(stats, size, anchors)[0]
+        anchors = dataclasses.replace(inherited, iou=iou)
+        anchors.recall = anchor_recall(stats, size, anchors, iou)[0]
         lines.append(anchors.describe())
         lines.append("anchors kept as the --init model's: the restored head is built for them")
     elif cfg.anchors == "auto":
-        anchors = fit_anchors(stats, size, min_level, max_level, finer=finer)
+        anchors = fit_anchors(stats, size, min_level, max_level, iou=iou, finer=finer)
         lines.append(anchors.describe())
     else:
-        anchors = AnchorChoice(min_level=min_level, max_level=max_level)
-        anchors.recall = anchors.default_recall = anchor_recall(stats, size, anchors)[0]
+        anchors = AnchorChoice(min_level=min_level, max_level=max_level, iou=iou)
+        anchors.recall = anchors.default_recall = anchor_recall(stats, size, anchors, iou)[0]
         lines.append(anchors.describe())
     if anchors.recall is not None and anchors.recall < 0.9:
         warnings.append(f"only {anchors.recall:.0%} of the boxes match an anchor at IoU "
@@ -151,13 +152,13 @@ def fit_to_data(cfg: TrainConfig, train_records: list[Path],
 PRETRAINED_GAIN = 2 * FITTED_GAIN
 
 
-def _weigh_pretrained(stats: BoxStats, size: int, min_level: int,
-                      max_level: int) -> tuple[AnchorChoice, str]:
+def _weigh_pretrained(stats: BoxStats, size: int, min_level: int, max_level: int,
+                      iou: float) -> tuple[AnchorChoice, str]:
     """Model Garden's anchors (the pretrained head's output layers kept) or fitted ones
     (those layers start fresh), and one line saying which and why."""
-    fitted = fit_anchors(stats, size, min_level, max_level, finer=False)
-    default = AnchorChoice(min_level=min_level, max_level=max_level)
-    default.recall = default.default_recall = anchor_recall(stats, size, default)[0]
+    fitted = fit_anchors(stats, size, min_level, max_level, iou=iou, finer=False)
+    default = AnchorChoice(min_level=min_level, max_level=max_level, iou=iou)
+    default.recall = default.default_recall = anchor_recall(stats, size, default, iou)[0]
     if fitted.source == "fitted" and fitted.recall >= default.recall + PRETRAINED_GAIN:
         return fitted, (f"anchors fitted, although the pretrained head's two output layers "
                         f"were trained for Model Garden's and must learn them afresh: recall "

@@ -74,4 +74,4 @@ def write_int8_tflite(run_dir: str | Path, checkpoint: str, path: Path,
                                            tf.lite.OpsSet.TFLITE_BUILTINS]
     converter.inference_input_type = tf.uint8
     converter.allow_custom_ops = True  # TFLite_Detection_PostProcess, built into LiteRT
-    path.write_bytes(with_detections_per_class(converter.convert(), run_dir))
+    path.write_bytes(with_detections_per_class(converter.convert()))

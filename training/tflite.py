@@ -82,12 +82,12 @@ def write_tflite(run_dir: str | Path, checkpoint: str, path: Path) -> None:
     converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], module)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     converter.allow_custom_ops = True  # TFLite_Detection_PostProcess, built into LiteRT
-    path.write_bytes(with_detections_per_class(converter.convert(), run_dir))
+    path.write_bytes(with_detections_per_class(converter.convert()))
 
 
-def with_detections_per_class(flatbuffer: bytes, run_dir: str | Path) -> bytes:
-    """The converted file with its NMS op keeping as many boxes a class as the run's model
-    returns an image.
+def with_detections_per_class(flatbuffer: bytes) -> bytes:
+    """The converted file with its NMS op keeping as many boxes a class as it returns an
+    image (its ``max_detections``, the run's model's).
 
     The converter drops ``detections_per_class`` from Model Garden's op signature, and
     LiteRT's op then keeps 100 boxes a class (its ``kNumDetectionsPerClass``): a model
@@ -98,14 +98,13 @@ def with_detections_per_class(flatbuffer: bytes, run_dir: str | Path) -> bytes:
     from flatbuffers import flexbuffers
     from tensorflow.lite.tools import flatbuffer_utils
 
-    count = int(load_params(run_dir).task.model.detection_generator.max_num_detections)
     model = flatbuffer_utils.read_model_from_bytearray(bytearray(flatbuffer))
     for subgraph in model.subgraphs:
         for op in subgraph.operators:
             if model.operatorCodes[op.opcodeIndex].customCode != b"TFLite_Detection_PostProcess":
                 continue
             options = flexbuffers.Loads(bytes(op.customOptions))
-            options["detections_per_class"] = count
+            options["detections_per_class"] = options["max_detections"]
             op.customOptions = np.frombuffer(flexbuffers.Dumps(options), np.uint8)
     return flatbuffer_utils.convert_object_to_bytearray(model)
 
